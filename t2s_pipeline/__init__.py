@@ -1,0 +1,1 @@
+"""t2s_pipeline: a Dagster asset pipeline that fine-tunes code LLMs for text-to-SQL."""

@@ -1,0 +1,37 @@
+"""base_model: the model to fine-tune and its tokenizer, with a chat template that marks assistant turns."""
+
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from t2s_pipeline.assets.common import log_to, scratch_dir
+from t2s_pipeline.training.base_model import prepare_base_model
+from t2s_pipeline.training.tiny_model import TinyModelConfig
+
+
+class BaseModelConfig(dg.Config):
+    model: str = Field(
+        default="tiny",
+        description="'tiny' builds the embedded default here; else a local model folder or a hub id "
+                    "such as Qwen/Qwen2.5-Coder-1.5B-Instruct (downloaded at run time).")
+    tiny_pretrain_steps: int = Field(default=TinyModelConfig.pretrain_steps,
+                                     description="Unmasked pretraining steps of the tiny base on the train texts.")
+    tiny_seed: int = Field(default=0, description="Seed of the tiny model's weights and pretraining order.")
+
+
+@dg.asset(
+    group_name="training",
+    kinds={"pytorch", "huggingface"},
+    description="The base model folder: the tiny default (a Llama built from a config, a BPE tokenizer trained "
+                "on the train texts, briefly pretrained) or a local folder / hub model.",
+)
+def base_model(context: dg.AssetExecutionContext, config: BaseModelConfig, trajectories: Path) -> Path:
+    out = scratch_dir(context)
+    tiny = TinyModelConfig(pretrain_steps=config.tiny_pretrain_steps, seed=config.tiny_seed)
+    stats = prepare_base_model(config.model, trajectories, out, tiny, log=log_to(context))
+    context.add_output_metadata({
+        k: (dg.MetadataValue.json(v) if isinstance(v, dict) else v) for k, v in stats.items() if v is not None
+    })
+    return out

@@ -1,0 +1,1 @@
+"""Benchmark loaders into the common example record (see records.py)."""

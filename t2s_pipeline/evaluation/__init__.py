@@ -1,0 +1,1 @@
+"""Generation, metrics and reports for text-to-SQL models."""

@@ -1,0 +1,1 @@
+"""Dagster resources: directory storage, the accelerate launcher."""

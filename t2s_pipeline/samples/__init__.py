@@ -1,0 +1,1 @@
+"""Sample building: chat prompts, trajectories, splits."""

@@ -1,0 +1,1 @@
+"""SQL core: sandboxed execution, result comparison, schema text. No Dagster, no torch."""

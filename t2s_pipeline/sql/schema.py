@@ -1,0 +1,86 @@
+"""Database schemas in one form, read from Spider's tables.json or from SQLite itself, and as prompt text.
+
+A schema is a dict: {"db_id", "tables": [{"name", "columns": [{"name", "type"}],
+"primary_key": [column names], "foreign_keys": [{"column", "ref_table", "ref_column"}]}]}.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+_PLAIN_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def quote_identifier(name: str) -> str:
+    """Quote a table or column name only where SQLite needs it (spaces, symbols)."""
+    return name if _PLAIN_IDENTIFIER.match(name) else '"' + name.replace('"', '""') + '"'
+
+
+def read_sqlite_schema(db_path: str | Path, db_id: str | None = None) -> dict:
+    """Introspect tables, column types, primary and foreign keys of a SQLite file (opened read-only)."""
+    path = Path(db_path)
+    conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)
+    try:
+        names = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid")]
+        tables = []
+        for name in names:
+            info = conn.execute(f"PRAGMA table_info({quote_identifier(name)})").fetchall()
+            fks = conn.execute(f"PRAGMA foreign_key_list({quote_identifier(name)})").fetchall()
+            pk = [row[1] for row in sorted((r for r in info if r[5]), key=lambda r: r[5])]
+            tables.append({
+                "name": name,
+                "columns": [{"name": r[1], "type": (r[2] or "TEXT").upper()} for r in info],
+                "primary_key": pk,
+                # PRAGMA foreign_key_list: (id, seq, table, from, to, ...); `to` is NULL for implicit PK refs.
+                "foreign_keys": [{"column": r[3], "ref_table": r[2], "ref_column": r[4]} for r in fks],
+            })
+    finally:
+        conn.close()
+    return {"db_id": db_id or path.stem, "tables": tables}
+
+
+def schema_from_spider_tables(entry: dict) -> dict:
+    """Convert one Spider tables.json entry into a schema dict."""
+    tables = [{"name": t, "columns": [], "primary_key": [], "foreign_keys": []}
+              for t in entry["table_names_original"]]
+    columns = entry["column_names_original"]
+    types = entry["column_types"]
+    for (table_idx, col), col_type in zip(columns, types):
+        if table_idx >= 0:
+            sql_type = {"number": "INTEGER", "text": "TEXT", "time": "TEXT", "boolean": "INTEGER"}.get(col_type, col_type.upper())
+            tables[table_idx]["columns"].append({"name": col, "type": sql_type})
+    for pk in entry.get("primary_keys", []):
+        for idx in pk if isinstance(pk, list) else [pk]:
+            table_idx, col = columns[idx]
+            tables[table_idx]["primary_key"].append(col)
+    for src, dst in entry.get("foreign_keys", []):
+        src_table, src_col = columns[src]
+        dst_table, dst_col = columns[dst]
+        tables[src_table]["foreign_keys"].append(
+            {"column": src_col, "ref_table": entry["table_names_original"][dst_table], "ref_column": dst_col})
+    return {"db_id": entry["db_id"], "tables": tables}
+
+
+def schema_text(schema: dict) -> str:
+    """One compact CREATE TABLE line per table: column types, primary and foreign keys."""
+    lines = []
+    for table in schema["tables"]:
+        pk = table["primary_key"]
+        fk_by_col = {fk["column"]: fk for fk in table["foreign_keys"]}
+        parts = []
+        for col in table["columns"]:
+            part = f"{quote_identifier(col['name'])} {col['type']}"
+            if len(pk) == 1 and col["name"] == pk[0]:
+                part += " PRIMARY KEY"
+            fk = fk_by_col.get(col["name"])
+            if fk:
+                ref_col = f"({quote_identifier(fk['ref_column'])})" if fk.get("ref_column") else ""
+                part += f" REFERENCES {quote_identifier(fk['ref_table'])}{ref_col}"
+            parts.append(part)
+        if len(pk) > 1:
+            parts.append("PRIMARY KEY (" + ", ".join(quote_identifier(c) for c in pk) + ")")
+        lines.append(f"CREATE TABLE {quote_identifier(table['name'])} ({', '.join(parts)});")
+    return "\n".join(lines)

@@ -1,0 +1,50 @@
+"""The base_model artifact: the tiny default built here, a local model folder, or a hub model id."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from t2s_pipeline.records import read_jsonl
+from t2s_pipeline.samples.prompts import SYSTEM_PROMPT
+from t2s_pipeline.training.tiny_model import TinyModelConfig, build_tiny_base
+
+TINY = "tiny"
+
+
+def pretraining_documents(trajectories_dir: str | Path) -> list[str]:
+    """Unpaired texts from the train split: each prompt and each answer as its own document.
+
+    Seeing schemas, questions and SQL apart teaches the tiny base the vocabulary of the task
+    without the question-to-SQL mapping, so fine-tuning has something left to teach.
+    """
+    documents = [SYSTEM_PROMPT]
+    for sample in read_jsonl(Path(trajectories_dir) / "train.jsonl"):
+        for message in sample["messages"]:
+            if message["role"] in ("user", "assistant"):
+                documents.append(message["content"])
+    return documents
+
+
+def prepare_base_model(source: str, trajectories_dir: str | Path, out_dir: str | Path,
+                       tiny: TinyModelConfig | None = None, log=print) -> dict:
+    """Write a Hugging Face model folder into out_dir and describe it."""
+    out_dir = Path(out_dir)
+    if source == TINY:
+        stats = build_tiny_base(pretraining_documents(trajectories_dir), out_dir, tiny, log=log)
+        return {"source": TINY, **stats}
+    local = Path(source).expanduser()
+    if local.is_dir():
+        if not (local / "config.json").is_file():
+            raise FileNotFoundError(f"base model folder {local} has no config.json")
+        shutil.copytree(local, out_dir, dirs_exist_ok=True)
+        log(f"base model copied from {local}")
+        return {"source": str(local.resolve())}
+    if "/" not in source:
+        raise ValueError(f"base model {source!r} is neither 'tiny', an existing folder, nor a hub id like 'Qwen/Qwen2.5-Coder-1.5B-Instruct'")
+    from huggingface_hub import snapshot_download  # only real runs reach the hub
+
+    log(f"downloading {source} from the Hugging Face hub")
+    snapshot_download(repo_id=source, local_dir=out_dir,
+                      allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"])
+    return {"source": source}

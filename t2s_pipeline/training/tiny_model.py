@@ -1,0 +1,146 @@
+"""The embedded default base model: a tiny Llama built from a config, with a locally trained tokenizer.
+
+Nothing is downloaded. The tokenizer is a byte-level BPE trained on the training texts; its chat
+template wraps assistant turns (and their end token) in generation markers so prompt masking can
+find them. A random network cannot be adapted by LoRA, so the base is briefly pretrained on
+unpaired documents (schemas, questions, SQL on their own): it learns the language of the task but
+not the mapping from question to SQL, which is what fine-tuning then adds.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+PAD, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
+
+# ChatML with {% generation %} markers around the assistant content and its end token.
+CHAT_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' }}"
+    "{%- if message['role'] == 'assistant' %}"
+    "{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}{{ '\\n' }}"
+    "{%- else %}{{ message['content'] + '<|im_end|>' + '\\n' }}{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+
+@dataclass
+class TinyModelConfig:
+    vocab_size: int = 2048
+    hidden_size: int = 256
+    num_layers: int = 4
+    num_heads: int = 4
+    intermediate_size: int = 688
+    max_position_embeddings: int = 1024
+    pretrain_steps: int = 150
+    pretrain_lr: float = 2e-3
+    pretrain_batch_size: int = 16
+    pretrain_max_length: int = 256
+    seed: int = 0
+
+
+def train_tokenizer(texts: list[str], vocab_size: int):
+    """Byte-level BPE with the chat special tokens, wrapped as a transformers fast tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[PAD, IM_START, IM_END],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token=None, eos_token=IM_END, pad_token=PAD, chat_template=CHAT_TEMPLATE
+    )
+
+
+def build_model(tokenizer, cfg: TinyModelConfig):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(cfg.seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.hidden_size,
+        num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads,
+        num_key_value_heads=cfg.num_heads,
+        intermediate_size=cfg.intermediate_size,
+        max_position_embeddings=cfg.max_position_embeddings,
+        tie_word_embeddings=True,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
+    )
+    return LlamaForCausalLM(config)
+
+
+def pretrain(model, tokenizer, documents: list[str], cfg: TinyModelConfig, log=print) -> list[float]:
+    """A short unmasked language-model pass over the documents; returns the loss per step."""
+    import torch
+
+    rng = random.Random(cfg.seed)
+    encoded = [ids[: cfg.pretrain_max_length] for ids in tokenizer(documents)["input_ids"]]
+    eos = tokenizer.eos_token_id
+    encoded = [ids + [eos] for ids in encoded if ids]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.pretrain_lr, weight_decay=0.0)
+    warmup = max(1, cfg.pretrain_steps // 10)
+    schedule = lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / cfg.pretrain_steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    model.train()
+    losses = []
+    for step in range(cfg.pretrain_steps):
+        batch = rng.sample(encoded, min(cfg.pretrain_batch_size, len(encoded)))
+        width = max(len(ids) for ids in batch)
+        input_ids = torch.full((len(batch), width), tokenizer.pad_token_id)
+        labels = torch.full((len(batch), width), -100)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for i, ids in enumerate(batch):
+            input_ids[i, : len(ids)] = torch.tensor(ids)
+            labels[i, : len(ids)] = torch.tensor(ids)
+            mask[i, : len(ids)] = 1
+        loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+        if step % 25 == 0 or step == cfg.pretrain_steps - 1:
+            log(f"tiny base pretraining step {step + 1}/{cfg.pretrain_steps} loss {loss.item():.3f}")
+    model.eval()
+    return losses
+
+
+def build_tiny_base(documents: list[str], out_dir: str | Path, cfg: TinyModelConfig | None = None, log=print) -> dict:
+    """Train the tokenizer, build and briefly pretrain the model, save a Hugging Face folder. Returns stats."""
+    import torch
+
+    cfg = cfg or TinyModelConfig()
+    out_dir = Path(out_dir)
+    start = time.monotonic()
+    torch.manual_seed(cfg.seed)
+    tokenizer = train_tokenizer(documents, cfg.vocab_size)
+    model = build_model(tokenizer, cfg)
+    losses = pretrain(model, tokenizer, documents, cfg, log=log) if cfg.pretrain_steps else []
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return {
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "vocab_size": len(tokenizer),
+        "pretrain_documents": len(documents),
+        "pretrain_first_loss": losses[0] if losses else None,
+        "pretrain_last_loss": losses[-1] if losses else None,
+        "seconds": round(time.monotonic() - start, 1),
+        "config": asdict(cfg),
+    }
