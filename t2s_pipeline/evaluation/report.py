@@ -58,6 +58,7 @@ def evaluate(
     limit: int | None = None, batch_size: int = 16, max_new_tokens: int = 128, timeout_s: float = 5.0, log=print,
 ) -> dict:
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     train_sql = {normalize_sql(s["meta"]["gold_sql"]) for s in read_jsonl(Path(trajectories_dir) / "train.jsonl")}
     samples = [s for s in read_jsonl(Path(trajectories_dir) / "test.jsonl") if s["meta"]["kind"] == "whole_query"]
     samples = samples[:limit] if limit else samples

@@ -47,6 +47,7 @@ class AccelerateLauncher(dg.ConfigurableResource):
         context.log.info("launching: " + " ".join(command))
         env = {"TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1", **self.extra_env}
         invocation = dg.PipesSubprocessClient().run(context=context, command=command, env=env)
-        materializations = invocation.get_results()
-        metadata = materializations[0].metadata if materializations else {}
-        return {k: getattr(v, "value", v) for k, v in (metadata or {}).items()}
+        messages = [m for m in invocation.get_custom_messages() if isinstance(m, dict) and "metrics" in m]
+        if not messages:
+            raise RuntimeError("the training process ended without reporting its metrics through Pipes")
+        return messages[-1]["metrics"]

@@ -22,8 +22,14 @@ STAGE = "golden_pairs"
 CHUNK_SIZE = 200  # queries per task: big databases still spread over the workers
 
 
-def build_golden_pairs(raw_dir: str | Path, out_dir: str | Path, timeout_s: float = 10.0, workers: int | None = None) -> dict:
-    """Execute every gold query of raw_dir/examples.jsonl; write pairs, rejects and stats to out_dir."""
+def build_golden_pairs(
+    raw_dir: str | Path, out_dir: str | Path, timeout_s: float = 10.0, workers: int | None = None
+) -> dict:
+    """Execute every gold query of raw_dir/examples.jsonl; write pairs, rejects and stats to out_dir.
+
+    workers: processes (default: all cores); 1 runs in this process. As with any multiprocessing,
+    a script calling this with workers > 1 needs an `if __name__ == "__main__":` guard.
+    """
     start = time.monotonic()
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     examples = list(read_jsonl(raw_dir / "examples.jsonl"))

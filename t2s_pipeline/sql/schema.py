@@ -11,11 +11,26 @@ import sqlite3
 from pathlib import Path
 
 _PLAIN_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# SQLite's keywords (sqlite.org/lang_keywords.html): Spider has columns named `From` and `cast`.
+_SQLITE_KEYWORDS = frozenset("""
+ABORT ACTION ADD AFTER ALL ALTER ALWAYS ANALYZE AND AS ASC ATTACH AUTOINCREMENT BEFORE BEGIN BETWEEN BY
+CASCADE CASE CAST CHECK COLLATE COLUMN COMMIT CONFLICT CONSTRAINT CREATE CROSS CURRENT CURRENT_DATE
+CURRENT_TIME CURRENT_TIMESTAMP DATABASE DEFAULT DEFERRABLE DEFERRED DELETE DESC DETACH DISTINCT DO DROP
+EACH ELSE END ESCAPE EXCEPT EXCLUDE EXCLUSIVE EXISTS EXPLAIN FAIL FILTER FIRST FOLLOWING FOR FOREIGN FROM
+FULL GENERATED GLOB GROUP GROUPS HAVING IF IGNORE IMMEDIATE IN INDEX INDEXED INITIALLY INNER INSERT INSTEAD
+INTERSECT INTO IS ISNULL JOIN KEY LAST LEFT LIKE LIMIT MATCH MATERIALIZED NATURAL NO NOT NOTHING NOTNULL
+NULL NULLS OF OFFSET ON OR ORDER OTHERS OUTER OVER PARTITION PLAN PRAGMA PRECEDING PRIMARY QUERY RAISE
+RANGE RECURSIVE REFERENCES REGEXP REINDEX RELEASE RENAME REPLACE RESTRICT RETURNING RIGHT ROLLBACK ROW ROWS
+SAVEPOINT SELECT SET TABLE TEMP TEMPORARY THEN TIES TO TRANSACTION TRIGGER UNBOUNDED UNION UNIQUE UPDATE
+USING VACUUM VALUES VIEW VIRTUAL WHEN WHERE WINDOW WITH WITHOUT
+""".split())
 
 
 def quote_identifier(name: str) -> str:
-    """Quote a table or column name only where SQLite needs it (spaces, symbols)."""
-    return name if _PLAIN_IDENTIFIER.match(name) else '"' + name.replace('"', '""') + '"'
+    """Quote a table or column name only where SQLite needs it (spaces, symbols, keywords)."""
+    if _PLAIN_IDENTIFIER.match(name) and name.upper() not in _SQLITE_KEYWORDS:
+        return name
+    return '"' + name.replace('"', '""') + '"'
 
 
 def read_sqlite_schema(db_path: str | Path, db_id: str | None = None) -> dict:
@@ -61,6 +76,8 @@ def schema_from_spider_tables(entry: dict) -> dict:
         dst_table, dst_col = columns[dst]
         tables[src_table]["foreign_keys"].append(
             {"column": src_col, "ref_table": entry["table_names_original"][dst_table], "ref_column": dst_col})
+    # SQLite's own bookkeeping (sqlite_sequence, listed by some entries) is not part of the schema.
+    tables = [t for t in tables if not t["name"].lower().startswith("sqlite_")]
     return {"db_id": entry["db_id"], "tables": tables}
 
 

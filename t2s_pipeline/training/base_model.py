@@ -13,16 +13,16 @@ TINY = "tiny"
 
 
 def pretraining_documents(trajectories_dir: str | Path) -> list[str]:
-    """Unpaired texts from the train split: each prompt and each answer as its own document.
+    """Plain-text documents from the train split: each prompt followed by its SQL, no chat markup.
 
-    Seeing schemas, questions and SQL apart teaches the tiny base the vocabulary of the task
-    without the question-to-SQL mapping, so fine-tuning has something left to teach.
+    Like a code model that has read SQL next to questions but was never tuned to answer in a
+    chat, the tiny base learns the language of the task; fine-tuning teaches it to answer.
+    Only the train split is used, so held-out questions stay unseen.
     """
     documents = [SYSTEM_PROMPT]
     for sample in read_jsonl(Path(trajectories_dir) / "train.jsonl"):
-        for message in sample["messages"]:
-            if message["role"] in ("user", "assistant"):
-                documents.append(message["content"])
+        turns = {m["role"]: m["content"] for m in sample["messages"]}
+        documents.append(f"{turns['user']}\nSQL: {turns['assistant']}")
     return documents
 
 

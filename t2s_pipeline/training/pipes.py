@@ -23,8 +23,8 @@ class _LocalPipes:
             self.log.addHandler(handler)
         self.log.setLevel(logging.WARNING if quiet else logging.INFO)
 
-    def report_asset_materialization(self, metadata=None, **kwargs):
-        self.log.info(f"final metrics: {metadata}")
+    def report_custom_message(self, payload):
+        self.log.info(f"final metrics: {payload}")
 
 
 @contextlib.contextmanager

@@ -12,15 +12,14 @@ from .schema import Link, Relation
 WHICH_ARE = LIST + ("Which {many} are {mod}?",)
 PARENT_OF_CHILD = (
     "Which {pone} is the {cone} {v} {via}?",
-    "Find the {plabel} of the {pone} for the {cone} {v}.",
-    "Give me the {plabel} of the {pone} linked to the {cone} {v}.",
-    "What is the {plabel} of the {pone} of the {cone} {v}?",
+    "Find the {plabel} of the {pone} that the {cone} {v} is {via}.",
+    "What is the {plabel} of the {pone} the {cone} {v} is {via}?",
 )
 COUNT_PER_PARENT = (
     "How many {cmany} does each {pone} have?",
     "For each {pone}, show the {plabel} and the number of {cmany}.",
     "Show the number of {cmany} for every {pone}.",
-    "List each {pone}'s {plabel} with its count of {cmany}.",
+    "List the {plabel} of each {pone} together with the number of {cmany}.",
 )
 AGG_PER_PARENT = (
     "What is the {agg} {col} of {cmany} for each {pone}?",
@@ -102,7 +101,7 @@ def per_parent(ctx: Context, r: Relation) -> Iterator[Candidate]:
     yield _candidate("join_count_per_parent", f"SELECT T1.{p.label.name}, COUNT(*) {group}",
                      ask(rng, COUNT_PER_PARENT, **slots), "medium")
     for num in r.child.of_kind("number")[:1]:
-        func = rng.choice(("AVG", "MAX", "SUM" if num.summable else "MIN"))
+        func = "SUM" if num.summable else rng.choice(("AVG", "MAX", "MIN"))
         yield _candidate("join_aggregate_per_parent", f"SELECT T1.{p.label.name}, {func}(T2.{num.name}) {group}",
                          ask(rng, AGG_PER_PARENT, agg=AGG_WORDS[func], col=num.phrase, **slots), "medium")
     yield _candidate("join_top_parent", f"SELECT T1.{p.label.name} {group} ORDER BY COUNT(*) DESC LIMIT 1",
@@ -129,7 +128,7 @@ def subqueries(ctx: Context, r: Relation) -> Iterator[Candidate]:
     for cat in c.of_kind("category", "ordinal")[:1]:
         v = ctx.pick(c.name, cat.name, 1)[0]
         sub = f"(SELECT {r.fk.name} FROM {c.name} WHERE {cat.name} = {literal(v)})"
-        yield listed("in_subquery", f"{parent_where} IN {sub}",
+        yield listed("in_subquery_value", f"{parent_where} IN {sub}",
                      tuple(f"{p.plural} that have {a} {cone} {e}" for e in eq_phrases(cat, v)), "hard")
         yield listed("not_in_filtered", f"{parent_where} NOT IN {sub}",
                      tuple(f"{p.plural} that have no {cone} {e}" for e in eq_phrases(cat, v)), "hard")
@@ -145,7 +144,7 @@ def subqueries(ctx: Context, r: Relation) -> Iterator[Candidate]:
     for num in c.of_kind("number")[:1]:
         x = ctx.thresholds(c.name, num.name, 1)[0]
         sub = f"(SELECT {r.fk.name} FROM {c.name} WHERE {num.name} > {literal(x)})"
-        yield listed("in_subquery", f"{parent_where} IN {sub}",
+        yield listed("in_subquery_threshold", f"{parent_where} IN {sub}",
                      tuple(f"{p.plural} that have {a} {cone} {g}" for g in gt_phrases(num, x)), "hard")
         sql = (f"SELECT {lab.name} FROM {p.name} EXCEPT "
                f"SELECT T1.{lab.name} {_join(r)} WHERE T2.{num.name} > {literal(x)}")

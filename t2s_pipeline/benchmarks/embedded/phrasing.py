@@ -76,12 +76,12 @@ def eq_phrases(col: Column, value) -> tuple[str, ...]:
 
 def gt_phrases(col: Column, value) -> tuple[str, ...]:
     v, p = said(value), col.phrase
-    return (f"whose {p} is greater than {v}", f"with {p} above {v}", f"with {article(p)} {p} over {v}")
+    return (f"whose {p} is greater than {v}", f"with {p} above {v}", f"with {p} over {v}")
 
 
 def lt_phrases(col: Column, value) -> tuple[str, ...]:
     v, p = said(value), col.phrase
-    return (f"whose {p} is less than {v}", f"with {p} below {v}", f"with {article(p)} {p} under {v}")
+    return (f"whose {p} is less than {v}", f"with {p} below {v}", f"with {p} under {v}")
 
 
 def between_phrases(col: Column, low, high) -> tuple[str, ...]:

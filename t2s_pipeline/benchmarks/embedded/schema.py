@@ -15,7 +15,6 @@ from typing import Callable
 #   category - text with few distinct values (filters, GROUP BY, DISTINCT)
 #   number   - a measure (comparisons, AVG/SUM/MIN/MAX, ORDER BY)
 #   ordinal  - years, floors: compared and sorted, never averaged
-KINDS = ("label", "category", "number", "ordinal")
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ COUNT_DISTINCT = (
 )
 TOP_K = (
     "List the {cols} of the {k} {many} with the {top} {col}.",
-    "What are the {cols} of the top {k} {many} by {col}?",
+    "Which {k} {many} have the {top} {col}?",
     "Show the {k} {many} that have the {top} {col}.",
     "Give me the {cols} of the {k} {many} with the {top} {col}.",
 )
@@ -46,8 +46,8 @@ TOP_ONE = (
     "Give me the {label} of the {one} that has the {top} {col}.",
 )
 SORTED = (
-    "List the {label} and {col} of all {many}, sorted by {col} {order}.",
-    "Show every {one}'s {label} and {col}, ordered by {col} {order}.",
+    "List the {label} and {col} of all {many}, sorted by {col} in {order} order.",
+    "Show every {one}'s {label} and {col}, ordered by {col} in {order} order.",
     "What are the {labels} and {cols} of {many}, in {order} order of {col}?",
 )
 GROUP_COUNT = (
@@ -135,12 +135,12 @@ def filters(ctx: Context, t: Table) -> Iterator[Candidate]:
                          mods, "medium")
     label_value = ctx.pick(t.name, lab.name, 1)[0]
     letter = label_value[0]
-    yield listed("where_like", f"{lab.name} LIKE '{letter}%'",
+    yield listed("where_like_prefix", f"{lab.name} LIKE '{letter}%'",
                  (f"whose {lab.phrase} starts with {letter}", f"whose {lab.phrase} begins with the letter {letter}"))
     words = [w for w in label_value.split() if len(w) >= 4 and w.isalpha()]
     if words:
         word = rng.choice(words)
-        yield listed("where_like", f"{lab.name} LIKE '%{word}%'",
+        yield listed("where_like_word", f"{lab.name} LIKE '%{word}%'",
                      (f"whose {lab.phrase} contains {word}", f"with {word} in their {lab.phrase}"))
 
 
@@ -159,10 +159,16 @@ def aggregates(ctx: Context, t: Table) -> Iterator[Candidate]:
     for num in t.of_kind("number"):
         funcs = ["AVG", "MAX", "MIN"] + (["SUM"] if num.summable else [])
         for func in funcs:
-            yield _candidate("aggregate", f"SELECT {func}({num.name}) FROM {t.name}",
+            name = "aggregate_sum" if func == "SUM" else "aggregate"  # SUM fits fewer columns: its own quota
+            yield _candidate(name, f"SELECT {func}({num.name}) FROM {t.name}",
                              ask(rng, AGGREGATE, agg=AGG_WORDS[func], col=num.phrase, np=f"all {t.plural}"), "easy")
         yield _candidate("min_max", f"SELECT MAX({num.name}), MIN({num.name}) FROM {t.name}",
                          ask(rng, MIN_MAX, col=num.phrase, many=t.plural), "easy")
+        low, high = (ctx.thresholds(t.name, num.name) * 2)[:2]
+        if low < high:
+            nps = tuple(f"{t.plural} {m}" for m in between_phrases(num, low, high))
+            sql = f"SELECT COUNT(*) FROM {t.name} WHERE {num.name} BETWEEN {literal(low)} AND {literal(high)}"
+            yield _candidate("count_between", sql, ask(rng, COUNT, np=nps), "easy")
         for cat in t.of_kind("category")[:1]:
             v, func = ctx.pick(t.name, cat.name, 1)[0], rng.choice(funcs)
             nps = tuple(f"{t.plural} {m}" for m in eq_phrases(cat, v))
@@ -198,7 +204,7 @@ def grouping(ctx: Context, t: Table) -> Iterator[Candidate]:
         yield _candidate("group_count", f"SELECT {cat.name}, COUNT(*) FROM {t.name} GROUP BY {cat.name}",
                          ask(rng, GROUP_COUNT, **slots), "medium")
         for num in t.of_kind("number"):
-            func = rng.choice(("AVG", "MAX", "MIN"))
+            func = "SUM" if num.summable else rng.choice(("AVG", "MAX", "MIN"))
             sql = f"SELECT {cat.name}, {func}({num.name}) FROM {t.name} GROUP BY {cat.name}"
             yield _candidate("group_aggregate", sql,
                              ask(rng, GROUP_AGG, agg=AGG_WORDS[func], col=num.phrase, **slots), "medium")

@@ -10,6 +10,7 @@ from ..words import CITIES, person_names, skewed_choice
 DEPARTMENTS = (
     "Physics", "Mathematics", "History", "Biology", "Chemistry", "Economics",
     "Philosophy", "Computer Science", "Literature", "Music", "Psychology", "Geography",
+    "Sociology", "Engineering", "Art History",
 )
 BUILDINGS = ("Baker Hall", "Carson Hall", "Ellis Hall", "Foster Hall", "Grant Hall")
 SUBJECTS = (
@@ -29,7 +30,7 @@ TABLES = (
     Table("student", "student", "students", (
         Column("student_id", "INTEGER"),
         Column("name", "TEXT", "name", "label"),
-        Column("city", "TEXT", "city", "category", plural="cities", eq=("from {v}", "who live in {v}")),
+        Column("city", "TEXT", "city", "category", plural="cities", eq=("from {v}", "living in {v}")),
         Column("age", "INTEGER", "age", "number"),
         Column("department_id", "INTEGER", references="department.department_id", via="majoring in"),
     ), ("student_id",)),

@@ -1,0 +1,61 @@
+"""The whole chain, materialized on the embedded default exactly as `make demo` runs it."""
+
+import json
+
+import dagster as dg
+import pytest
+
+from t2s_pipeline.definitions import defs
+from t2s_pipeline.records import read_jsonl
+from t2s_pipeline.resources.storage import current_version_path
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    storage = tmp_path_factory.mktemp("storage")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("T2S_STORAGE", str(storage))
+        result = defs.resolve_job_def("full_chain").execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    return result, storage
+
+
+@pytest.mark.slow
+def test_fine_tuned_model_beats_the_base_model(chain):
+    result, storage = chain
+    assert result.success
+    report = json.loads((current_version_path(storage, "eval_report") / "report.json").read_text())
+    base, tuned = report["base"]["execution_accuracy"], report["fine_tuned"]["execution_accuracy"]
+    print(f"\nexecution accuracy on {report['questions']} held-out questions: base {base:.3f}, fine-tuned {tuned:.3f}"
+          f" (unseen SQL: {report['fine_tuned']['execution_accuracy_unseen_sql']})")
+    assert tuned > base
+
+
+@pytest.mark.slow
+def test_every_asset_is_stored_and_checks_pass(chain):
+    result, storage = chain
+    for key in defs.resolve_asset_graph().get_all_asset_keys():
+        assert current_version_path(storage, key.to_user_string()) is not None, key
+    evaluations = result.get_asset_check_evaluations()
+    assert {e.check_name for e in evaluations} == {"lora_adapter_training_stable", "eval_report_not_worse_than_base"}
+    assert all(e.passed for e in evaluations)
+
+
+@pytest.mark.slow
+def test_no_question_is_in_two_splits(chain):
+    _, storage = chain
+    folder = current_version_path(storage, "trajectories")
+    ids = {split: {s["meta"]["id"] for s in read_jsonl(folder / f"{split}.jsonl")} for split in ("train", "dev", "test")}
+    assert not ids["train"] & ids["test"] and not ids["train"] & ids["dev"] and not ids["dev"] & ids["test"]
+    assert len(ids["test"]) >= 50
+
+
+@pytest.mark.slow
+def test_merged_model_loads_without_peft(chain):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    _, storage = chain
+    folder = current_version_path(storage, "merged_model")
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    assert not any("lora" in name for name, _ in model.named_parameters())
+    assert tokenizer.eos_token == "<|im_end|>"
