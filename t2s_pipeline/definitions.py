@@ -8,8 +8,8 @@ raw_benchmarks -> golden_pairs -> trajectories -> base_model -> tokenized_splits
 import dagster as dg
 
 from t2s_pipeline.assets.base_model import base_model
-from t2s_pipeline.assets.eval_report import eval_report, eval_report_not_worse_than_base
-from t2s_pipeline.assets.golden_pairs import golden_pairs
+from t2s_pipeline.assets.eval_report import eval_report, eval_report_no_regression, eval_report_not_worse_than_base
+from t2s_pipeline.assets.golden_pairs import golden_pairs, golden_pairs_validation_rate
 from t2s_pipeline.assets.lora_adapter import lora_adapter, lora_adapter_training_stable
 from t2s_pipeline.assets.merged_model import merged_model
 from t2s_pipeline.assets.raw_benchmarks import raw_benchmarks
@@ -20,7 +20,8 @@ from t2s_pipeline.resources.storage import DirectoryIOManager
 
 CHAIN = [raw_benchmarks, golden_pairs, trajectories, base_model, tokenized_splits, lora_adapter, eval_report,
          merged_model]
-CHECKS = [lora_adapter_training_stable, eval_report_not_worse_than_base]
+CHECKS = [golden_pairs_validation_rate,
+          lora_adapter_training_stable, eval_report_not_worse_than_base, eval_report_no_regression]
 
 full_chain_job = dg.define_asset_job(
     "full_chain", selection=dg.AssetSelection.assets(*CHAIN),

@@ -36,8 +36,9 @@ def test_every_asset_is_stored_and_checks_pass(chain):
     for key in defs.resolve_asset_graph().get_all_asset_keys():
         assert current_version_path(storage, key.to_user_string()) is not None, key
     evaluations = result.get_asset_check_evaluations()
-    assert {e.check_name for e in evaluations} == {"lora_adapter_training_stable", "eval_report_not_worse_than_base"}
-    assert all(e.passed for e in evaluations)
+    expected = {check.name for check in defs.resolve_asset_graph().asset_check_keys}
+    assert {e.check_name for e in evaluations} == expected
+    assert all(e.passed for e in evaluations), [(e.check_name, e.metadata) for e in evaluations if not e.passed]
 
 
 @pytest.mark.slow

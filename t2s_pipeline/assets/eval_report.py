@@ -3,6 +3,7 @@
 
 import json
 from pathlib import Path
+from typing import Optional
 
 import dagster as dg
 from pydantic import Field
@@ -10,40 +11,66 @@ from pydantic import Field
 from t2s_pipeline.assets.common import log_to, scratch_dir
 from t2s_pipeline.evaluation.report import evaluate
 
+REGRESSION_TOLERANCE = 0.0  # a drop in fine-tuned execution accuracy larger than this warns
+
 
 class EvalReportConfig(dg.Config):
     limit: int = Field(default=0, description="Evaluate at most this many test questions; 0 evaluates all.")
     batch_size: int = Field(default=16, description="Prompts per generation batch.")
     max_new_tokens: int = Field(default=128, description="Generation length limit per answer.")
     timeout_s: float = Field(default=5.0, description="Wall-clock limit per predicted query (read-only sandbox).")
+    protocol: str = Field(default="spider", description="Execution accuracy protocol: 'spider' (test-suite: multiset "
+                          "of rows, any column order) or 'bird' (set of rows).")
+    num_beams: int = Field(default=1, description="Beam search width; 1 decodes greedily.")
+    incremental: bool = Field(default=False, description="Pipe-trained models: ask for one pipe operator at a time.")
+    workers: Optional[int] = Field(default=None, description="Processes that execute SQL; empty uses every core "
+                                   "when the work is big enough to pay for a pool.")
 
 
 @dg.asset(
     group_name="evaluation",
     kinds={"sqlite", "markdown"},
-    description="Execution accuracy, exact match, loss and perplexity of the base and the fine-tuned model on the "
-                "test split, by benchmark and difficulty: report.json, report.md, predictions.jsonl.",
+    description="Execution accuracy, exact match, record F1, loss and perplexity of the base and the fine-tuned "
+                "model on the test split, by benchmark, difficulty and database: report.json, report.md, "
+                "predictions.jsonl and PNG plots (loss curves, accuracy by difficulty).",
 )
 def eval_report(context: dg.AssetExecutionContext, config: EvalReportConfig, lora_adapter: Path, base_model: Path,
                 trajectories: Path, raw_benchmarks: Path) -> Path:
     out = scratch_dir(context)
     report = evaluate(base_model, lora_adapter / "adapter", trajectories, raw_benchmarks, out,
                       limit=config.limit or None, batch_size=config.batch_size,
-                      max_new_tokens=config.max_new_tokens, timeout_s=config.timeout_s, log=log_to(context))
+                      max_new_tokens=config.max_new_tokens, timeout_s=config.timeout_s, log=log_to(context),
+                      protocol=config.protocol, num_beams=config.num_beams, incremental=config.incremental,
+                      workers=config.workers, loss_log=lora_adapter / "loss_log.jsonl")
+    context.add_output_metadata(report_metadata(report, out))
+    return out
+
+
+def report_metadata(report: dict, out: Path) -> dict:
+    """The figures, the tables (markdown) and the plots (markdown with inlined PNGs) for the Dagster UI."""
+    from t2s_pipeline.evaluation.plots import markdown_image
+
     base, tuned = report["base"], report["fine_tuned"]
-    context.add_output_metadata({
+    metadata = {
         "questions": report["questions"],
+        "protocol": report.get("protocol", "spider"),
         "base_execution_accuracy": base["execution_accuracy"],
         "fine_tuned_execution_accuracy": tuned["execution_accuracy"],
         "fine_tuned_execution_accuracy_unseen_sql": tuned["execution_accuracy_unseen_sql"] or 0.0,
+        "ex_gain": report["ex_gain"],
         "base_exact_match": base["exact_match"],
         "fine_tuned_exact_match": tuned["exact_match"],
+        "fine_tuned_record_f1": tuned["record_f1"],
         "base_loss": base["loss"],
         "fine_tuned_loss": tuned["loss"],
         "fine_tuned_perplexity": tuned["perplexity"],
         "report": dg.MetadataValue.md((out / "report.md").read_text()),
-    })
-    return out
+    }
+    plots = report.get("plots", {})
+    if plots:
+        images = [f"### {name.replace('_', ' ')}\n\n{markdown_image(out / file, name)}" for name, file in plots.items()]
+        metadata["plots"] = dg.MetadataValue.md("\n\n".join(images))
+    return {k: v for k, v in metadata.items() if v is not None}
 
 
 @dg.asset_check(asset=eval_report, blocking=True,
@@ -53,3 +80,48 @@ def eval_report_not_worse_than_base(eval_report: Path) -> dg.AssetCheckResult:
     base, tuned = report["base"]["execution_accuracy"], report["fine_tuned"]["execution_accuracy"]
     return dg.AssetCheckResult(passed=tuned >= base,
                                metadata={"base_execution_accuracy": base, "fine_tuned_execution_accuracy": tuned})
+
+
+def previous_version(current: Path) -> Path | None:
+    """The newest stored version of an asset other than `current` (a `<asset>/versions/<id>` folder), or None.
+
+    Versions are ordered as the storage orders them: by the timestamp that starts their id, then by mtime.
+    """
+    versions = current.parent
+    if versions.name != "versions" or not versions.is_dir():
+        return None
+    others = [p for p in versions.iterdir() if p.is_dir() and p.name != current.name]
+    if not others:
+        return None
+    return max(others, key=lambda p: (p.name[:15], p.stat().st_mtime_ns))
+
+
+def compare_reports(current: dict, previous: dict | None, tolerance: float = REGRESSION_TOLERANCE) -> tuple[bool, dict]:
+    """(passed, metadata): the fine-tuned execution accuracy did not fall by more than `tolerance`."""
+    now = current["fine_tuned"]["execution_accuracy"]
+    if previous is None:
+        return True, {"fine_tuned_execution_accuracy": now, "previous": "none: first report"}
+    before = previous["fine_tuned"]["execution_accuracy"]
+    metadata = {
+        "fine_tuned_execution_accuracy": now,
+        "previous_fine_tuned_execution_accuracy": before,
+        "change": round(now - before, 4),
+        "questions": current["questions"],
+        "previous_questions": previous["questions"],
+        "tolerance": tolerance,
+    }
+    return now >= before - tolerance, metadata
+
+
+@dg.asset_check(asset=eval_report, blocking=False,
+                description="The fine-tuned model is not worse than the one in the previously materialized report "
+                            "(execution accuracy); warns on a regression, does not block the merge.")
+def eval_report_no_regression(eval_report: Path) -> dg.AssetCheckResult:
+    current = json.loads((eval_report / "report.json").read_text())
+    previous_dir = previous_version(eval_report)
+    previous_file = previous_dir / "report.json" if previous_dir else None
+    previous = json.loads(previous_file.read_text()) if previous_file and previous_file.is_file() else None
+    passed, metadata = compare_reports(current, previous)
+    if previous_dir is not None:
+        metadata["previous_version"] = previous_dir.name
+    return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata)

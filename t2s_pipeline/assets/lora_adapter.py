@@ -32,7 +32,7 @@ class LoraAdapterConfig(dg.Config):
                 "the final adapter, trainer_state.json, the loss log and metrics.",
 )
 def lora_adapter(context: dg.AssetExecutionContext, config: LoraAdapterConfig, launcher: AccelerateLauncher,
-                 tokenized_splits: Path, base_model: Path) -> Path:
+                 tokenized_splits: Path, base_model: Path) -> dg.Output[Path]:
     cfg = load_preset(config.preset)
     cfg = type(cfg).from_dict({**cfg.to_dict(), **config.overrides()})
     out = scratch_dir(context)
@@ -41,12 +41,12 @@ def lora_adapter(context: dg.AssetExecutionContext, config: LoraAdapterConfig, l
     metrics = launcher.launch(context, run, out)
     if not (out / "adapter" / "adapter_config.json").is_file():
         raise RuntimeError(f"training finished without writing an adapter to {out / 'adapter'}")
-    context.add_output_metadata({
+    # A Pipes session requires typed results: the directory goes out as an explicit Output.
+    return dg.Output(out, metadata={
         **{k: v for k, v in metrics.items() if isinstance(v, (int, float, str))},
         "preset": config.preset,
         "loss_curve": dg.MetadataValue.md(_loss_table(out / "loss_log.jsonl")),
     })
-    return out
 
 
 def _loss_table(loss_log: Path) -> str:

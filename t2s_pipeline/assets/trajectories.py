@@ -2,11 +2,12 @@
 
 
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 from pydantic import Field
 
-from t2s_pipeline.assets.common import preview_table, scratch_dir
+from t2s_pipeline.assets.common import counts_table, preview_table, scratch_dir
 from t2s_pipeline.records import read_jsonl
 from t2s_pipeline.samples.trajectories import build_trajectories
 
@@ -14,28 +15,41 @@ from t2s_pipeline.samples.trajectories import build_trajectories
 class TrajectoriesConfig(dg.Config):
     dev_fraction: float = Field(default=0.1, description="Share of questions per database held out for dev.")
     test_fraction: float = Field(default=0.1, description="Share of questions per database held out for test.")
-    seed: int = Field(default=0, description="Seed of the split.")
+    seed: int = Field(default=0, description="Seed of the split (and of the draw of tool-calling pairs).")
+    target: Literal["sql", "pipe", "both"] = Field(
+        default="sql", description="sql: whole-query SQL samples; pipe: one sample per pipe operator plus the "
+                                   "whole pipe query, for pairs with a proven pipe rewrite; both: all of them.")
+    tool_share: float = Field(default=0.0, ge=0.0, le=1.0,
+                              description="Share of pairs that also give a tool-calling sample (list_tables, "
+                                          "describe_table, sample_rows, execute_sql with real results).")
 
 
 @dg.asset(
     group_name="data",
     kinds={"json"},
-    description="Whole-query chat samples (system; user = schema and question; assistant = SQL) in the "
-                "OpenAI chat format, split train/dev/test by question id, stratified by database.",
+    description="Chat samples in the OpenAI chat format: whole-query SQL by default; pipe SQL one operator at a "
+                "time and tool-calling conversations when configured. Split train/dev/test by question id, "
+                "stratified by database.",
 )
 def trajectories(context: dg.AssetExecutionContext, config: TrajectoriesConfig, golden_pairs: Path,
                  raw_benchmarks: Path) -> Path:
     out = scratch_dir(context)
     fractions = {"train": 1.0 - config.dev_fraction - config.test_fraction,
                  "dev": config.dev_fraction, "test": config.test_fraction}
-    stats = build_trajectories(golden_pairs, raw_benchmarks, out, fractions=fractions, seed=config.seed)
-    context.log.info(f"trajectories: samples per split {stats['samples']}")
-    preview = [{"split": "train", "question": s["messages"][1]["content"].rsplit("Question: ", 1)[-1],
-                "answer": s["messages"][-1]["content"]} for s in list(read_jsonl(out / "train.jsonl"))[:5]]
-    context.add_output_metadata({
+    stats = build_trajectories(golden_pairs, raw_benchmarks, out, fractions=fractions, seed=config.seed,
+                               target=config.target, tool_share=config.tool_share)
+    context.log.info(f"trajectories: samples per split {stats['samples']}, kinds {stats['kinds']}")
+    preview = [{"kind": s["meta"]["kind"], "question": s["messages"][1]["content"].rsplit("Question: ", 1)[-1],
+                "answer": s["messages"][-1]["content"]} for s in list(read_jsonl(out / "train.jsonl"))[:8]]
+    metadata = {
         **{f"{split}_samples": n for split, n in stats["samples"].items()},
         "kinds": dg.MetadataValue.json(stats["kinds"]),
-        "preview": preview_table(preview, ["split", "question", "answer"]),
+        "preview": preview_table(preview, ["kind", "question", "answer"], n=8),
         "seconds": stats["seconds"],
-    })
+    }
+    metadata["target"] = stats["target"]
+    metadata["kinds_by_split"] = dg.MetadataValue.json(stats["kinds_by_split"])
+    if stats["operators"]:
+        metadata["operators"] = counts_table(stats["operators"], key_name="operator")
+    context.add_output_metadata(metadata)
     return out

@@ -1,10 +1,19 @@
-"""Batched greedy SQL generation: left padding, stopping at the end-of-turn token."""
+"""SQL generation: batched greedy decoding with left padding, stopping at the end-of-turn token.
+
+Options: beam search (`num_beams`), and for pipe-trained models an incremental mode that asks for
+one pipe operator at a time until the model ends the query. SQL is taken out of a markdown code
+block when the model writes one. torch and transformers are imported inside the functions.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-_SQL_BLOCK = re.compile(r"```(?:sql|sqlite)?\s*(.*?)(?:```|$)", re.DOTALL | re.IGNORECASE)
+_SQL_BLOCK = re.compile(r"```(?:sqlite|sql)?\s*(.*?)(?:```|$)", re.DOTALL | re.IGNORECASE)
+# End-of-turn tokens of the common chat templates (ChatML/Qwen, Llama 3, Gemma, Phi-3, Mistral).
+END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "</s>", "<|endoftext|>")
+PIPE = "|>"
 
 
 def extract_sql(text: str) -> str:
@@ -15,11 +24,15 @@ def extract_sql(text: str) -> str:
 
 
 def load_model(model_dir: str, adapter_dir: str | None = None):
-    """A causal LM and its tokenizer, with a LoRA adapter applied when one is given."""
+    """A causal LM and its tokenizer, with a LoRA adapter applied when one is given (the adapter's
+    tokenizer when it saved one, else the model's)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(adapter_dir or model_dir)
+    from pathlib import Path
+
+    has_tokenizer = adapter_dir and (Path(adapter_dir) / "tokenizer_config.json").is_file()
+    tokenizer = AutoTokenizer.from_pretrained(adapter_dir if has_tokenizer else model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     if adapter_dir:
         from peft import PeftModel
@@ -29,47 +42,118 @@ def load_model(model_dir: str, adapter_dir: str | None = None):
     return model, tokenizer
 
 
-def generate_sql(model, tokenizer, conversations: list[list[dict]], batch_size: int = 16, max_new_tokens: int = 128) -> list[str]:
-    """One SQL string per conversation (system + user turns), greedy decoding."""
+def stop_token_ids(tokenizer) -> list[int]:
+    """The ids that end an assistant turn: the eos token and the template's end-of-turn tokens in the vocabulary."""
+    ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    vocab = tokenizer.get_vocab()
+    ids += [vocab[t] for t in END_OF_TURN_TOKENS if t in vocab]
+    return list(dict.fromkeys(ids))
+
+
+def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int, max_new_tokens: int,
+              num_beams: int = 1) -> list[str]:
+    """The raw reply (special tokens removed) to each conversation, batched with left padding."""
     import torch
 
     tokenizer.padding_side = "left"
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    stops = stop_token_ids(tokenizer)
     prompts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in conversations]
     outputs: list[str] = []
     for i in range(0, len(prompts), batch_size):
         batch = tokenizer(prompts[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
+        options = dict(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
+                       pad_token_id=tokenizer.pad_token_id)
+        if num_beams > 1:
+            options.update(num_beams=num_beams, early_stopping=True)
         with torch.no_grad():
-            generated = model.generate(
-                **batch,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                eos_token_id=tokenizer.eos_token_id,
-                pad_token_id=tokenizer.pad_token_id,
-            )
+            generated = model.generate(**batch, **options)
         new_tokens = generated[:, batch["input_ids"].shape[1]:]
-        outputs.extend(extract_sql(t) for t in tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
+        outputs.extend(tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
     return outputs
 
 
-def masked_loss(model, tokenizer, samples: list[dict], batch_size: int = 16) -> float | None:
-    """Mean cross-entropy over assistant tokens only (prompt masked), the figure perplexity is taken from."""
+def generate_sql(model, tokenizer, conversations: list[list[dict]], batch_size: int = 16, max_new_tokens: int = 128,
+                 num_beams: int = 1) -> list[str]:
+    """One SQL string per conversation (system + user turns): greedy decoding, or beam search when num_beams > 1."""
+    replies = _complete(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams)
+    return [extract_sql(r) for r in replies]
+
+
+def step_conversation(conversation: list[dict], query_so_far: str) -> list[dict]:
+    """The prompt for the next pipe operator, in the format of the `pipe_step` training samples
+    (samples/steps.py): the step system prompt, and the user turn of the question with
+    "Query so far:" and the operators so far ("(empty)" before the first)."""
+    from t2s_pipeline.samples.steps import EMPTY_QUERY, STEP_SYSTEM_PROMPT
+
+    *head, user = conversation
+    head = [{**m, "content": STEP_SYSTEM_PROMPT} if m["role"] == "system" else m for m in head]
+    if not any(m["role"] == "system" for m in head):
+        head = [{"role": "system", "content": STEP_SYSTEM_PROMPT}, *head]
+    return [*head, {**user, "content": f"{user['content']}\n\nQuery so far:\n{query_so_far or EMPTY_QUERY}"}]
+
+
+def generate_incremental(model, tokenizer, conversations: list[list[dict]], batch_size: int = 16,
+                         max_new_tokens: int = 64, max_steps: int = 12,
+                         step_prompt: Callable[[list[dict], str], list[dict]] = step_conversation) -> list[str]:
+    """Pipe SQL built one operator at a time, for models trained on `pipe_step` samples.
+
+    conversations are the whole-query prompts (system + user: schema, question, evidence). Each round
+    asks every unfinished question for its next operator (`FROM ...` first, then `|> ...`) and
+    appends it; a question is done when its reply ends with `;` (the training format's end of the
+    query), or is empty, or is not a pipe operator, or repeats the last one, or after max_steps.
+    """
+    queries = [""] * len(conversations)
+    last = [""] * len(conversations)
+    active = list(range(len(conversations)))
+    for step in range(max_steps):
+        if not active:
+            break
+        replies = _complete(model, tokenizer, [step_prompt(conversations[i], queries[i]) for i in active],
+                            batch_size, max_new_tokens)
+        still = []
+        for i, reply in zip(active, replies):
+            op = extract_sql(reply)
+            ended = reply.strip().strip("`").strip().endswith(";")
+            if not op or (step > 0 and (not op.startswith(PIPE) or op == last[i])):
+                continue  # the model ended the query, or wrote something that is not the next operator
+            queries[i] = f"{queries[i]}\n{op}" if queries[i] else op
+            last[i] = op
+            if not ended:
+                still.append(i)
+        active = still
+    return queries
+
+
+def masked_losses(model, tokenizer, samples: list[dict], batch_size: int = 16) -> list[tuple[float, int]]:
+    """Per sample: the summed cross-entropy over its assistant tokens (prompt masked) and their count."""
     import torch
 
     from t2s_pipeline.training.tokenize import IGNORE_INDEX, tokenize_sample
 
     rows = [tokenize_sample(tokenizer, s["messages"], s.get("tools")) for s in samples]
-    total_loss, total_tokens = 0.0, 0
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    out: list[tuple[float, int]] = []
     for i in range(0, len(rows), batch_size):
         chunk = rows[i : i + batch_size]
         width = max(len(r["input_ids"]) for r in chunk)
-        ids = torch.tensor([r["input_ids"] + [tokenizer.pad_token_id] * (width - len(r["input_ids"])) for r in chunk])
+        ids = torch.tensor([r["input_ids"] + [pad] * (width - len(r["input_ids"])) for r in chunk])
         mask = torch.tensor([r["attention_mask"] + [0] * (width - len(r["input_ids"])) for r in chunk])
         labels = torch.tensor([r["labels"] + [IGNORE_INDEX] * (width - len(r["input_ids"])) for r in chunk])
         with torch.no_grad():
             logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
         target = labels[:, 1:]
         loss = torch.nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum")
-        total_loss += loss.item()
-        total_tokens += int((target != IGNORE_INDEX).sum())
-    return total_loss / total_tokens if total_tokens else None
+            logits.transpose(1, 2), target, ignore_index=IGNORE_INDEX, reduction="none")
+        sums = loss.sum(dim=1).tolist()
+        counts = (target != IGNORE_INDEX).sum(dim=1).tolist()
+        out.extend((float(s), int(n)) for s, n in zip(sums, counts))
+    return out
+
+
+def masked_loss(model, tokenizer, samples: list[dict], batch_size: int = 16) -> float | None:
+    """Mean cross-entropy over assistant tokens only (prompt masked), the figure perplexity is taken from."""
+    per_sample = masked_losses(model, tokenizer, samples, batch_size)
+    total, tokens = sum(s for s, _ in per_sample), sum(n for _, n in per_sample)
+    return total / tokens if tokens else None

@@ -1,44 +1,384 @@
-"""Execution accuracy and exact match for predicted SQL, and their breakdowns."""
+"""Execution accuracy, record F1 and exact match for predicted SQL, their breakdowns, Spider hardness.
+
+A verdict for one prediction: {"correct", "reason", "error", "f1"}, reason one of
+ok | wrong_result | exec_error | timeout | denied | not_sql, or gold_<status> when the gold query
+itself fails (a missing database is an exec_error whose error says "database not found").
+
+`judge_many` scores a list of predictions: each distinct (database, gold query) is executed once,
+a prediction whose text equals a query already run on that database reuses its result, and the work
+goes to worker processes when it is big enough to pay for them (see `judge_many`).
+"""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import re
+import sqlite3
+import time
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
-import sqlglot
+from t2s_pipeline.sql.compare import SPIDER, orders_top_level, results_match, row_f1
+from t2s_pipeline.sql.execute import EXEC_ERROR, OK, WRONG_RESULT, connect_readonly, execute_sql
 
-from t2s_pipeline.sql.compare import orders_top_level, results_match
-from t2s_pipeline.sql.execute import execute_sql
+GOLD_TIMEOUT_FACTOR = 6  # the gold query gets this many times the prediction's time limit
+DEFAULT_MAX_ROWS = 100_000
+SEQUENTIAL_BUDGET_S = 0.5  # judge in this process for this long before handing the rest to workers
+
+
+# --- SQL text --------------------------------------------------------------------------------------
 
 
 def normalize_sql(sql: str) -> str:
     """sqlglot's canonical SQLite text, lower-cased; unparsable SQL is compared as whitespace-collapsed text."""
+    import sqlglot
+
     try:
         return sqlglot.transpile(sql, read="sqlite", write="sqlite")[0].lower()
-    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, IndexError):
+    except (sqlglot.errors.SqlglotError, IndexError):
         return " ".join(sql.split()).lower()
 
 
-def judge(db_path, gold_sql: str, pred_sql: str, timeout_s: float = 5.0, gold_rows=None) -> dict:
-    """A verdict for one prediction: correct, and why not (ok, wrong_result, exec_error, timeout, denied, not_sql)."""
+def exact_match(gold_sql: str, pred_sql: str) -> bool:
+    """Exact match after sqlglot normalization (an empty prediction never matches)."""
+    return bool(pred_sql.strip()) and normalize_sql(pred_sql) == normalize_sql(gold_sql)
+
+
+_PIPE = re.compile(r"\|>")
+
+
+def prepare_sql(sql: str) -> str:
+    """The SQL to execute: pipe SQL (`FROM t |> WHERE ...`) read back into standard SQLite with sqlglot.
+
+    Text without a pipe operator, or that sqlglot cannot read, is returned unchanged (SQLite then
+    reports the error).
+    """
+    if not _PIPE.search(sql or ""):
+        return sql
+    import sqlglot
+
+    try:
+        return sqlglot.transpile(sql, read="sqlite", write="sqlite")[0]
+    except (sqlglot.errors.SqlglotError, IndexError):
+        return sql
+
+
+# --- one verdict -----------------------------------------------------------------------------------
+
+
+def verdict(correct: bool, reason: str, error: str = "", f1: float = 0.0) -> dict:
+    return {"correct": correct, "reason": reason, "error": error, "f1": f1}
+
+
+def _compare(gold, pred, ordered: bool, protocol: str) -> dict:
+    """The verdict for a prediction that ran, given the gold result that ran (ExecResults)."""
+    if pred.truncated and not gold.truncated:
+        return verdict(False, WRONG_RESULT, f"more than {len(gold.rows)} rows (the gold has {len(gold.rows)})",
+                       row_f1(gold.rows, pred.rows))
+    correct = results_match(gold.rows, pred.rows, ordered, protocol)
+    note = "both results reached the row cap: compared on the first rows" if gold.truncated and pred.truncated else ""
+    return verdict(correct, OK if correct else WRONG_RESULT, note, 1.0 if correct else row_f1(gold.rows, pred.rows))
+
+
+def judge(db_path, gold_sql: str, pred_sql: str, timeout_s: float = 5.0, gold_rows=None, protocol: str = SPIDER,
+          ordered: bool | None = None, max_rows: int = DEFAULT_MAX_ROWS) -> dict:
+    """A verdict for one prediction (see the module doc). gold_rows: the gold result when already known."""
+    from t2s_pipeline.sql.execute import ExecResult
+
     if gold_rows is None:
-        gold = execute_sql(db_path, gold_sql, timeout_s=timeout_s * 6)
+        gold = execute_sql(db_path, gold_sql, timeout_s=timeout_s * GOLD_TIMEOUT_FACTOR, max_rows=max_rows)
         if not gold.ok:
-            return {"correct": False, "reason": f"gold_{gold.status}", "error": gold.error}
-        gold_rows = gold.rows
-    pred = execute_sql(db_path, pred_sql, timeout_s=timeout_s)
+            return _gold_failure(gold)
+    else:
+        gold = ExecResult(OK, list(gold_rows))
+    pred = execute_sql(db_path, prepare_sql(pred_sql), timeout_s=timeout_s, max_rows=max_rows)
     if not pred.ok:
-        return {"correct": False, "reason": pred.status, "error": pred.error}
-    correct = results_match(gold_rows, pred.rows, ordered=orders_top_level(gold_sql))
-    return {"correct": correct, "reason": "ok" if correct else "wrong_result", "error": ""}
+        return verdict(False, pred.status, pred.error)
+    return _compare(gold, pred, orders_top_level(gold_sql) if ordered is None else ordered, protocol)
 
 
-def rate(values: list[bool]) -> float:
+def _gold_failure(gold) -> dict:
+    if gold.error.startswith("database not found"):
+        return verdict(False, EXEC_ERROR, gold.error)
+    return verdict(False, f"gold_{gold.status}", gold.error)
+
+
+# --- many verdicts, cached and in parallel ------------------------------------------------------------
+
+
+def judge_many(
+    items: list[tuple],
+    timeout_s: float = 5.0,
+    protocol: str = SPIDER,
+    workers: int | None = None,
+    cache: bool = True,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    sequential_budget_s: float = SEQUENTIAL_BUDGET_S,
+) -> list[dict]:
+    """One verdict per (db_path, gold_sql, pred_sql) item, in input order.
+
+    cache=True: items are grouped by (database, gold query), so each gold query runs once, and a
+    prediction whose text equals a query already run in its group reuses that result.
+    cache=False: every item runs its gold and its prediction (the plain sequential baseline).
+    workers: processes to use (default: all cores); 1 keeps everything in this process. With more,
+    groups are judged here first and, when that has taken longer than sequential_budget_s, the rest
+    goes to a process pool: a pool costs a few hundred milliseconds to start, more than a
+    few hundred small queries take. (Scripts that call this need an `if __name__ == "__main__":` guard.)
+    """
+    groups: dict[tuple, list[tuple[int, str]]] = defaultdict(list)
+    for i, (db_path, gold_sql, pred_sql) in enumerate(items):
+        key = (str(db_path), gold_sql) if cache else (str(db_path), gold_sql, i)
+        groups[key].append((i, pred_sql))
+    tasks = [(key[0], key[1], preds, timeout_s, protocol, max_rows, cache) for key, preds in groups.items()]
+    out: list[dict | None] = [None] * len(items)
+    workers = workers or os.cpu_count() or 1
+    start, done = time.monotonic(), 0
+    connections = _Connections()
+    try:
+        while done < len(tasks) and (workers <= 1 or time.monotonic() - start < sequential_budget_s):
+            for i, v in _judge_group(tasks[done], connections):
+                out[i] = v
+            done += 1
+    finally:
+        connections.close()
+    rest = tasks[done:]
+    if rest:
+        try:
+            # forkserver: forking a multi-threaded parent (Dagster's, torch's) can deadlock.
+            context = multiprocessing.get_context("forkserver")
+            n_workers = min(workers, len(rest))
+            with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
+                for results in pool.map(_judge_chunk, _chunks(rest, n_workers * 4)):
+                    for i, v in results:
+                        out[i] = v
+        except (BrokenProcessPool, OSError):
+            pass  # a worker died (or no pool could start): what is missing is judged here below
+        missing = [task for task in rest if any(out[i] is None for i, _ in task[2])]
+        connections = _Connections()
+        try:
+            for task in missing:
+                for i, v in _judge_group(task, connections):
+                    out[i] = v
+        finally:
+            connections.close()
+    return out  # type: ignore[return-value]
+
+
+def _chunks(tasks: list, n: int) -> list[list]:
+    """About n contiguous chunks (tasks of one database stay together, so a worker reuses its connection)."""
+    size = max(1, -(-len(tasks) // n))
+    return [tasks[k:k + size] for k in range(0, len(tasks), size)]
+
+
+class _Connections:
+    """Read-only connections kept open per database file (one set per process)."""
+
+    def __init__(self):
+        self._open: dict[str, sqlite3.Connection | None] = {}
+
+    def get(self, db_path: str) -> sqlite3.Connection | None:
+        if db_path not in self._open:
+            try:
+                self._open[db_path] = connect_readonly(db_path)
+            except (FileNotFoundError, sqlite3.Error):
+                self._open[db_path] = None
+        return self._open[db_path]
+
+    def close(self) -> None:
+        for conn in self._open.values():
+            if conn is not None:
+                conn.close()
+        self._open.clear()
+
+
+_WORKER_CONNECTIONS: _Connections | None = None
+
+
+def _judge_chunk(tasks: list) -> list[tuple[int, dict]]:
+    """Worker process entry: judge a few groups, keeping connections open for the next chunk."""
+    global _WORKER_CONNECTIONS
+    if _WORKER_CONNECTIONS is None:
+        _WORKER_CONNECTIONS = _Connections()
+    out = []
+    for task in tasks:
+        out.extend(_judge_group(task, _WORKER_CONNECTIONS))
+    return out
+
+
+def _judge_group(task: tuple, connections: _Connections) -> list[tuple[int, dict]]:
+    """Judge every prediction of one (database, gold query): the gold runs once."""
+    db_path, gold_sql, preds, timeout_s, protocol, max_rows, cache = task
+    conn = connections.get(db_path)
+    if conn is None:
+        if not Path(db_path).is_file():
+            return [(i, verdict(False, EXEC_ERROR, f"database not found: {db_path}")) for i, _ in preds]
+        return [(i, verdict(False, EXEC_ERROR, f"cannot open database {db_path}")) for i, _ in preds]
+    run = lambda sql, limit: execute_sql(db_path, sql, timeout_s=limit, max_rows=max_rows, conn=conn)
+    gold = run(gold_sql, timeout_s * GOLD_TIMEOUT_FACTOR)
+    if not gold.ok:
+        return [(i, _gold_failure(gold)) for i, _ in preds]
+    ordered = orders_top_level(gold_sql)
+    results = {_key(gold_sql): gold} if cache else {}
+    out = []
+    for i, pred_sql in preds:
+        sql = prepare_sql(pred_sql)
+        pred = results.get(_key(sql)) if cache else None
+        if pred is None:
+            pred = run(sql, timeout_s)
+            if cache:
+                results[_key(sql)] = pred
+        out.append((i, _compare(gold, pred, ordered, protocol) if pred.ok else verdict(False, pred.status, pred.error)))
+    return out
+
+
+def _key(sql: str) -> str:
+    """Texts that SQLite runs identically: whitespace and a trailing ';' do not matter."""
+    return " ".join((sql or "").split()).rstrip(";").strip()
+
+
+# --- aggregates --------------------------------------------------------------------------------------
+
+
+def rate(values: list) -> float:
     return round(sum(values) / len(values), 4) if values else 0.0
 
 
 def breakdown(predictions: list[dict], key: str, field: str = "ex") -> dict[str, dict]:
     """Accuracy grouped by a meta field (benchmark, db_id, difficulty)."""
-    groups: dict[str, list[bool]] = defaultdict(list)
+    groups: dict[str, list] = defaultdict(list)
     for p in predictions:
         groups[str(p.get(key))].append(p[field])
     return {k: {"n": len(v), field: rate(v)} for k, v in sorted(groups.items())}
+
+
+def breakdown_all(predictions: list[dict], key: str, fields: tuple[str, ...] = ("ex", "em", "f1")) -> dict[str, dict]:
+    """Several metrics grouped by a meta field: {group: {"n", "ex", "em", "f1"}}."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for p in predictions:
+        groups[str(p.get(key))].append(p)
+    return {k: {"n": len(rows), **{f: rate([r[f] for r in rows if f in r]) for f in fields}}
+            for k, rows in sorted(groups.items(), key=lambda kv: _group_order(kv[0]))}
+
+
+HARDNESS = ("easy", "medium", "hard", "extra")
+
+
+def _group_order(name: str):
+    return (HARDNESS.index(name), "") if name in HARDNESS else (len(HARDNESS), name)
+
+
+# --- Spider hardness ------------------------------------------------------------------------------------
+
+
+def spider_hardness(sql: str) -> str | None:
+    """Spider's difficulty level (easy, medium, hard, extra) of a query, or None if sqlglot cannot read it.
+
+    The rules of Spider's evaluation.py (`eval_hardness`: components, nesting, other keywords),
+    applied to the sqlglot tree instead of Spider's own parse, quirks included (a NOT condition
+    counts as an aggregate, and so does each AND/OR in HAVING).
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read="sqlite")
+    except sqlglot.errors.SqlglotError:
+        return None
+    nested = 0
+    while isinstance(tree, exp.SetOperation):
+        nested = 1
+        tree = tree.this
+    while isinstance(tree, (exp.Subquery, exp.Paren)):
+        tree = tree.this
+    if not isinstance(tree, exp.Select):
+        return None
+    joins = tree.args.get("joins") or []
+    where = tree.args.get("where")
+    having = tree.args.get("having")
+    group = tree.args.get("group")
+    order = tree.args.get("order")
+    join_conds = [j.args["on"] for j in joins if j.args.get("on") is not None]
+    where_leaves, where_ors = _conditions(where.this) if where else ([], 0)
+    having_leaves, having_ors = _conditions(having.this) if having else ([], 0)
+    join_leaves, join_ors = [], 0
+    for cond in join_conds:
+        leaves, ors = _conditions(cond)
+        join_leaves += leaves
+        join_ors += ors
+    leaves = join_leaves + where_leaves + having_leaves
+
+    comp1 = sum(x is not None for x in (where, group, order, tree.args.get("limit")))
+    comp1 += len(joins)
+    comp1 += join_ors + where_ors + having_ors
+    comp1 += sum(isinstance(_strip_not(leaf), exp.Like) for leaf in leaves)
+
+    comp2 = nested + sum(_direct_subqueries(leaf) for leaf in leaves)
+
+    has_agg = lambda e: any(True for _ in _walk_outside_subqueries(e, exp.AggFunc))
+    agg = sum(has_agg(item) for item in tree.expressions)
+    agg += sum(isinstance(leaf, exp.Not) for leaf in where_leaves)
+    if order:
+        agg += sum(has_agg(item) for item in order.expressions)
+    agg += sum(isinstance(leaf, exp.Not) for leaf in having_leaves) + max(len(having_leaves) - 1, 0)
+    others = (agg > 1) + (len(tree.expressions) > 1) + (len(where_leaves) > 1)
+    others += bool(group) and len(group.expressions) > 1
+
+    if comp1 <= 1 and others == 0 and comp2 == 0:
+        return "easy"
+    if (others <= 2 and comp1 <= 1 and comp2 == 0) or (comp1 <= 2 and others < 2 and comp2 == 0):
+        return "medium"
+    if ((others > 2 and comp1 <= 2 and comp2 == 0) or (2 < comp1 <= 3 and others <= 2 and comp2 == 0)
+            or (comp1 <= 1 and others == 0 and comp2 <= 1)):
+        return "hard"
+    return "extra"
+
+
+def _strip_not(node):
+    from sqlglot import exp
+
+    return node.this if isinstance(node, exp.Not) else node
+
+
+def _conditions(node) -> tuple[list, int]:
+    """The condition units of a boolean expression split on AND/OR (through parentheses), and the OR count."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Paren):
+        return _conditions(node.this)
+    if isinstance(node, (exp.And, exp.Or)):
+        left, lo = _conditions(node.this)
+        right, ro = _conditions(node.expression)
+        return left + right, lo + ro + isinstance(node, exp.Or)
+    return [node], 0
+
+
+def _walk_outside_subqueries(node, kind):
+    """Nodes of `kind` under node, not descending into nested SELECTs."""
+    from sqlglot import exp
+
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, kind):
+            yield current
+        for child in current.iter_expressions():
+            if not isinstance(child, (exp.Select, exp.Subquery, exp.SetOperation)):
+                stack.append(child)
+
+
+def _direct_subqueries(leaf) -> int:
+    """Subqueries that are an operand of a condition unit (Spider's nested SQL in WHERE/HAVING/ON)."""
+    from sqlglot import exp
+
+    count, stack = 0, [leaf]
+    while stack:
+        current = stack.pop()
+        for child in current.iter_expressions():
+            if isinstance(child, (exp.Select, exp.Subquery, exp.SetOperation)):
+                count += 1
+            else:
+                stack.append(child)
+    return count

@@ -1,64 +1,46 @@
 """Evaluate the base and the fine-tuned model on the same held-out questions and write a report.
 
-Writes report.json, report.md and predictions.jsonl. Each gold result is computed once and shared.
+Writes report.json, report.md, predictions.jsonl and PNG plots (loss curves from the adapter's loss
+log, accuracy by difficulty and by benchmark). Both models' predictions are judged together, so
+each gold query runs once (see metrics.judge_many).
+
+report.json: {"questions", "protocol", "settings", "ex_gain", "plots",
+              "base" | "fine_tuned": {"n", "execution_accuracy", "execution_accuracy_unseen_sql",
+                  "unseen_sql_questions", "exact_match", "record_f1", "loss", "perplexity", "verdicts",
+                  "by_benchmark" | "by_difficulty" | "by_database": {group: {"n", "ex", "em", "f1",
+                  "loss", "perplexity"}}, "generation_seconds", "seconds"},
+              "judge_seconds"}
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections import defaultdict
 from pathlib import Path
 
-from t2s_pipeline.evaluation.generate import generate_sql, load_model, masked_loss
-from t2s_pipeline.evaluation.metrics import breakdown, judge, normalize_sql, rate
+from t2s_pipeline.evaluation.generate import generate_incremental, generate_sql, load_model, masked_losses
+from t2s_pipeline.evaluation.metrics import (
+    breakdown_all, exact_match, judge_many, normalize_sql, rate, spider_hardness,
+)
 from t2s_pipeline.records import read_jsonl, write_json, write_jsonl
-from t2s_pipeline.sql.execute import execute_sql
+from t2s_pipeline.sql.compare import SPIDER
+
+MODELS = ("base", "fine_tuned")
+EXAMPLES = 10
 
 
 def _prompt(sample: dict) -> list[dict]:
     return [m for m in sample["messages"] if m["role"] != "assistant"]
 
 
-def score_model(name, model, tokenizer, samples, gold_results, db_paths, batch_size, max_new_tokens, timeout_s, log=print):
-    start = time.monotonic()
-    predicted = generate_sql(model, tokenizer, [_prompt(s) for s in samples], batch_size, max_new_tokens)
-    rows = []
-    for sample, sql in zip(samples, predicted):
-        meta = sample["meta"]
-        gold = gold_results[meta["id"]]
-        verdict = judge(db_paths[meta["db_id"]], meta["gold_sql"], sql, timeout_s, gold_rows=gold)
-        rows.append({
-            "model": name, "id": meta["id"], "db_id": meta["db_id"], "benchmark": meta.get("benchmark"),
-            "difficulty": meta.get("difficulty"), "question": sample["messages"][-2]["content"].rsplit("Question: ", 1)[-1],
-            "gold_sql": meta["gold_sql"], "pred_sql": sql, "ex": verdict["correct"], "reason": verdict["reason"],
-            "em": normalize_sql(sql) == normalize_sql(meta["gold_sql"]), "sql_seen_in_train": meta.get("sql_seen_in_train"),
-        })
-    loss = masked_loss(model, tokenizer, samples, batch_size)
-    unseen = [r["ex"] for r in rows if r["sql_seen_in_train"] is False]
-    summary = {
-        "n": len(rows),
-        "execution_accuracy": rate([r["ex"] for r in rows]),
-        "execution_accuracy_unseen_sql": rate(unseen) if unseen else None,
-        "unseen_sql_questions": len(unseen),
-        "exact_match": rate([r["em"] for r in rows]),
-        "loss": round(loss, 4) if loss is not None else None,
-        "perplexity": round(math.exp(loss), 3) if loss is not None and loss < 50 else None,
-        "verdicts": {reason: sum(r["reason"] == reason for r in rows) for reason in sorted({r["reason"] for r in rows})},
-        "by_benchmark": breakdown(rows, "benchmark"),
-        "by_difficulty": breakdown(rows, "difficulty"),
-        "by_database": breakdown(rows, "db_id"),
-        "seconds": round(time.monotonic() - start, 1),
-    }
-    log(f"{name}: EX {summary['execution_accuracy']:.3f}, EM {summary['exact_match']:.3f}, loss {summary['loss']} on {len(rows)} questions")
-    return summary, rows
+def _question(sample: dict) -> str:
+    user = [m for m in sample["messages"] if m["role"] == "user"][-1]["content"]
+    return user.rsplit("Question: ", 1)[-1].split("\n\nEvidence: ", 1)[0]
 
 
-def evaluate(
-    base_model_dir, adapter_dir, trajectories_dir, raw_dir, out_dir,
-    limit: int | None = None, batch_size: int = 16, max_new_tokens: int = 128, timeout_s: float = 5.0, log=print,
-) -> dict:
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+def load_test_samples(trajectories_dir, limit: int | None = None) -> list[dict]:
+    """The whole-query test samples (at most `limit`), each marked with whether its SQL is in train."""
     train_sql = {normalize_sql(s["meta"]["gold_sql"]) for s in read_jsonl(Path(trajectories_dir) / "train.jsonl")}
     samples = [s for s in read_jsonl(Path(trajectories_dir) / "test.jsonl") if s["meta"]["kind"] == "whole_query"]
     samples = samples[:limit] if limit else samples
@@ -66,42 +48,171 @@ def evaluate(
         raise ValueError(f"no whole-query test samples in {trajectories_dir}/test.jsonl")
     for s in samples:
         s["meta"]["sql_seen_in_train"] = normalize_sql(s["meta"]["gold_sql"]) in train_sql
-    db_paths = {s["meta"]["db_id"]: Path(raw_dir) / "databases" / f"{s['meta']['db_id']}.sqlite" for s in samples}
-    gold_results = {}
-    for s in samples:
-        gold = execute_sql(db_paths[s["meta"]["db_id"]], s["meta"]["gold_sql"], timeout_s=timeout_s * 6)
-        gold_results[s["meta"]["id"]] = gold.rows if gold.ok else []
+    return samples
 
-    report, predictions = {"questions": len(samples)}, []
+
+def predict(name, model_dir, adapter_dir, samples, batch_size=16, max_new_tokens=128, num_beams=1,
+            incremental=False, log=print) -> tuple[list[str], list[tuple[float, int]], float]:
+    """Predicted SQL and per-sample masked loss for one model; returns (sqls, losses, seconds)."""
+    start = time.monotonic()
+    model, tokenizer = load_model(str(model_dir), str(adapter_dir) if adapter_dir else None)
+    conversations = [_prompt(s) for s in samples]
+    if incremental:
+        sqls = generate_incremental(model, tokenizer, conversations, batch_size, max_new_tokens)
+    else:
+        sqls = generate_sql(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams)
+    losses = masked_losses(model, tokenizer, samples, batch_size)
+    del model
+    seconds = time.monotonic() - start
+    log(f"{name}: generated {len(sqls)} queries and scored the loss in {seconds:.1f} s")
+    return sqls, losses, seconds
+
+
+def evaluate(
+    base_model_dir, adapter_dir, trajectories_dir, raw_dir, out_dir,
+    limit: int | None = None, batch_size: int = 16, max_new_tokens: int = 128, timeout_s: float = 5.0, log=print,
+    protocol: str = SPIDER, num_beams: int = 1, incremental: bool = False, workers: int | None = None,
+    loss_log: str | Path | None = None, plots: bool = True,
+) -> dict:
+    """Score the base model and base + adapter on the test split; write the report files to out_dir."""
+    start = time.monotonic()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    samples = load_test_samples(trajectories_dir, limit)
+    db_paths = {s["meta"]["db_id"]: Path(raw_dir) / "databases" / f"{s['meta']['db_id']}.sqlite" for s in samples}
+
+    predicted, losses, gen_seconds = {}, {}, {}
     for name, adapter in (("base", None), ("fine_tuned", adapter_dir)):
-        model, tokenizer = load_model(base_model_dir, adapter)
-        summary, rows = score_model(name, model, tokenizer, samples, gold_results, db_paths,
-                                    batch_size, max_new_tokens, timeout_s, log)
-        report[name] = summary
+        predicted[name], losses[name], gen_seconds[name] = predict(
+            name, base_model_dir, adapter, samples, batch_size, max_new_tokens, num_beams, incremental, log)
+
+    judge_start = time.monotonic()
+    items = [(db_paths[s["meta"]["db_id"]], s["meta"]["gold_sql"], predicted[name][k])
+             for name in MODELS for k, s in enumerate(samples)]
+    verdicts = judge_many(items, timeout_s=timeout_s, protocol=protocol, workers=workers)
+    judge_seconds = time.monotonic() - judge_start
+
+    report = {"questions": len(samples), "protocol": protocol,
+              "settings": {"batch_size": batch_size, "max_new_tokens": max_new_tokens, "num_beams": num_beams,
+                           "incremental": incremental, "timeout_s": timeout_s, "limit": limit}}
+    predictions = []
+    for m, name in enumerate(MODELS):
+        rows = [_prediction_row(name, s, predicted[name][k], verdicts[m * len(samples) + k], losses[name][k])
+                for k, s in enumerate(samples)]
+        report[name] = summarize(rows)
+        report[name]["generation_seconds"] = round(gen_seconds[name], 2)
         predictions.extend(rows)
-        del model
+        s = report[name]
+        log(f"{name}: EX {s['execution_accuracy']:.3f}, EM {s['exact_match']:.3f}, F1 {s['record_f1']:.3f}, "
+            f"loss {s['loss']} on {len(rows)} questions")
     report["ex_gain"] = round(report["fine_tuned"]["execution_accuracy"] - report["base"]["execution_accuracy"], 4)
+    report["judge_seconds"] = round(judge_seconds, 2)
+    log(f"judged {len(items)} predictions in {judge_seconds:.2f} s")
+
+    report["plots"] = {}
+    if plots:
+        from t2s_pipeline.evaluation.plots import write_plots
+
+        if loss_log is None and adapter_dir is not None:
+            loss_log = Path(adapter_dir).parent / "loss_log.jsonl"
+        report["plots"] = {name: path.name for name, path in write_plots(report, out_dir, loss_log).items()}
+    report["seconds"] = round(time.monotonic() - start, 1)
     write_json(out_dir / "report.json", report)
     write_jsonl(out_dir / "predictions.jsonl", predictions)
     (out_dir / "report.md").write_text(render_markdown(report, predictions))
     return report
 
 
+def _prediction_row(name: str, sample: dict, sql: str, verdict: dict, loss: tuple[float, int]) -> dict:
+    meta = sample["meta"]
+    return {
+        "model": name, "id": meta["id"], "db_id": meta["db_id"], "benchmark": meta.get("benchmark"),
+        "difficulty": meta.get("difficulty") or spider_hardness(meta["gold_sql"]),
+        "question": _question(sample), "gold_sql": meta["gold_sql"], "pred_sql": sql,
+        "ex": verdict["correct"], "reason": verdict["reason"], "error": verdict["error"], "f1": verdict["f1"],
+        "em": exact_match(meta["gold_sql"], sql), "sql_seen_in_train": meta.get("sql_seen_in_train"),
+        "loss_sum": round(loss[0], 4), "loss_tokens": loss[1],
+    }
+
+
+def _loss_figures(rows: list[dict]) -> tuple[float | None, float | None]:
+    total = sum(r.get("loss_sum", 0.0) for r in rows)
+    tokens = sum(r.get("loss_tokens", 0) for r in rows)
+    if not tokens:
+        return None, None
+    loss = total / tokens
+    return round(loss, 4), (round(math.exp(loss), 3) if loss < 50 else None)
+
+
+def summarize(rows: list[dict]) -> dict:
+    """The figures of one model's prediction rows, overall and by benchmark, difficulty and database."""
+    unseen = [r["ex"] for r in rows if r.get("sql_seen_in_train") is False]
+    loss, perplexity = _loss_figures(rows)
+    summary = {
+        "n": len(rows),
+        "execution_accuracy": rate([r["ex"] for r in rows]),
+        "execution_accuracy_unseen_sql": rate(unseen) if unseen else None,
+        "unseen_sql_questions": len(unseen),
+        "exact_match": rate([r["em"] for r in rows]),
+        "record_f1": rate([r["f1"] for r in rows]),
+        "loss": loss,
+        "perplexity": perplexity,
+        "verdicts": {reason: sum(r["reason"] == reason for r in rows) for reason in sorted({r["reason"] for r in rows})},
+    }
+    for section, key in (("by_benchmark", "benchmark"), ("by_difficulty", "difficulty"), ("by_database", "db_id")):
+        groups = breakdown_all(rows, key)
+        members: dict[str, list[dict]] = defaultdict(list)
+        for r in rows:
+            members[str(r.get(key))].append(r)
+        for group, stats in groups.items():
+            stats["loss"], stats["perplexity"] = _loss_figures(members[group])
+        summary[section] = groups
+    return summary
+
+
+def pick_examples(predictions: list[dict], n: int = EXAMPLES, model: str = "fine_tuned") -> list[dict]:
+    """Up to n of the model's predictions, half correct and half not where possible, in their order."""
+    rows = [p for p in predictions if p["model"] == model]
+    right = [i for i, p in enumerate(rows) if p.get("ex")]
+    wrong = [i for i, p in enumerate(rows) if not p.get("ex")]
+    take_right = min(len(right), max(n // 2, n - len(wrong)))
+    chosen = set(right[:take_right]) | set(wrong[:n - take_right])
+    return [rows[i] for i in sorted(chosen)]
+
+
 def render_markdown(report: dict, predictions: list[dict]) -> str:
     base, tuned = report["base"], report["fine_tuned"]
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+    cell = lambda s: str(s or "").replace("|", "\\|").replace("\n", " ")
+    protocol = report.get("protocol", SPIDER)
     lines = [
         f"# Evaluation on {report['questions']} held-out questions", "",
+        f"Execution accuracy under the {protocol} protocol"
+        + (" (multiset of rows, a list when the gold orders its top level, any column order)." if protocol == SPIDER
+           else " (set of rows)."), "",
         "| metric | base | fine-tuned |", "|---|---|---|",
     ]
-    for key in ("execution_accuracy", "execution_accuracy_unseen_sql", "exact_match", "loss", "perplexity"):
-        lines.append(f"| {key} | {fmt(base[key])} | {fmt(tuned[key])} |")
+    for key in ("execution_accuracy", "execution_accuracy_unseen_sql", "exact_match", "record_f1", "loss",
+                "perplexity"):
+        lines.append(f"| {key} | {fmt(base.get(key))} | {fmt(tuned.get(key))} |")
     for section in ("by_benchmark", "by_difficulty"):
-        lines += ["", f"## EX {section.replace('_', ' ')}", "", "| group | n | base | fine-tuned |", "|---|---|---|---|"]
-        for group, stats in tuned[section].items():
-            lines.append(f"| {group} | {stats['n']} | {fmt(base[section][group]['ex'])} | {fmt(stats['ex'])} |")
-    lines += ["", "## Example predictions (fine-tuned)", "", "| question | predicted SQL | verdict |", "|---|---|---|"]
-    for row in [p for p in predictions if p["model"] == "fine_tuned"][:10]:
-        cell = lambda s: s.replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| {cell(row['question'])} | `{cell(row['pred_sql'])}` | {row['reason']} |")
+        lines += ["", f"## EX {section.replace('_', ' ')}", "",
+                  "| group | n | base | fine-tuned | EM base | EM fine-tuned | F1 fine-tuned |",
+                  "|---|---|---|---|---|---|---|"]
+        for group, stats in tuned.get(section, {}).items():
+            b = base.get(section, {}).get(group, {})
+            lines.append(f"| {group} | {stats['n']} | {fmt(b.get('ex'))} | {fmt(stats['ex'])} | {fmt(b.get('em'))} "
+                         f"| {fmt(stats.get('em'))} | {fmt(stats.get('f1'))} |")
+    verdict_names = sorted(set(base.get("verdicts", {})) | set(tuned.get("verdicts", {})))
+    if verdict_names:
+        lines += ["", "## Verdicts", "", "| verdict | base | fine-tuned |", "|---|---|---|"]
+        lines += [f"| {v} | {base['verdicts'].get(v, 0)} | {tuned['verdicts'].get(v, 0)} |" for v in verdict_names]
+    lines += ["", "## Example predictions (fine-tuned)", "", "| question | predicted SQL | verdict | gold SQL |",
+              "|---|---|---|---|"]
+    for row in pick_examples(predictions):
+        pred = f"`{cell(row['pred_sql'])}`" if row["pred_sql"].strip() else "(empty)"
+        lines.append(f"| {cell(row['question'])} | {pred} | {row['reason']} "
+                     f"| `{cell(row.get('gold_sql'))}` |")
+    if report.get("plots"):
+        lines += ["", "## Plots", ""] + [f"- {name}: `{file}`" for name, file in report["plots"].items()]
     return "\n".join(lines) + "\n"

@@ -10,8 +10,8 @@ SPLITS = ("train", "dev", "test")
 
 def split_by_question(records: list[dict], fractions: dict[str, float], seed: int = 0) -> dict[str, str]:
     """Map each record id to a split. Every id goes to exactly one split; each database is cut alike."""
-    if abs(sum(fractions.values()) - 1.0) > 1e-6 or set(fractions) - set(SPLITS):
-        raise ValueError(f"split fractions must be over {SPLITS} and sum to 1, got {fractions}")
+    if abs(sum(fractions.values()) - 1.0) > 1e-6 or set(fractions) - set(SPLITS) or min(fractions.values()) < 0:
+        raise ValueError(f"split fractions must be over {SPLITS}, non-negative and sum to 1, got {fractions}")
     by_db: dict[str, list[str]] = defaultdict(list)
     for record in records:
         by_db[record["db_id"]].append(record["id"])

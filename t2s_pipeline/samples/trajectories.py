@@ -1,6 +1,16 @@
 """Chat training samples from golden pairs, written as train/dev/test JSON lines.
 
-Whole-query samples: system prompt; user = schema text then the question; assistant = the SQL.
+The target says which samples each pair gives:
+- `sql` (the default): one whole-query sample: system prompt; user = schema text then the question
+  (and evidence); assistant = the gold SQL. meta.kind `whole_query`: what eval_report scores.
+- `pipe`: for a pair with a proven pipe rewrite, one sample per pipe operator (meta.kind
+  `pipe_step`) plus one whole pipe query (`pipe_whole_query`); see steps.py. A pair without one
+  gives no sample (counted in stats as pairs_without_pipe).
+- `both`: the SQL sample and the pipe samples.
+A share of the pairs (tool_share, default 0) also gives a tool-calling sample (`tool_call`, see
+tools.py) ending in the pair's pipe query when the target includes pipe and it has one, else its SQL.
+
+Splits are by question id, stratified by database: every sample of a pair is in its pair's split.
 """
 
 from __future__ import annotations
@@ -12,7 +22,10 @@ from pathlib import Path
 from t2s_pipeline.records import read_json, read_jsonl, write_json, write_jsonl
 from t2s_pipeline.samples.prompts import prompt_messages
 from t2s_pipeline.samples.splits import SPLITS, split_by_question
+from t2s_pipeline.samples.steps import pipe_step_samples, pipe_whole_query_sample
 from t2s_pipeline.sql.schema import schema_text
+
+TARGETS = ("sql", "pipe", "both")
 
 
 def whole_query_sample(pair: dict, schema_prompt: str) -> dict:
@@ -33,24 +46,44 @@ def whole_query_sample(pair: dict, schema_prompt: str) -> dict:
     }
 
 
+def pair_samples(pair: dict, schema_prompt: str, target: str = "sql") -> list[dict]:
+    """The samples of one pair for a target (no tool-calling sample)."""
+    samples = [whole_query_sample(pair, schema_prompt)] if target in ("sql", "both") else []
+    if target in ("pipe", "both") and pair.get("pipe_sql"):
+        samples += pipe_step_samples(pair, schema_prompt)
+        samples.append(pipe_whole_query_sample(pair, schema_prompt))
+    return samples
+
+
 def build_trajectories(
     pairs_dir: str | Path,
     raw_dir: str | Path,
     out_dir: str | Path,
     fractions: dict[str, float] | None = None,
     seed: int = 0,
+    target: str = "sql",
+    tool_share: float = 0.0,
+    timeout_s: float = 10.0,
 ) -> dict:
     """Write train.jsonl, dev.jsonl, test.jsonl and stats.json; returns the stats."""
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+    if not 0.0 <= tool_share <= 1.0:
+        raise ValueError(f"tool_share must be within [0, 1], got {tool_share}")
     start = time.monotonic()
     fractions = fractions or {"train": 0.8, "dev": 0.1, "test": 0.1}
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     pairs = list(read_jsonl(Path(pairs_dir) / "pairs.jsonl"))
     schemas = read_json(Path(raw_dir) / "schemas.json")
     schema_prompts = {db_id: schema_text(schema) for db_id, schema in schemas.items()}
     assignment = split_by_question(pairs, fractions, seed)
     samples = {split: [] for split in SPLITS}
     for pair in pairs:
-        samples[assignment[pair["id"]]].append(whole_query_sample(pair, schema_prompts[pair["db_id"]]))
+        samples[assignment[pair["id"]]].extend(pair_samples(pair, schema_prompts[pair["db_id"]], target))
+    tools = _tool_samples(pairs, Path(raw_dir), schemas, target, tool_share, seed, timeout_s) if tool_share else {}
+    for pair_id, sample in tools.items():
+        samples[assignment[pair_id]].append(sample)
     for split, rows in samples.items():
         write_jsonl(out_dir / f"{split}.jsonl", rows)
     stats = {
@@ -58,9 +91,40 @@ def build_trajectories(
         "samples": {split: len(rows) for split, rows in samples.items()},
         "questions": {split: len({s["meta"]["id"] for s in rows}) for split, rows in samples.items()},
         "kinds": dict(Counter(s["meta"]["kind"] for rows in samples.values() for s in rows)),
+        "kinds_by_split": {split: dict(Counter(s["meta"]["kind"] for s in rows)) for split, rows in samples.items()},
+        # The operator of each pipe step sample (none for the sql target).
+        "operators": dict(Counter(s["meta"]["op"] for rows in samples.values() for s in rows
+                                  if s["meta"]["kind"] == "pipe_step").most_common()),
+        "target": target,
+        "tool_share": tool_share,
+        "tool_samples": len(tools),
+        "pairs_without_pipe": sum(not p.get("pipe_sql") for p in pairs),
         "fractions": fractions,
         "seed": seed,
         "seconds": round(time.monotonic() - start, 2),
     }
     write_json(out_dir / "stats.json", stats)
     return stats
+
+
+def _tool_samples(pairs: list[dict], raw_dir: Path, schemas: dict, target: str, share: float, seed: int,
+                  timeout_s: float) -> dict[str, dict]:
+    """pair id -> its tool-calling sample, for the pairs drawn (one connection per database)."""
+    from t2s_pipeline.sql.execute import connect_readonly
+    from t2s_pipeline.samples.tools import ToolBox, selected_for_tools, tool_call_sample
+
+    chosen = [p for p in pairs if selected_for_tools(p["id"], share, seed)]
+    out, connections = {}, {}
+    try:
+        for pair in chosen:
+            db_path = raw_dir / "databases" / f"{pair['db_id']}.sqlite"
+            if pair["db_id"] not in connections:
+                connections[pair["db_id"]] = connect_readonly(db_path)
+            toolbox = ToolBox(db_path, schemas[pair["db_id"]], timeout_s, connections[pair["db_id"]])
+            pipe = target in ("pipe", "both") and pair.get("pipe_sql")
+            answer, kind = (pair["pipe_sql"], "pipe") if pipe else (pair["gold_sql"], "sql")
+            out[pair["id"]] = tool_call_sample(pair, toolbox, answer, kind)
+    finally:
+        for conn in connections.values():
+            conn.close()
+    return out

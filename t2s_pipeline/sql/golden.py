@@ -1,123 +1,216 @@
-"""The golden_pairs artifact: gold SQL kept only where it runs on its database.
+"""The golden_pairs artifact: gold SQL proven by execution, rewritten into pipe SQL, the rewrite proven.
 
-Each gold query is executed read-only with a timeout, in parallel worker processes. Work is cut
-into chunks of one database each, so a worker opens one connection per chunk. Output keeps the
-input order. A query that runs and returns no rows is kept (legal), marked `empty_result`.
+For every example of raw_dir/examples.jsonl (sql/validate.py does the work for one):
+- the gold query runs read-only with a timeout on its database. If it fails, the example is
+  rejected (`gold_exec_error`, `gold_timeout`) and leaves the chain.
+- if it runs, the pair is kept in pairs.jsonl whatever happens to its pipe rewrite, so the `sql`
+  target never loses a question to the rewrite. `validation` says what the rewrite came to:
+  `match` (then `pipe_sql` and `pipe_ops` are set) or the reason it was not proven
+  (`rewrite_unsupported:<construct>`, `pipe_parse_error`, `pipe_exec_error`, `pipe_mismatch`,
+  `prefix_error`); such a pair has no `pipe_sql`, and rejects.jsonl also gets a record for the
+  failed rewrite (stage golden_pairs, that reason).
+Counts: input = kept + rejected (gold rejects); kept = pipe_validated + pipe_rejected.
+validation_rate = pipe_validated / input: the share of input questions with a proven pipe rewrite.
+With pipe=False the rewrite is skipped: validation is `executed` and validation_rate = kept / input.
+
+Work runs in parallel (worker processes and this one), in chunks of one database each (one
+connection per chunk); output keeps the input order. A query that runs and returns no rows is kept, marked `empty_result`.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
+import threading
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from t2s_pipeline.records import make_reject, read_jsonl, write_json, write_jsonl
-from t2s_pipeline.sql.compare import orders_top_level
+from t2s_pipeline.records import make_reject, read_json, read_jsonl, write_json, write_jsonl
 from t2s_pipeline.sql.execute import OK, TIMEOUT, connect_readonly, execute_sql
+from t2s_pipeline.sql.validate import MATCH, reason_construct, validate_pair
 
 STAGE = "golden_pairs"
-CHUNK_SIZE = 200  # queries per task: big databases still spread over the workers
+CHUNK_SIZE = 16  # queries per task: small, so the processes finish close together
 
 
 def build_golden_pairs(
-    raw_dir: str | Path, out_dir: str | Path, timeout_s: float = 10.0, workers: int | None = None
+    raw_dir: str | Path,
+    out_dir: str | Path,
+    timeout_s: float = 10.0,
+    workers: int | None = None,
+    pipe: bool = True,
 ) -> dict:
-    """Execute every gold query of raw_dir/examples.jsonl; write pairs, rejects and stats to out_dir.
+    """Validate every gold query of raw_dir/examples.jsonl; write pairs, rejects and stats to out_dir.
 
-    workers: processes (default: all cores); 1 runs in this process. As with any multiprocessing,
-    a script calling this with workers > 1 needs an `if __name__ == "__main__":` guard.
+    workers: processes working, this one included (default: all cores); 1 runs in this process only.
+    As with any multiprocessing, a script calling this with workers > 1 needs an
+    `if __name__ == "__main__":` guard.
+    pipe: also rewrite each gold query into pipe SQL and prove the rewrite (the default).
     """
     start = time.monotonic()
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     examples = list(read_jsonl(raw_dir / "examples.jsonl"))
-    outcomes = _run_all(raw_dir, examples, timeout_s, workers or os.cpu_count() or 1)
+    columns = _known_columns(raw_dir) if pipe else {}
+    outcomes = _run_all(raw_dir, examples, columns, timeout_s, workers or os.cpu_count() or 1, pipe)
 
     pairs, rejects = [], []
     for example, outcome in zip(examples, outcomes):
-        if outcome["status"] == OK:
-            pairs.append({
-                **example,
-                "ordered": outcome["ordered"],
-                "validation": "executed",
-                "result_rows": outcome["rows"],
-                "empty_result": outcome["rows"] == 0,
-            })
-        else:
-            reason = "gold_timeout" if outcome["status"] == TIMEOUT else "gold_exec_error"
-            rejects.append(make_reject(example["id"], STAGE, reason, f"{outcome['status']}: {outcome['error']}"))
+        if outcome["gold"] != "ok":
+            rejects.append(make_reject(example["id"], STAGE, outcome["gold"], outcome["gold_detail"]))
+            continue
+        pair = {**example, "ordered": outcome["ordered"], "validation": outcome["validation"],
+                "result_rows": outcome["result_rows"], "empty_result": outcome["result_rows"] == 0}
+        if outcome["validation"] == MATCH:
+            pair.update(pipe_sql=outcome["pipe_sql"], pipe_ops=outcome["pipe_ops"])
+        elif pipe:
+            rejects.append(make_reject(example["id"], STAGE, outcome["validation"], outcome["detail"]))
+        pairs.append(pair)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     write_jsonl(out_dir / "pairs.jsonl", pairs)
     write_jsonl(out_dir / "rejects.jsonl", rejects)
-    stats = _stats(examples, pairs, rejects, time.monotonic() - start)
+    stats = golden_stats(examples, pairs, rejects, time.monotonic() - start, pipe)
     write_json(out_dir / "stats.json", stats)
     return stats
 
 
-def _run_all(raw_dir: Path, examples: list[dict], timeout_s: float, workers: int) -> list[dict]:
+def _known_columns(raw_dir: Path) -> dict[str, list[str]]:
+    """db_id -> every column name of its schema (tells Spider's "France" from a quoted column)."""
+    path = raw_dir / "schemas.json"
+    schemas = read_json(path) if path.is_file() else {}
+    return {db_id: sorted({c["name"] for t in schema.get("tables", []) for c in t.get("columns", [])})
+            for db_id, schema in schemas.items()}
+
+
+def _run_all(raw_dir: Path, examples: list[dict], columns: dict, timeout_s: float, workers: int,
+             pipe: bool) -> list[dict]:
     """One outcome per example, in input order."""
     by_db: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for i, example in enumerate(examples):
         by_db[example["db_id"]].append((i, example["gold_sql"]))
     chunks = [
-        (str(raw_dir / "databases" / f"{db_id}.sqlite"), items[k:k + CHUNK_SIZE], timeout_s)
+        (str(raw_dir / "databases" / f"{db_id}.sqlite"), items[k:k + CHUNK_SIZE], timeout_s,
+         columns.get(db_id), pipe)
         for db_id, items in by_db.items()
         for k in range(0, len(items), CHUNK_SIZE)
     ]
+    chunks.sort(key=lambda c: -len(c[1]))  # big chunks first: the last ones to finish are small
     outcomes: list[dict | None] = [None] * len(examples)
     if workers <= 1 or len(chunks) <= 1:
-        results = map(_run_chunk, chunks)
+        results = list(map(_run_chunk, chunks))
     else:
-        # forkserver: forking a multi-threaded parent (Dagster's) can deadlock; spawn-like but cheaper.
-        context = multiprocessing.get_context("forkserver")
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=context)
-        with pool:
-            results = list(pool.map(_run_chunk, chunks))
+        results = _run_parallel(chunks, min(workers, len(chunks)))
     for chunk_outcomes in results:
         for i, outcome in chunk_outcomes:
             outcomes[i] = outcome
     return outcomes
 
 
-def _run_chunk(task: tuple[str, list[tuple[int, str]], float]) -> list[tuple[int, dict]]:
-    """Run one database's queries on one connection (a worker process calls this)."""
-    db_path, items, timeout_s = task
+def _run_parallel(chunks: list, workers: int) -> list:
+    """workers - 1 processes take chunks from the front, this process takes them from the back.
+
+    So no core waits on an idle parent, and one process fewer is started. gc.freeze(): forked
+    workers then do not copy the parent's memory pages just to update garbage-collector headers.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=_mp_context()) as pool:
+            futures = [pool.submit(_run_chunk, chunk) for chunk in chunks]
+            mine = {}
+            for k in range(len(chunks) - 1, -1, -1):
+                if not futures[k].cancel():  # a worker has it already, and every chunk before it
+                    break
+                mine[k] = _run_chunk(chunks[k])
+            return [mine[k] if k in mine else futures[k].result() for k in range(len(chunks))]
+    finally:
+        gc.unfreeze()
+
+
+def _mp_context():
+    """fork when this process runs one thread (a script, the CLI): workers start at once with
+    everything imported. With other threads (Dagster's), forking can deadlock: forkserver, with
+    this module preloaded so each worker does not import sqlglot again."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+def _run_chunk(task) -> list[tuple[int, dict]]:
+    """Validate one database's queries on one connection (a worker process calls this)."""
+    db_path, items, timeout_s, columns, pipe = task
     try:
         conn = connect_readonly(db_path)
     except FileNotFoundError as e:
-        return [(i, {"status": "exec_error", "error": str(e)}) for i, _ in items]
+        return [(i, _gold_failure("exec_error", str(e))) for i, _ in items]
+    known = set(columns) if columns is not None else None
     try:
         outcomes = []
         for i, sql in items:
-            result = execute_sql(db_path, sql, timeout_s=timeout_s, conn=conn)
-            outcome = {"status": result.status, "error": result.error}
-            if result.ok:
-                outcome.update(rows=len(result.rows), ordered=orders_top_level(sql))
+            if pipe:
+                outcome = validate_pair(db_path, sql, known, timeout_s=timeout_s, conn=conn)
+            else:
+                outcome = _execute_only(db_path, sql, timeout_s, conn)
             outcomes.append((i, outcome))
         return outcomes
     finally:
         conn.close()
 
 
-def _stats(examples: list[dict], pairs: list[dict], rejects: list[dict], seconds: float) -> dict:
+def _execute_only(db_path, sql: str, timeout_s: float, conn) -> dict:
+    from t2s_pipeline.sql.compare import orders_top_level
+
+    result = execute_sql(db_path, sql, timeout_s=timeout_s, conn=conn)
+    if result.status != OK:
+        return _gold_failure(result.status, result.error)
+    return {"gold": "ok", "gold_detail": "", "result_rows": len(result.rows), "ordered": orders_top_level(sql),
+            "validation": "executed", "detail": "", "pipe_sql": None, "pipe_ops": None}
+
+
+def _gold_failure(status: str, error: str) -> dict:
+    return {"gold": "gold_timeout" if status == TIMEOUT else "gold_exec_error", "gold_detail": f"{status}: {error}",
+            "result_rows": 0, "ordered": False, "validation": None, "detail": "", "pipe_sql": None, "pipe_ops": None}
+
+
+def golden_stats(examples: list[dict], pairs: list[dict], rejects: list[dict], seconds: float,
+                 pipe: bool = True) -> dict:
     benchmark_of = {e["id"]: e["benchmark"] for e in examples}
+    kept_ids = {p["id"] for p in pairs}
+    gold_rejects = [r for r in rejects if r["id"] not in kept_ids]
+    pipe_rejects = [r for r in rejects if r["id"] in kept_ids]
+    validated = [p for p in pairs if p["validation"] == MATCH]
     by_benchmark: dict[str, Counter] = defaultdict(Counter)
     for e in examples:
         by_benchmark[e["benchmark"]]["input"] += 1
     for p in pairs:
         by_benchmark[p["benchmark"]]["kept"] += 1
-    for r in rejects:
+        by_benchmark[p["benchmark"]]["pipe_validated"] += p["validation"] == MATCH
+    for r in gold_rejects:
         by_benchmark[benchmark_of[r["id"]]]["rejected"] += 1
-    return {
+    proven = len(validated) if pipe else len(pairs)
+    stats = {
         "input": len(examples),
         "kept": len(pairs),
-        "rejected": len(rejects),
-        "rejects_by_reason": dict(Counter(r["reason"] for r in rejects)),
-        "benchmarks": {name: {k: c[k] for k in ("input", "kept", "rejected")} for name, c in by_benchmark.items()},
+        "rejected": len(gold_rejects),
+        "pipe_validated": len(validated),
+        "pipe_rejected": len(pipe_rejects),
+        "rejects_by_reason": dict(Counter(r["reason"] for r in rejects).most_common()),
+        "unsupported_constructs": dict(Counter(c for r in pipe_rejects if (c := reason_construct(r["reason"])))
+                                       .most_common()),
+        "benchmarks": {name: {k: c[k] for k in ("input", "kept", "rejected", "pipe_validated")}
+                       for name, c in by_benchmark.items()},
         "empty_results": sum(p["empty_result"] for p in pairs),
-        "validation_rate": round(len(pairs) / len(examples), 4) if examples else 0.0,
+        "operators": dict(Counter(op for p in validated for op in p["pipe_ops"]).most_common()),
+        "validation": "pipe" if pipe else "execution",
+        "validation_rate": round(proven / len(examples), 4) if examples else 0.0,
         "seconds": round(seconds, 3),
     }
+    if stats["input"] != stats["kept"] + stats["rejected"] or stats["kept"] != len(validated) + len(pipe_rejects) + (
+            0 if pipe else len(pairs) - len(validated)):
+        raise AssertionError(f"golden_pairs counts do not reconcile: {stats}")
+    return stats

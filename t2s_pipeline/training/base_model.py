@@ -13,17 +13,20 @@ TINY = "tiny"
 
 
 def pretraining_documents(trajectories_dir: str | Path) -> list[str]:
-    """Plain-text documents from the train split: each prompt followed by its SQL, no chat markup.
+    """Plain-text documents from the train split: each schema once, and each question with its SQL.
 
     Like a code model that has read SQL next to questions but was never tuned to answer in a
-    chat, the tiny base learns the language of the task; fine-tuning teaches it to answer.
-    Only the train split is used, so held-out questions stay unseen.
+    chat, the tiny base learns the language of the task; fine-tuning teaches it to answer from a
+    schema in the chat format. Schemas appear once each, not once per question, which keeps
+    the documents short and pretraining fast. Only the train split is used.
     """
-    documents = [SYSTEM_PROMPT]
+    schemas, pairs = {}, []
     for sample in read_jsonl(Path(trajectories_dir) / "train.jsonl"):
         turns = {m["role"]: m["content"] for m in sample["messages"]}
-        documents.append(f"{turns['user']}\nSQL: {turns['assistant']}")
-    return documents
+        schema, _, question = turns["user"].partition("\n\nQuestion: ")
+        schemas[sample["meta"]["db_id"]] = schema
+        pairs.append(f"Question: {question}\nSQL: {turns['assistant']}")
+    return [SYSTEM_PROMPT, *schemas.values(), *pairs]
 
 
 def prepare_base_model(source: str, trajectories_dir: str | Path, out_dir: str | Path,

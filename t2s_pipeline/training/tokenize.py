@@ -39,9 +39,11 @@ def tokenize_sample(tokenizer, messages: list[dict], tools: list | None = None) 
 
 def tokenize_splits(trajectories_dir: str | Path, model_dir: str | Path, out_dir: str | Path, max_length: int = 1024, log=print) -> dict:
     """Tokenize train/dev/test JSONL into a DatasetDict saved with save_to_disk. Over-length samples are dropped and counted."""
-    from datasets import Dataset, DatasetDict
+    from datasets import Dataset, DatasetDict, Features, Sequence, Value
     from transformers import AutoTokenizer
 
+    features = Features({"input_ids": Sequence(Value("int32")), "attention_mask": Sequence(Value("int8")),
+                         "labels": Sequence(Value("int32")), "id": Value("string")})
     start = time.monotonic()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     splits, stats = {}, {"max_length": max_length, "splits": {}}
@@ -59,8 +61,8 @@ def tokenize_splits(trajectories_dir: str | Path, model_dir: str | Path, out_dir
             rows.append(row)
             lengths.append(len(row["input_ids"]))
             supervised += sum(label != IGNORE_INDEX for label in row["labels"])
-        splits[split] = Dataset.from_list(rows) if rows else Dataset.from_dict(
-            {"input_ids": [], "attention_mask": [], "labels": [], "id": []})
+        columns = {name: [row[name] for row in rows] for name in features}
+        splits[split] = Dataset.from_dict(columns, features=features)
         stats["splits"][split] = {
             "samples": len(rows),
             "dropped_over_length": dropped,
@@ -70,7 +72,8 @@ def tokenize_splits(trajectories_dir: str | Path, model_dir: str | Path, out_dir
             "mean_tokens": round(sum(lengths) / len(lengths), 1) if lengths else 0,
         }
         log(f"tokenized {split}: {len(rows)} samples kept, {dropped} over {max_length} tokens dropped")
-    DatasetDict(splits).save_to_disk(str(out_dir))
+    # One shard per split: an empty split saved with zero shards cannot be loaded back.
+    DatasetDict(splits).save_to_disk(str(out_dir), num_shards={name: 1 for name in splits})
     stats["seconds"] = round(time.monotonic() - start, 2)
     write_json(Path(out_dir) / "stats.json", stats)
     return stats

@@ -1,7 +1,4 @@
-"""The `t2s` command: run the chain outside the Dagster UI.
-
-    t2s demo      materialize every asset on the embedded default and print the eval summary
-"""
+"""`t2s demo`: materialize every asset on the embedded default and print the eval summary."""
 
 from __future__ import annotations
 
@@ -40,13 +37,5 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="t2s", description="t2s_pipeline: text-to-SQL fine-tuning as Dagster assets")
-    sub = parser.add_subparsers(dest="command", required=True)
+def add_parser(sub) -> None:
     sub.add_parser("demo", help="materialize the whole chain on the embedded default").set_defaults(func=demo)
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,85 @@
+"""`t2s ask`: ask a model a question about a SQLite database; print its SQL and the result.
+
+    t2s ask --model DIR [--adapter DIR] --db FILE "How many singers are there?"
+
+The model folder is a merged model or a base model (with --adapter, a LoRA adapter on top). The
+prompt is the one the model was trained on: the database's schema (read from the file) and the
+question. The SQL runs in the read-only sandbox (timeout, row cap); pipe SQL is read back first.
+Exit status: 0 when the query ran, 1 when it did not (the verdict is printed), 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def format_table(columns: list[str], rows: list[tuple], max_rows: int = 20, width: int = 40) -> str:
+    """A plain-text table of the first max_rows rows, cells cut to `width` characters."""
+    def cell(value) -> str:
+        text = "NULL" if value is None else str(value)
+        text = text.replace("\n", " ")
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+    shown = [[cell(v) for v in row] for row in rows[:max_rows]]
+    header = [cell(c) for c in columns] or [f"col{i + 1}" for i in range(len(rows[0]) if rows else 0)]
+    widths = [max([len(header[i])] + [len(r[i]) for r in shown]) for i in range(len(header))]
+    line = lambda values: " | ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()
+    lines = [line(header), "-+-".join("-" * w for w in widths)] + [line(r) for r in shown]
+    if len(rows) > max_rows:
+        lines.append(f"... {len(rows) - max_rows} more rows")
+    return "\n".join(lines)
+
+
+def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = None, evidence: str = "",
+        max_new_tokens: int = 256, num_beams: int = 1, timeout_s: float = 5.0, max_rows: int = 1000):
+    """(sql, ExecResult): the model's SQL for the question and its sandboxed result."""
+    from t2s_pipeline.evaluation.generate import generate_sql, load_model
+    from t2s_pipeline.evaluation.metrics import prepare_sql
+    from t2s_pipeline.samples.prompts import prompt_messages
+    from t2s_pipeline.sql.execute import execute_sql
+    from t2s_pipeline.sql.schema import read_sqlite_schema, schema_text
+
+    schema = schema_text(read_sqlite_schema(db_path))
+    model, tokenizer = load_model(model_dir, adapter_dir)
+    [sql] = generate_sql(model, tokenizer, [prompt_messages(schema, question, evidence)], batch_size=1,
+                         max_new_tokens=max_new_tokens, num_beams=num_beams)
+    return sql, execute_sql(db_path, prepare_sql(sql), timeout_s=timeout_s, max_rows=max_rows)
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    for flag, path in (("--model", args.model), ("--adapter", args.adapter)):
+        if path and not Path(path).is_dir():
+            print(f"t2s ask: {flag} folder not found: {path}", file=sys.stderr)
+            return 2
+    if not Path(args.db).is_file():
+        print(f"t2s ask: database not found: {args.db}", file=sys.stderr)
+        return 2
+    sql, result = ask(args.model, args.db, args.question, args.adapter, args.evidence, args.max_new_tokens,
+                      args.num_beams, args.timeout, max(args.rows, 1000))
+    print("SQL:")
+    print(sql or "(empty)")
+    print()
+    if not result.ok:
+        print(f"{result.status}: {result.error}")
+        return 1
+    print(format_table(result.columns, result.rows, args.rows))
+    more = " or more (row cap reached)" if result.truncated else ""
+    print(f"({len(result.rows)}{more} rows, {result.seconds * 1000:.0f} ms)")
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("ask", help="ask a model a question about a SQLite database",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("question", help="the question, in words")
+    p.add_argument("--model", required=True, help="a Hugging Face model folder (merged model or base model)")
+    p.add_argument("--adapter", help="a LoRA adapter folder to apply on top of --model")
+    p.add_argument("--db", required=True, help="the SQLite database file")
+    p.add_argument("--evidence", default="", help="external knowledge for the question (BIRD-style)")
+    p.add_argument("--max-new-tokens", type=int, default=256, help="generation length limit")
+    p.add_argument("--num-beams", type=int, default=1, help="beam search width (1: greedy)")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds the query may run")
+    p.add_argument("--rows", type=int, default=20, help="rows to print")
+    p.set_defaults(func=run_ask)

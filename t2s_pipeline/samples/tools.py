@@ -1,0 +1,140 @@
+"""Tool-calling samples in the OpenAI tools format, with real results from the database.
+
+The model gets four tools: `list_tables`, `describe_table`, `sample_rows` and `execute_sql`. A
+sample is the conversation an agent would have: the user asks the question (and the evidence),
+the assistant lists the tables, describes the tables the validated answer uses, looks at a few
+rows of the first one, runs its answer with execute_sql, and replies with that answer. Every tool
+result is what the tool returns on the benchmark database (read-only, through execute_sql).
+
+Format (OpenAI): assistant turns that call tools have "tool_calls": [{"id", "type": "function",
+"function": {"name", "arguments": <JSON text>}}] and empty content; each result is a
+{"role": "tool", "tool_call_id", "name", "content": <JSON text>} turn; the sample carries "tools"
+(the JSON-schema definitions). Hugging Face chat templates want `arguments` as a dict: json.loads it.
+meta.kind is `tool_call`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+from sqlglot import exp
+
+from t2s_pipeline.sql.execute import execute_sql
+from t2s_pipeline.sql.pipe import parse_sql, read_pipe
+from t2s_pipeline.sql.schema import quote_identifier, schema_text
+
+TOOL_SYSTEM_PROMPT = ("You answer questions about a SQLite database with one query. Use the tools to look at the "
+                      "database and to check your query, then reply with the query only.")
+MAX_RESULT_ROWS = 10
+SAMPLE_ROWS = 3
+
+
+def _function(name: str, description: str, properties: dict, required: list[str]) -> dict:
+    return {"type": "function", "function": {"name": name, "description": description, "parameters": {
+        "type": "object", "properties": properties, "required": required}}}
+
+
+TOOLS = [
+    _function("list_tables", "List the tables of the database.", {}, []),
+    _function("describe_table", "The CREATE TABLE statement of a table: its columns, types, primary and foreign keys.",
+              {"table": {"type": "string", "description": "the table name"}}, ["table"]),
+    _function("sample_rows", "The first rows of a table.",
+              {"table": {"type": "string", "description": "the table name"},
+               "limit": {"type": "integer", "description": f"how many rows (default {SAMPLE_ROWS}, at most 10)"}},
+              ["table"]),
+    _function("execute_sql", f"Run one read-only SQLite query (pipe syntax FROM ... |> ... allowed) and return its "
+                             f"columns and up to {MAX_RESULT_ROWS} rows.",
+              {"sql": {"type": "string", "description": "the query"}}, ["sql"]),
+]
+
+
+def selected_for_tools(pair_id: str, share: float, seed: int = 0) -> bool:
+    """Whether a pair gets a tool-calling sample: a stable draw from its id, so share of pairs do."""
+    if share <= 0:
+        return False
+    digest = hashlib.sha256(f"{seed}:{pair_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def tables_used(sql: str, schema: dict) -> list[str]:
+    """The schema's tables the query reads (CTE names left out), main query first: FROM, then joins."""
+    names = {t["name"].lower(): t["name"] for t in schema["tables"]}
+    try:
+        tree = parse_sql(sql)
+    except Exception:  # noqa: BLE001 - sqlglot raises several error types; the schema order is the fallback
+        return []
+    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    used = []
+    for table in tree.find_all(exp.Table, bfs=False):
+        name = names.get(table.name.lower())
+        if name and name.lower() not in ctes and name not in used:
+            used.append(name)
+    return used
+
+
+class ToolBox:
+    """The four tools over one database: what a tool-calling agent would see."""
+
+    def __init__(self, db_path: str | Path, schema: dict, timeout_s: float = 10.0,
+                 conn: sqlite3.Connection | None = None):
+        self.db_path, self.schema, self.timeout_s, self.conn = db_path, schema, timeout_s, conn
+
+    def list_tables(self) -> list[str]:
+        return [t["name"] for t in self.schema["tables"]]
+
+    def describe_table(self, table: str) -> str:
+        matches = [t for t in self.schema["tables"] if t["name"].lower() == table.lower()]
+        return schema_text({"tables": matches}) if matches else f"no such table: {table}"
+
+    def sample_rows(self, table: str, limit: int = SAMPLE_ROWS) -> dict:
+        limit = max(1, min(int(limit), 10))
+        return self.execute_sql(f"SELECT * FROM {quote_identifier(table)} LIMIT {limit}")
+
+    def execute_sql(self, sql: str) -> dict:
+        text = read_pipe(sql)[0] if "|>" in sql else sql
+        result = execute_sql(self.db_path, text, timeout_s=self.timeout_s, max_rows=MAX_RESULT_ROWS,
+                             conn=self.conn)
+        if not result.ok:
+            return {"error": f"{result.status}: {result.error}"}
+        return {"columns": result.columns, "rows": [list(r) for r in result.rows], "truncated": result.truncated}
+
+    def call(self, name: str, arguments: dict):
+        return getattr(self, name)(**arguments)
+
+
+def tool_call_sample(pair: dict, toolbox: ToolBox, answer: str, answer_kind: str) -> dict:
+    """The agent conversation for one pair, ending in `answer` (its validated SQL or pipe SQL)."""
+    user = f"Question: {pair['question']}"
+    if pair.get("evidence"):
+        user += f"\n\nEvidence: {pair['evidence']}"
+    messages = [{"role": "system", "content": TOOL_SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    counter = iter(range(1, 100))
+
+    def turn(calls: list[tuple[str, dict]]) -> None:
+        ids = [f"call_{next(counter)}" for _ in calls]
+        messages.append({"role": "assistant", "content": "", "tool_calls": [
+            {"id": i, "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+            for i, (name, args) in zip(ids, calls)]})
+        for i, (name, args) in zip(ids, calls):
+            result = toolbox.call(name, args)
+            content = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str)
+            messages.append({"role": "tool", "tool_call_id": i, "name": name, "content": content})
+
+    tables = tables_used(pair["gold_sql"], toolbox.schema) or toolbox.list_tables()[:1]
+    turn([("list_tables", {})])
+    turn([("describe_table", {"table": t}) for t in tables])
+    turn([("sample_rows", {"table": tables[0], "limit": SAMPLE_ROWS})])
+    turn([("execute_sql", {"sql": answer})])
+    messages.append({"role": "assistant", "content": answer})
+    return {
+        "messages": messages,
+        "tools": TOOLS,
+        "meta": {
+            "id": pair["id"], "db_id": pair["db_id"], "benchmark": pair["benchmark"],
+            "difficulty": pair.get("difficulty"), "gold_sql": pair["gold_sql"], "pipe_sql": pair.get("pipe_sql"),
+            "kind": "tool_call", "answer": answer_kind, "step": 1, "steps": 1,
+        },
+    }

@@ -1,0 +1,117 @@
+"""`t2s ask`: a model folder, a database and a question in; the SQL and its sandboxed result out."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+
+import pytest
+
+from t2s_pipeline.cli import ask as ask_cli
+from t2s_pipeline.cli import main
+from t2s_pipeline_tests.training import tiny
+
+
+@pytest.fixture(scope="module")
+def tiny_base_dir(tmp_path_factory):
+    return tiny.tiny_base_dir(tmp_path_factory)  # the tiny base the training tests build (memoised)
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "music.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute(tiny.SCHEMA.rstrip(";"))
+    conn.executemany("INSERT INTO singer VALUES (?, ?, ?, ?)",
+                     [(1, "Ann", 30, "France"), (2, "Bob", 45, "Germany"), (3, "Cid", 27, "France")])
+    conn.commit()
+    conn.close()
+    return path
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_ask_the_tiny_model(tiny_base_dir, db, capsys):
+    before = digest(db)
+    status = main(["ask", "--model", str(tiny_base_dir), "--db", str(db), "--max-new-tokens", "8",
+                   "How many singers are there?"])
+    printed = capsys.readouterr().out
+    assert printed.startswith("SQL:\n")
+    # An untrained tiny model writes noise: whatever it wrote ran in the sandbox and got a verdict.
+    assert status in (0, 1)
+    if status == 1:
+        assert any(printed.rstrip().splitlines()[-1].startswith(v) for v in ("exec_error", "not_sql", "denied",
+                                                                              "timeout"))
+    assert digest(db) == before
+
+
+def test_prompt_carries_the_schema_and_the_question(tiny_base_dir, db, monkeypatch, capsys):
+    from t2s_pipeline.evaluation import generate
+
+    seen = {}
+
+    def fake_generate_sql(model, tokenizer, conversations, **kwargs):
+        seen["conversations"] = conversations
+        return ["SELECT name, age FROM singer WHERE country = 'France' ORDER BY age"]
+
+    monkeypatch.setattr(generate, "generate_sql", fake_generate_sql)
+    assert main(["ask", "--model", str(tiny_base_dir), "--db", str(db), "Who sings from France?"]) == 0
+    [conversation] = seen["conversations"]
+    assert conversation[0]["role"] == "system"
+    user = conversation[1]["content"]
+    assert "CREATE TABLE singer" in user and "country TEXT" in user and user.endswith("Question: Who sings from France?")
+    printed = capsys.readouterr().out
+    assert "SELECT name, age FROM singer WHERE country = 'France' ORDER BY age" in printed
+    lines = printed.splitlines()
+    header = lines.index("name | age")
+    assert lines[header + 2:header + 4] == ["Cid  | 27", "Ann  | 30"]
+    assert "(2 rows," in printed
+
+
+def test_hostile_sql_from_the_model_is_refused(tiny_base_dir, db, monkeypatch, capsys):
+    from t2s_pipeline.evaluation import generate
+
+    monkeypatch.setattr(generate, "generate_sql", lambda *a, **k: ["DROP TABLE singer"])
+    before = digest(db)
+    assert main(["ask", "--model", str(tiny_base_dir), "--db", str(db), "Drop everything"]) == 1
+    assert "denied:" in capsys.readouterr().out
+    assert digest(db) == before
+
+
+def test_adapter_option_loads_base_plus_adapter(tiny_base_dir, db, tmp_path, monkeypatch):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from t2s_pipeline.evaluation import generate
+
+    adapter = tmp_path / "adapter"
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_base_dir),
+                   LoraConfig(r=2, target_modules=["q_proj"], task_type="CAUSAL_LM")).save_pretrained(adapter)
+    loaded = {}
+    real = generate.load_model
+
+    def spy(model_dir, adapter_dir=None):
+        loaded["args"] = (model_dir, adapter_dir)
+        return real(model_dir, adapter_dir)
+
+    monkeypatch.setattr(generate, "load_model", spy)
+    monkeypatch.setattr(generate, "generate_sql", lambda *a, **k: ["SELECT count(*) FROM singer"])
+    assert main(["ask", "--model", str(tiny_base_dir), "--adapter", str(adapter), "--db", str(db), "How many?"]) == 0
+    assert loaded["args"] == (str(tiny_base_dir), str(adapter))
+
+
+def test_bad_arguments(tmp_path, db, capsys):
+    assert main(["ask", "--model", str(tmp_path / "none"), "--db", str(db), "q"]) == 2
+    assert main(["ask", "--model", str(tmp_path), "--db", str(tmp_path / "none.sqlite"), "q"]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_format_table():
+    text = ask_cli.format_table(["a", "b"], [(1, None), (22, "x" * 50), (3, "c")], max_rows=2, width=10)
+    lines = text.splitlines()
+    assert lines[0] == "a  | b"
+    assert lines[2] == "1  | NULL"
+    assert lines[3] == "22 | xxxxxxxxx…"
+    assert lines[-1] == "... 1 more rows"

@@ -1,0 +1,142 @@
+"""generate_sql on the tiny model: one string per conversation, batches of at most batch_size."""
+
+from __future__ import annotations
+
+import pytest
+
+from t2s_pipeline.evaluation.generate import generate_sql, load_model, masked_loss
+from t2s_pipeline_tests.training import tiny
+
+
+@pytest.fixture(scope="module")
+def model_and_tokenizer(tiny_base_dir):
+    return load_model(str(tiny_base_dir))
+
+
+def conversations(n: int) -> list[list[dict]]:
+    samples = tiny.split_samples()["train"][:n]
+    return [[m for m in s["messages"] if m["role"] != "assistant"] for s in samples]
+
+
+def test_one_string_per_conversation_in_batches_of_batch_size(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    calls = []
+    original = model.generate
+
+    def spy(**kwargs):
+        calls.append(tuple(kwargs["input_ids"].shape))
+        return original(**kwargs)
+
+    model.generate = spy
+    try:
+        out = generate_sql(model, tokenizer, conversations(3), batch_size=2, max_new_tokens=3)
+    finally:
+        del model.generate
+    assert [rows for rows, _ in calls] == [2, 1]
+    assert len(out) == 3 and all(isinstance(s, str) for s in out)
+    # Prompts are left padded so every row's new tokens start at the same column.
+    assert tokenizer.padding_side == "left"
+
+
+def test_batching_does_not_change_the_predictions(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    convs = conversations(3)
+    one_by_one = generate_sql(model, tokenizer, convs, batch_size=1, max_new_tokens=4)
+    batched = generate_sql(model, tokenizer, convs, batch_size=3, max_new_tokens=4)
+    assert batched == one_by_one
+
+
+def test_no_conversations_no_predictions(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    assert generate_sql(model, tokenizer, [], batch_size=2) == []
+
+
+def test_masked_loss_is_finite_and_close_to_uniform_for_an_untrained_model(model_and_tokenizer):
+    import math
+
+    model, tokenizer = model_and_tokenizer
+    loss = masked_loss(model, tokenizer, tiny.split_samples()["dev"], batch_size=1)
+    assert loss is not None and math.isfinite(loss)
+    # Two pretraining steps barely move a random model: the loss is near log(vocab).
+    assert abs(loss - math.log(len(tokenizer))) < 1.5
+    # Batching with padding does not change the figure.
+    assert masked_loss(model, tokenizer, tiny.split_samples()["dev"], batch_size=2) == pytest.approx(loss, rel=1e-5)
+
+
+def test_generation_stops_at_the_end_of_turn_token(model_and_tokenizer):
+    from t2s_pipeline.evaluation.generate import stop_token_ids
+
+    model, tokenizer = model_and_tokenizer
+    stops = stop_token_ids(tokenizer)
+    assert tokenizer.convert_tokens_to_ids("<|im_end|>") in stops
+    calls = []
+    original = model.generate
+
+    def spy(**kwargs):
+        calls.append(kwargs)
+        return original(**kwargs)
+
+    model.generate = spy
+    try:
+        generate_sql(model, tokenizer, conversations(1), batch_size=1, max_new_tokens=2)
+    finally:
+        del model.generate
+    assert calls[0]["eos_token_id"] == stops and calls[0]["do_sample"] is False
+
+
+def test_beam_search_is_an_option(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    out = generate_sql(model, tokenizer, conversations(2), batch_size=2, max_new_tokens=3, num_beams=2)
+    assert len(out) == 2 and all(isinstance(s, str) for s in out)
+
+
+def test_incremental_mode_asks_one_operator_at_a_time(monkeypatch):
+    from t2s_pipeline.evaluation import generate
+    from t2s_pipeline.samples.steps import STEP_SYSTEM_PROMPT
+
+    script = {0: "FROM singer", 1: "|> WHERE age > 30", 2: "|> SELECT name;"}
+    seen = []
+
+    def fake_complete(model, tokenizer, convs, batch_size, max_new_tokens, num_beams=1):
+        replies = []
+        for conv in convs:
+            seen.append(conv)
+            so_far = conv[-1]["content"].split("Query so far:\n", 1)[1]
+            replies.append(script[0 if so_far == "(empty)" else len(so_far.splitlines())])
+        return replies
+
+    monkeypatch.setattr(generate, "_complete", fake_complete)
+    convs = conversations(2)
+    out = generate.generate_incremental(None, None, convs, batch_size=4)
+    assert out == ["FROM singer\n|> WHERE age > 30\n|> SELECT name"] * 2  # ';' ended the query
+    assert len(seen) == 2 * 3
+    # The prompt is the pipe_step training format: step system prompt, the question, the query so far.
+    first, last = seen[0], seen[-1]
+    assert first[0] == {"role": "system", "content": STEP_SYSTEM_PROMPT}
+    assert first[-1]["content"] == convs[0][-1]["content"] + "\n\nQuery so far:\n(empty)"
+    assert last[-1]["content"].endswith("Query so far:\nFROM singer\n|> WHERE age > 30")
+    # Without ';' the query also ends on an empty reply, a reply that is not an operator, or max_steps.
+    script.update({2: "|> SELECT name", 3: ""})
+    assert generate.generate_incremental(None, None, convs[:1]) == ["FROM singer\n|> WHERE age > 30\n|> SELECT name"]
+    script.update({2: "SELECT oops"})
+    assert generate.generate_incremental(None, None, convs[:1]) == ["FROM singer\n|> WHERE age > 30"]
+    assert generate.generate_incremental(None, None, convs[:1], max_steps=1) == ["FROM singer"]
+
+
+def test_incremental_mode_runs_on_the_tiny_model(model_and_tokenizer):
+    from t2s_pipeline.evaluation.generate import generate_incremental
+
+    model, tokenizer = model_and_tokenizer
+    out = generate_incremental(model, tokenizer, conversations(2), batch_size=2, max_new_tokens=3, max_steps=2)
+    assert len(out) == 2 and all(isinstance(s, str) for s in out)
+
+
+def test_per_sample_losses_add_up_to_the_mean(model_and_tokenizer):
+    from t2s_pipeline.evaluation.generate import masked_losses
+
+    model, tokenizer = model_and_tokenizer
+    samples = tiny.split_samples()["dev"]
+    per_sample = masked_losses(model, tokenizer, samples, batch_size=2)
+    assert len(per_sample) == len(samples) and all(n > 0 for _, n in per_sample)
+    total = sum(s for s, _ in per_sample) / sum(n for _, n in per_sample)
+    assert total == pytest.approx(masked_loss(model, tokenizer, samples, batch_size=1), rel=1e-5)

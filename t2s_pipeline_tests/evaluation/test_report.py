@@ -1,0 +1,139 @@
+"""render_markdown, summarize, the plots, and evaluate() end to end on the tiny model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from t2s_pipeline.evaluation.plots import markdown_image, read_loss_log, write_plots
+from t2s_pipeline.evaluation.report import evaluate, pick_examples, render_markdown, summarize
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def summary(ex, ex_unseen, em, loss, ppl, by_benchmark, by_difficulty):
+    return {"n": 4, "execution_accuracy": ex, "execution_accuracy_unseen_sql": ex_unseen, "exact_match": em,
+            "record_f1": ex, "loss": loss, "perplexity": ppl, "by_benchmark": by_benchmark,
+            "by_difficulty": by_difficulty, "verdicts": {"ok": int(ex * 4), "wrong_result": 4 - int(ex * 4)}}
+
+
+REPORT = {
+    "questions": 4,
+    "protocol": "spider",
+    "base": summary(0.25, None, 0.0, 2.5, 12.182,
+                    {"bird": {"n": 1, "ex": 0.0, "em": 0.0, "f1": 0.0},
+                     "spider": {"n": 3, "ex": 0.3333, "em": 0.0, "f1": 0.5}},
+                    {"easy": {"n": 4, "ex": 0.25, "em": 0.0, "f1": 0.4}}),
+    "fine_tuned": summary(0.75, 0.5, 0.5, 0.75, 2.117,
+                          {"bird": {"n": 1, "ex": 1.0, "em": 1.0, "f1": 1.0},
+                           "spider": {"n": 3, "ex": 0.6667, "em": 0.3333, "f1": 0.8}},
+                          {"easy": {"n": 4, "ex": 0.75, "em": 0.5, "f1": 0.85}}),
+    "ex_gain": 0.5,
+}
+PREDICTIONS = [
+    {"model": "base", "question": "base only question", "pred_sql": "SELECT 0", "reason": "wrong_result", "ex": False},
+    {"model": "fine_tuned", "question": "How many singers?", "pred_sql": "SELECT count(*) FROM singer", "reason": "ok",
+     "ex": True, "gold_sql": "SELECT count(*) FROM singer"},
+    {"model": "fine_tuned", "question": "Names | ages?", "pred_sql": "FROM singer\n|> SELECT name, age",
+     "reason": "wrong_result", "ex": False, "gold_sql": "SELECT name FROM singer"},
+    {"model": "fine_tuned", "question": "Oldest?", "pred_sql": "", "reason": "not_sql", "ex": False,
+     "gold_sql": "SELECT max(age) FROM singer"},
+]
+
+
+def test_metric_table_rows():
+    md = render_markdown(REPORT, PREDICTIONS)
+    lines = md.splitlines()
+    assert lines[0] == "# Evaluation on 4 held-out questions"
+    assert "| metric | base | fine-tuned |" in lines
+    for row in [
+        "| execution_accuracy | 0.250 | 0.750 |",
+        "| execution_accuracy_unseen_sql | n/a | 0.500 |",
+        "| exact_match | 0.000 | 0.500 |",
+        "| record_f1 | 0.250 | 0.750 |",
+        "| loss | 2.500 | 0.750 |",
+        "| perplexity | 12.182 | 2.117 |",
+    ]:
+        assert row in lines, row
+
+
+def test_breakdown_tables():
+    lines = render_markdown(REPORT, PREDICTIONS).splitlines()
+    assert "## EX by benchmark" in lines and "## EX by difficulty" in lines
+    assert "| bird | 1 | 0.000 | 1.000 | 0.000 | 1.000 | 1.000 |" in lines
+    assert "| spider | 3 | 0.333 | 0.667 | 0.000 | 0.333 | 0.800 |" in lines
+    assert "| easy | 4 | 0.250 | 0.750 | 0.000 | 0.500 | 0.850 |" in lines
+    assert "| wrong_result | 3 | 1 |" in lines  # the verdict counts
+
+
+def test_example_predictions_are_fine_tuned_only_and_escaped():
+    md = render_markdown(REPORT, PREDICTIONS)
+    lines = md.splitlines()
+    assert "| How many singers? | `SELECT count(*) FROM singer` | ok | `SELECT count(*) FROM singer` |" in lines
+    assert "| Names \\| ages? | `FROM singer \\|> SELECT name, age` | wrong_result | `SELECT name FROM singer` |" in lines
+    assert "| Oldest? | (empty) | not_sql | `SELECT max(age) FROM singer` |" in lines
+    assert "base only question" not in md
+    assert md.endswith("\n")
+
+
+def test_ten_examples_mix_right_and_wrong_in_their_order():
+    rows = [{"model": "fine_tuned", "ex": i % 4 == 0, "i": i} for i in range(40)]
+    picked = pick_examples(rows)
+    assert len(picked) == 10
+    assert sum(p["ex"] for p in picked) == 5
+    assert [p["i"] for p in picked] == sorted(p["i"] for p in picked)
+    assert len(pick_examples(rows[:3])) == 3
+    assert len(pick_examples([r for r in rows if r["ex"]])) == 10
+
+
+def test_summarize_breaks_down_by_benchmark_difficulty_and_database():
+    rows = [
+        {"benchmark": "spider", "difficulty": "easy", "db_id": "a", "ex": True, "em": True, "f1": 1.0,
+         "reason": "ok", "sql_seen_in_train": False, "loss_sum": 2.0, "loss_tokens": 2},
+        {"benchmark": "spider", "difficulty": "hard", "db_id": "b", "ex": False, "em": False, "f1": 0.5,
+         "reason": "wrong_result", "sql_seen_in_train": True, "loss_sum": 6.0, "loss_tokens": 2},
+    ]
+    s = summarize(rows)
+    assert s["execution_accuracy"] == 0.5 and s["exact_match"] == 0.5 and s["record_f1"] == 0.75
+    assert s["execution_accuracy_unseen_sql"] == 1.0 and s["unseen_sql_questions"] == 1
+    assert s["loss"] == 2.0 and s["perplexity"] == pytest.approx(7.389, abs=1e-3)  # token-weighted mean
+    assert s["verdicts"] == {"ok": 1, "wrong_result": 1}
+    assert list(s["by_difficulty"]) == ["easy", "hard"]
+    assert s["by_database"]["b"] == {"n": 1, "ex": 0.0, "em": 0.0, "f1": 0.5, "loss": 3.0,
+                                     "perplexity": pytest.approx(20.086, abs=1e-3)}
+    assert s["by_benchmark"]["spider"]["n"] == 2
+
+
+def test_plots_are_pngs(tmp_path, lora_adapter_dir):
+    train, evals = read_loss_log(lora_adapter_dir / "loss_log.jsonl")
+    assert len(train) == 10 and evals == [(5, 2.8), (10, 2.4)]
+    written = write_plots(REPORT, tmp_path, lora_adapter_dir / "loss_log.jsonl")
+    assert set(written) == {"loss_curves", "accuracy_by_difficulty", "accuracy_by_benchmark"}  # two benchmarks
+    for path in written.values():
+        assert path.read_bytes().startswith(PNG_MAGIC)
+    assert markdown_image(written["loss_curves"], "loss").startswith("![loss](data:image/png;base64,iVBORw0KGgo")
+    # No loss log: no loss plot, the others still come.
+    assert "loss_curves" not in write_plots(REPORT, tmp_path, tmp_path / "absent.jsonl")
+
+
+def test_evaluate_writes_the_report_files(tmp_path, tiny_base_dir, lora_adapter_dir, trajectories_dir, raw_dir):
+    out = tmp_path / "eval_report"
+    report = evaluate(tiny_base_dir, lora_adapter_dir / "adapter", trajectories_dir, raw_dir, out,
+                      max_new_tokens=8, log=lambda m: None)
+    assert {"report.json", "report.md", "predictions.jsonl", "loss_curves.png",
+            "accuracy_by_difficulty.png"} <= {p.name for p in out.iterdir()}
+    assert not (out / "accuracy_by_benchmark.png").exists()  # one benchmark: no benchmark plot
+    assert json.loads((out / "report.json").read_text()) == report
+    assert report["questions"] == 2
+    for name in ("base", "fine_tuned"):
+        s = report[name]
+        for key in ("execution_accuracy", "execution_accuracy_unseen_sql", "exact_match", "record_f1", "loss",
+                    "perplexity", "by_benchmark", "by_difficulty", "by_database", "verdicts"):
+            assert key in s, key
+        assert s["loss"] > 0 and s["perplexity"] > 1
+    assert "ex_gain" in report
+    predictions = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(predictions) == 4 and {p["model"] for p in predictions} == {"base", "fine_tuned"}
+    assert all(p["reason"] in ("ok", "wrong_result", "exec_error", "timeout", "denied", "not_sql") for p in predictions)
+    assert "## EX by difficulty" in (out / "report.md").read_text()

@@ -1,0 +1,62 @@
+"""Tool-calling samples: OpenAI tools format, real results from the database, ending in the validated answer."""
+
+from __future__ import annotations
+
+import json
+
+from t2s_pipeline.samples.tools import TOOLS, ToolBox, selected_for_tools, tables_used, tool_call_sample
+from t2s_pipeline.sql.schema import read_sqlite_schema
+from t2s_pipeline_tests.sql.test_pipe import make_music_db
+
+PIPE = "FROM singer AS T1\n|> JOIN performs AS T2 ON T1.singer_id = T2.singer_id\n|> WHERE T2.concert_id = 3\n|> SELECT T1.name"
+PAIR = {"id": "mini/dev/1", "benchmark": "mini", "db_id": "music", "question": "Who sang in concert 3?",
+        "evidence": "", "difficulty": None, "pipe_sql": PIPE,
+        "gold_sql": "SELECT T1.name FROM singer AS T1 JOIN performs AS T2 ON T1.singer_id = T2.singer_id "
+                    "WHERE T2.concert_id = 3"}
+
+
+def test_tools_are_openai_function_definitions():
+    assert [t["function"]["name"] for t in TOOLS] == ["list_tables", "describe_table", "sample_rows", "execute_sql"]
+    for tool in TOOLS:
+        assert tool["type"] == "function" and tool["function"]["parameters"]["type"] == "object"
+        assert set(tool["function"]["parameters"]["required"]) <= set(tool["function"]["parameters"]["properties"])
+
+
+def test_a_conversation_with_real_results_ending_in_the_answer(tmp_path):
+    db = make_music_db(tmp_path / "music.sqlite")
+    schema = read_sqlite_schema(db, "music")
+    sample = tool_call_sample(PAIR, ToolBox(db, schema), PIPE, "pipe")
+    messages = sample["messages"]
+    assert sample["tools"] == TOOLS and sample["meta"]["kind"] == "tool_call" and sample["meta"]["answer"] == "pipe"
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "assistant", "tool", "tool",
+                                             "assistant", "tool", "assistant", "tool", "assistant"]
+    assert messages[1]["content"] == "Question: Who sang in concert 3?"
+    calls = [c for m in messages if m.get("tool_calls") for c in m["tool_calls"]]
+    assert [c["function"]["name"] for c in calls] == ["list_tables", "describe_table", "describe_table",
+                                                      "sample_rows", "execute_sql"]
+    assert [json.loads(c["function"]["arguments"]) for c in calls[1:3]] == [{"table": "singer"}, {"table": "performs"}]
+    results = {m["tool_call_id"]: m["content"] for m in messages if m["role"] == "tool"}
+    assert set(results) == {c["id"] for c in calls}
+    assert json.loads(results["call_1"]) == ["stadium", "singer", "concert", "performs"]
+    assert results["call_2"].startswith("CREATE TABLE singer (singer_id INTEGER PRIMARY KEY")
+    rows = json.loads(results["call_4"])
+    assert rows["columns"][:2] == ["singer_id", "name"] and rows["rows"][0][:2] == [1, "Ann"] and len(rows["rows"]) == 3
+    answer = json.loads(results["call_5"])
+    assert answer == {"columns": ["name"], "rows": [["Bob"], ["Dee"]], "truncated": False}
+    assert messages[-1] == {"role": "assistant", "content": PIPE}
+
+
+def test_the_draw_is_stable_and_near_the_share():
+    ids = [f"b/dev/{i}" for i in range(2000)]
+    drawn = [i for i in ids if selected_for_tools(i, 0.25, seed=1)]
+    assert drawn == [i for i in ids if selected_for_tools(i, 0.25, seed=1)]
+    assert 400 < len(drawn) < 600
+    assert not any(selected_for_tools(i, 0.0) for i in ids) and all(selected_for_tools(i, 1.0) for i in ids)
+
+
+def test_tables_used_in_order_without_ctes(tmp_path):
+    schema = read_sqlite_schema(make_music_db(tmp_path / "m.sqlite"), "music")
+    assert tables_used(PAIR["gold_sql"], schema) == ["singer", "performs"]
+    used = tables_used("WITH x AS (SELECT * FROM concert) SELECT * FROM x, STADIUM", schema)
+    assert sorted(used) == ["concert", "stadium"]  # schema spelling, CTE name x left out
+    assert tables_used("not sql at all (", schema) == []

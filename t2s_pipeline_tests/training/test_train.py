@@ -1,0 +1,90 @@
+"""The LoRA training entry point, run in-process for a few steps on the tiny model."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from t2s_pipeline.records import read_jsonl
+from t2s_pipeline.training.config import TrainConfig
+from t2s_pipeline.training.pipes import _LocalPipes
+from t2s_pipeline.training.train import IGNORE_INDEX, pad_collator, train
+
+STEPS = 5
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_base_dir, tokenized_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("lora")
+    cfg = TrainConfig(lora_r=4, lora_alpha=8, learning_rate=1e-2, warmup_steps=0, max_steps=STEPS,
+                      per_device_train_batch_size=2, logging_steps=1, seed=0)
+    metrics = train(str(tiny_base_dir), str(tokenized_dir), str(out), cfg, _LocalPipes(quiet=True))
+    return out, metrics, cfg
+
+
+def test_writes_the_adapter(trained, tiny_base_dir):
+    out, _, cfg = trained
+    adapter_config = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert adapter_config["r"] == cfg.lora_r
+    assert adapter_config["lora_alpha"] == cfg.lora_alpha
+    assert set(adapter_config["target_modules"]) == set(cfg.lora_target_modules)
+    assert any(p.name.startswith("adapter_model") for p in (out / "adapter").iterdir())
+    # The tokenizer travels with the adapter (merge and evaluation read it from there).
+    assert (out / "adapter" / "tokenizer.json").is_file()
+
+
+def test_trainer_state_counts_the_steps(trained):
+    out, metrics, _ = trained
+    state = json.loads((out / "trainer_state.json").read_text())
+    assert state["global_step"] == STEPS == metrics["steps"]
+    assert [h["step"] for h in state["log_history"] if "loss" in h] == list(range(1, STEPS + 1))
+
+
+def test_loss_log_has_one_finite_loss_per_logged_step(trained):
+    out, _, _ = trained
+    records = list(read_jsonl(out / "loss_log.jsonl"))
+    losses = [r["loss"] for r in records if "loss" in r]
+    assert len(losses) == STEPS
+    assert all(math.isfinite(x) and x > 0 for x in losses)
+    assert [r["step"] for r in records if "loss" in r] == list(range(1, STEPS + 1))
+
+
+def test_metrics_are_finite_and_match_the_log(trained):
+    out, metrics, _ = trained
+    on_disk = json.loads((out / "metrics.json").read_text())
+    assert on_disk == metrics
+    losses = [r["loss"] for r in read_jsonl(out / "loss_log.jsonl") if "loss" in r]
+    assert metrics["first_loss"] == losses[0] and metrics["final_loss"] == losses[-1]
+    for key in ("first_loss", "final_loss", "train_loss", "dev_loss", "dev_perplexity"):
+        assert isinstance(metrics[key], float) and math.isfinite(metrics[key]), key
+    assert metrics["dev_perplexity"] == pytest.approx(math.exp(metrics["dev_loss"]))
+    assert metrics["train_samples"] == 8
+    assert metrics["world_size"] == 1
+    assert 0 < metrics["trainable_parameters"]
+
+
+def test_adapter_weights_moved_from_initialisation(trained):
+    """LoRA B starts at zero; after training with a high lr it must not be."""
+    from safetensors.torch import load_file
+
+    out, _, _ = trained
+    weights = load_file(out / "adapter" / "adapter_model.safetensors")
+    lora_b = [t for name, t in weights.items() if "lora_B" in name]
+    assert lora_b and any(t.abs().max() > 0 for t in lora_b)
+
+
+def test_pad_collator_pads_labels_with_ignore_index_and_ids_with_pad():
+    import torch
+
+    collate = pad_collator(pad_token_id=7)
+    batch = collate([
+        {"input_ids": [1, 2, 3], "attention_mask": [1, 1, 1], "labels": [-100, 2, 3]},
+        {"input_ids": [4], "attention_mask": [1], "labels": [4]},
+    ])
+    assert set(batch) == {"input_ids", "attention_mask", "labels"}
+    assert batch["input_ids"].tolist() == [[1, 2, 3], [4, 7, 7]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert batch["labels"].tolist() == [[-100, 2, 3], [4, IGNORE_INDEX, IGNORE_INDEX]]
+    assert batch["input_ids"].dtype == torch.long and batch["labels"].dtype == torch.long
