@@ -1,6 +1,6 @@
 """Speed benchmark of `t2s eval` where execution dominates (a script, not a timed test).
 
-    python -m t2s_pipeline.evaluation.speed_benchmark [--rows 1000000] [--pairs 200] [--dir DIR]
+    python bench/eval_speed.py [--rows 1000000] [--pairs 200] [--dir DIR]
                                                       [--spider ../shared/benchmarks/spider]
 
 Builds a SQLite database of `rows` events (plus a small users table) and `pairs` gold/prediction
