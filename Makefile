@@ -24,6 +24,7 @@ test: $(BIN)/t2s
 
 dev: $(BIN)/t2s
 	mkdir -p $(DAGSTER_HOME)
+	test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml  # the run queue
 	$(BIN)/dg dev --host 127.0.0.1
 
 clean:

@@ -28,6 +28,7 @@ class EvalReportConfig(dg.Config):
 
 
 @dg.asset(
+    code_version="1",
     group_name="evaluation",
     kinds={"sqlite", "markdown"},
     description="Execution accuracy, exact match, record F1, loss and perplexity of the base and the fine-tuned "

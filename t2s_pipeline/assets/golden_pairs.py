@@ -28,6 +28,7 @@ class GoldenPairsConfig(dg.Config):
 
 
 @dg.asset(
+    code_version="1",
     group_name="data",
     kinds={"sqlite", "python"},
     description="Gold SQL executed read-only with a timeout on its database, rewritten into pipe SQL, and the "

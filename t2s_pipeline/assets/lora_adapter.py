@@ -1,8 +1,10 @@
 """lora_adapter: LoRA training launched as an `accelerate launch` subprocess through Dagster Pipes."""
 
 
+import hashlib
 import json
 import math
+import shutil
 from pathlib import Path
 from typing import Optional
 
@@ -11,6 +13,7 @@ from pydantic import Field
 
 from t2s_pipeline.assets.common import scratch_dir
 from t2s_pipeline.resources.launcher import AccelerateLauncher
+from t2s_pipeline.resources.storage import resolve_root
 from t2s_pipeline.training.config import load_preset
 
 
@@ -19,13 +22,24 @@ class LoraAdapterConfig(dg.Config):
     max_steps: Optional[int] = Field(default=None, description="Override the preset's optimizer steps.")
     learning_rate: Optional[float] = Field(default=None, description="Override the preset's peak learning rate.")
     seed: Optional[int] = Field(default=None, description="Override the preset's seed.")
+    init_from: Optional[str] = Field(
+        default=None, description="Start from this adapter's weights (an adapter folder or a lora_adapter "
+                                  "artifact) with a fresh optimizer at step 0: two-stage training.")
+    max_wall_hours: Optional[float] = Field(
+        default=None, description="Override the preset's wall-time budget (hours; stops cleanly with a checkpoint).")
+    resume: bool = Field(
+        default=True, description="Resume a killed run of the same training config from its newest complete "
+                                  "checkpoint (optimizer, scheduler and RNG files checked first).")
+    price_per_gpu_hour: Optional[float] = Field(
+        default=None, description="Override the preset's price per device hour (for the estimated cost).")
 
     def overrides(self) -> dict:
-        return {k: v for k, v in (("max_steps", self.max_steps), ("learning_rate", self.learning_rate),
-                                  ("seed", self.seed)) if v is not None}
+        names = ("max_steps", "learning_rate", "seed", "init_from", "max_wall_hours", "price_per_gpu_hour")
+        return {k: getattr(self, k) for k in names if getattr(self, k) is not None}
 
 
 @dg.asset(
+    code_version="1",
     group_name="training",
     kinds={"pytorch", "accelerate"},
     description="A LoRA adapter trained on tokenized_splits by an `accelerate launch` subprocess (Dagster Pipes): "
@@ -35,18 +49,58 @@ def lora_adapter(context: dg.AssetExecutionContext, config: LoraAdapterConfig, l
                  tokenized_splits: Path, base_model: Path) -> dg.Output[Path]:
     cfg = load_preset(config.preset)
     cfg = type(cfg).from_dict({**cfg.to_dict(), **config.overrides()})
+    if cfg.effective_batch_size and cfg.effective_batch(launcher.world_size()) != cfg.effective_batch_size:
+        raise ValueError(f"effective_batch_size {cfg.effective_batch_size} expected, but the launch gives "
+                         f"{cfg.per_device_train_batch_size} per device x {cfg.gradient_accumulation_steps} "
+                         f"accumulation x {launcher.world_size()} processes = {cfg.effective_batch(launcher.world_size())}")
     out = scratch_dir(context)
+    # Checkpoints live outside the run's scratch folder, keyed by the training config, so that
+    # re-materializing after a killed run resumes it; a finished run removes them (copies travel with the artifact).
+    checkpoint_dir = resumable_checkpoint_dir(cfg, base_model, tokenized_splits)
     run = {"model_dir": str(base_model), "data_dir": str(tokenized_splits), "output_dir": str(out),
-           "training": cfg.to_dict()}
+           "checkpoint_dir": str(checkpoint_dir), "resume": config.resume, "training": cfg.to_dict()}
     metrics = launcher.launch(context, run, out)
+    if metrics.get("resumed_from"):
+        context.log.info(f"resumed from {metrics['resumed_from']} of an earlier, interrupted run")
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
     if not (out / "adapter" / "adapter_config.json").is_file():
+        if metrics.get("stopped_reason"):
+            raise RuntimeError(f"training stopped ({describe_stop(metrics)}) before any checkpoint was saved: "
+                               f"no good adapter to keep in {out / 'adapter'}; set save_steps below the bad step")
         raise RuntimeError(f"training finished without writing an adapter to {out / 'adapter'}")
+    if metrics.get("stopped_reason"):
+        context.log.warning(f"training stopped early: {describe_stop(metrics)}")
     # A Pipes session requires typed results: the directory goes out as an explicit Output.
     return dg.Output(out, metadata={
-        **{k: v for k, v in metrics.items() if isinstance(v, (int, float, str))},
+        **{k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)},
+        **({"bad_value": dg.MetadataValue.json(_jsonable(metrics["bad_value"]))} if metrics.get("bad_value") else {}),
         "preset": config.preset,
         "loss_curve": dg.MetadataValue.md(_loss_table(out / "loss_log.jsonl")),
     })
+
+
+def resumable_checkpoint_dir(cfg, base_model: Path, tokenized_splits: Path) -> Path:
+    """Where runs of this training config on these inputs (their version folders' names) keep checkpoints
+    until they finish, so that a killed run is resumed by the next materialization and only by a like one."""
+    key = {"training": cfg.to_dict(), "inputs": [Path(base_model).name, Path(tokenized_splits).name]}
+    fingerprint = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return resolve_root("") / ".checkpoints" / "lora_adapter" / fingerprint
+
+
+BAD_STOPS = ("nan_or_inf", "grad_norm_exploded")
+
+
+def _jsonable(values: dict) -> dict:
+    """NaN and infinities as text: strict JSON (the UI's) has no such numbers."""
+    return {k: (str(v) if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
+
+
+def describe_stop(metrics: dict) -> str:
+    reason = metrics.get("stopped_reason")
+    if reason in BAD_STOPS:
+        kept = metrics.get("result_checkpoint") or "no checkpoint"
+        return f"{reason} at step {metrics.get('bad_step')}: {metrics.get('bad_value')}; kept {kept}"
+    return f"{reason} at step {metrics.get('steps')}: {metrics.get('bad_value')}"
 
 
 def _loss_table(loss_log: Path) -> str:
@@ -57,10 +111,25 @@ def _loss_table(loss_log: Path) -> str:
     return "\n".join(lines)
 
 
-@dg.asset_check(asset=lora_adapter, description="The training run is stable: every logged loss is finite and the loss fell.")
+@dg.asset_check(asset=lora_adapter, description="The training run is stable: no NaN/inf loss or exploding gradient "
+                                                  "stopped it, every logged loss is finite and the loss fell.")
 def lora_adapter_training_stable(lora_adapter: Path) -> dg.AssetCheckResult:
-    metrics = json.loads((lora_adapter / "metrics.json").read_text())
+    return training_stability(json.loads((lora_adapter / "metrics.json").read_text()))
+
+
+def training_stability(metrics: dict) -> dg.AssetCheckResult:
     first, final = metrics.get("first_loss"), metrics.get("final_loss")
     finite = all(v is not None and math.isfinite(v) for v in (first, final))
+    metadata = {"first_loss": first if finite else 0.0, "final_loss": final if finite else 0.0}
+    if metrics.get("stopped_reason") in BAD_STOPS:
+        bad = metrics.get("bad_value") or {}
+        metadata.update({"stopped_reason": metrics["stopped_reason"], "bad_step": metrics.get("bad_step"),
+                         "bad_value": dg.MetadataValue.json(_jsonable(bad)),
+                         "result_checkpoint": metrics.get("result_checkpoint") or ""})
+        return dg.AssetCheckResult(passed=False, metadata=metadata,
+                                   description=f"training stopped: {describe_stop(metrics)}")
     passed = finite and final < first
-    return dg.AssetCheckResult(passed=passed, metadata={"first_loss": first or 0.0, "final_loss": final or 0.0})
+    description = (f"loss fell from {first:.4g} to {final:.4g}" if passed else
+                   f"loss did not fall (first {first}, final {final})" if finite else
+                   f"a logged loss is not finite (first {first}, final {final})")
+    return dg.AssetCheckResult(passed=passed, metadata=metadata, description=description)

@@ -19,6 +19,7 @@ class MergedModelConfig(dg.Config):
 
 
 @dg.asset(
+    code_version="1",
     group_name="training",
     kinds={"pytorch", "huggingface", "safetensors"},
     description="The LoRA adapter merged into the base model in the chosen dtype: a plain Hugging Face folder. "

@@ -21,6 +21,7 @@ class RawBenchmarksConfig(dg.Config):
 
 
 @dg.asset(
+    code_version="1",
     group_name="data",
     kinds={"sqlite", "json"},
     description="Every configured benchmark (embedded, Spider-format folders) in the common example record, "

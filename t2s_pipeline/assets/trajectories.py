@@ -25,6 +25,7 @@ class TrajectoriesConfig(dg.Config):
 
 
 @dg.asset(
+    code_version="1",
     group_name="data",
     kinds={"json"},
     description="Chat samples in the OpenAI chat format: whole-query SQL by default; pipe SQL one operator at a "

@@ -1,4 +1,10 @@
-"""Launch training as an `accelerate launch` subprocess through Dagster Pipes."""
+"""Launch training as an `accelerate launch` subprocess through Dagster Pipes.
+
+A launch profile is an accelerate config in t2s_pipeline/configs/accelerate/: `single_process`, `ddp`
+(one process per GPU), `deepspeed_zero2`, `deepspeed_zero3` (with `deepspeed_offload`, the `_offload`
+DeepSpeed JSON) and `multi_node`. The resource adds what varies per run on the command line:
+the number of processes, the DeepSpeed JSON as an absolute path, and the node fields.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,14 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Optional
 
 import dagster as dg
 from pydantic import Field
 
-ACCELERATE_CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "accelerate"
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+ACCELERATE_CONFIGS = CONFIGS / "accelerate"
+DEEPSPEED_CONFIGS = CONFIGS / "deepspeed"
 
 
 class AccelerateLauncher(dg.ConfigurableResource):
@@ -18,26 +27,82 @@ class AccelerateLauncher(dg.ConfigurableResource):
 
     launch_profile: str = Field(
         default="single_process",
-        description="An accelerate config in t2s_pipeline/configs/accelerate/ (name without .yaml) or a path to one.",
+        description="An accelerate config in t2s_pipeline/configs/accelerate/ (single_process, ddp, deepspeed_zero2, "
+                    "deepspeed_zero3, multi_node) or a path to one.",
     )
+    num_processes: Optional[int] = Field(
+        default=None,
+        description="Training processes in all (one per GPU; over all nodes for multi_node). None keeps the "
+                    "profile's figure. On a CPU-only machine, ddp with 2 runs two real gloo processes.",
+    )
+    deepspeed_offload: bool = Field(
+        default=False, description="DeepSpeed profiles: offload optimizer states (and ZeRO-3 parameters) to CPU memory.")
+    num_machines: Optional[int] = Field(default=None, description="multi_node: number of nodes.")
+    machine_rank: Optional[int] = Field(default=None, description="multi_node: this node's rank (0 is the main node).")
+    main_process_ip: Optional[str] = Field(default=None, description="multi_node: address of the main node.")
+    main_process_port: Optional[int] = Field(default=None, description="multi_node: port on the main node.")
     extra_env: dict[str, str] = Field(default={}, description="Extra environment variables for the training processes.")
 
     def config_file(self) -> Path:
         path = Path(self.launch_profile)
-        if not path.suffix:
+        if path.suffix not in (".yaml", ".yml"):
             path = ACCELERATE_CONFIGS / f"{self.launch_profile}.yaml"
         if not path.is_file():
             available = sorted(p.stem for p in ACCELERATE_CONFIGS.glob("*.yaml"))
             raise FileNotFoundError(f"accelerate launch profile not found: {self.launch_profile} (available: {available})")
         return path
 
+    def profile(self) -> dict:
+        import yaml
+
+        return yaml.safe_load(self.config_file().read_text()) or {}
+
+    def deepspeed_config_file(self) -> Optional[Path]:
+        """The DeepSpeed JSON for a DeepSpeed profile (absolute), else None."""
+        profile = self.profile()
+        if profile.get("distributed_type") != "DEEPSPEED":
+            return None
+        name = (profile.get("deepspeed_config") or {}).get("deepspeed_config_file")
+        if not name:
+            raise ValueError(f"launch profile {self.launch_profile}: DEEPSPEED without deepspeed_config_file")
+        path = Path(name)
+        if self.deepspeed_offload:
+            path = path.with_name(f"{path.stem}_offload{path.suffix}")
+        if not path.is_absolute():
+            path = DEEPSPEED_CONFIGS / path
+        if not path.is_file():
+            raise FileNotFoundError(f"DeepSpeed config not found for launch profile {self.launch_profile}: {path}")
+        return path
+
+    def world_size(self) -> int:
+        return int(self.num_processes or self.profile().get("num_processes") or 1)
+
     def command(self, run_config_path: Path) -> list[str]:
-        return [
-            sys.executable, "-m", "accelerate.commands.launch",
-            "--config_file", str(self.config_file()),
-            "-m", "t2s_pipeline.training.train",
-            "--config", str(run_config_path),
-        ]
+        command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(self.config_file())]
+        if self.num_processes is not None:
+            if self.num_processes < 1:
+                raise ValueError(f"num_processes must be positive, got {self.num_processes}")
+            if self.num_processes > 1 and self.profile().get("distributed_type", "NO") == "NO":
+                raise ValueError(f"num_processes {self.num_processes} with launch_profile {self.launch_profile}, "
+                                 "which runs one process: use ddp or a deepspeed profile")
+            command += ["--num_processes", str(self.num_processes)]
+        ds = self.deepspeed_config_file()
+        if ds is not None:
+            command += ["--deepspeed_config_file", str(ds)]
+        elif self.deepspeed_offload:
+            raise ValueError(f"deepspeed_offload needs a deepspeed profile, not {self.launch_profile}")
+        for name in ("num_machines", "machine_rank", "main_process_ip", "main_process_port"):
+            value = getattr(self, name)
+            if value is not None:
+                command += [f"--{name}", str(value)]
+        return command + ["-m", "t2s_pipeline.training.train", "--config", str(run_config_path)]
+
+    def env(self) -> dict[str, str]:
+        env = {"TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
+        if self.deepspeed_config_file() is not None and "TORCH_EXTENSIONS_DIR" not in os.environ:
+            # DeepSpeed builds its ops on first use (40-60 s): keep them in the project's venv, built once.
+            env["TORCH_EXTENSIONS_DIR"] = str(Path(sys.prefix) / "torch_extensions")
+        return {**env, **self.extra_env}
 
     def launch(self, context: dg.AssetExecutionContext, run_config: dict, work_dir: Path) -> dict:
         """Write run.json, launch, stream logs; returns the metrics rank 0 reported."""
@@ -45,8 +110,7 @@ class AccelerateLauncher(dg.ConfigurableResource):
         run_config_path.write_text(json.dumps(run_config, indent=2))
         command = self.command(run_config_path)
         context.log.info("launching: " + " ".join(command))
-        env = {"TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1", **self.extra_env}
-        invocation = dg.PipesSubprocessClient().run(context=context, command=command, env=env)
+        invocation = dg.PipesSubprocessClient().run(context=context, command=command, env=self.env())
         messages = [m for m in invocation.get_custom_messages() if isinstance(m, dict) and "metrics" in m]
         if not messages:
             raise RuntimeError("the training process ended without reporting its metrics through Pipes")

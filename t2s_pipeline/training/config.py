@@ -1,61 +1,189 @@
 """The training recipe: a typed config with a description per field, loaded from a YAML preset.
 
 Unknown keys and impossible combinations are rejected when the config is built, before any
-process is launched.
+process is launched; every message names the fields involved. Choices that depend on the machine
+the job runs on (precision `auto`, attention `auto`) are resolved inside the training process by
+`resolve_precision` and `resolve_attention`.
+
+A preset file (t2s_pipeline/configs/<name>.yaml) holds a `training:` mapping of TrainConfig
+fields, and optionally `model:` (the `base_model` asset's model for this preset) and
+`launch_profile:` (the accelerate profile it was written for); other top-level keys are errors.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Optional
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "configs"
+PRESET_TOP_LEVEL_KEYS = ("model", "launch_profile", "training")
+
+QUANTIZATIONS = ("none", "8bit", "4bit-nf4")
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+COMPUTE_DTYPES = ("bf16", "fp16", "fp32")
+ATTENTIONS = ("auto", "flash_attention_2", "sdpa", "eager")
+SCHEDULERS = ("cosine", "linear", "constant_with_warmup")
+BATCHINGS = ("pad", "padding_free")
+# peft added DoRA for bitsandbytes-quantized layers in 0.10.0.
+PEFT_MIN_FOR_QUANTIZED_DORA = (0, 10, 0)
 
 
 def _f(default, help: str):
+    if isinstance(default, (list, dict)):
+        raise TypeError("use a tuple for sequence defaults")
     return field(default=default, metadata={"help": help})
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def installed_peft_version() -> Optional[tuple[int, ...]]:
+    try:
+        from importlib.metadata import version
+
+        return _version_tuple(version("peft"))
+    except Exception:
+        return None
+
+
+def flash_attention_installed() -> bool:
+    return importlib.util.find_spec("flash_attn") is not None
 
 
 @dataclass
 class TrainConfig:
+    # LoRA
     lora_r: int = _f(16, "LoRA rank.")
     lora_alpha: int = _f(32, "LoRA scaling numerator (scale = alpha / r).")
     lora_dropout: float = _f(0.0, "Dropout on the LoRA path.")
     lora_target_modules: list[str] = _f(
         ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
         "Linear layers that get LoRA adapters.")
-    learning_rate: float = _f(2e-4, "Peak learning rate (cosine schedule after warmup).")
+    use_dora: bool = _f(False, "Weight-decomposed LoRA (DoRA): slower, sometimes better at low rank.")
+    init_from: str = _f("", "An existing adapter folder whose weights start this run (fresh optimizer, step 0): "
+                            "two-stage training. Its LoRA shape (r, alpha, targets) wins over the fields above. "
+                            "Empty starts a new adapter.")
+    # Model loading
+    quantization: str = _f("none", "Base weights: 'none', '8bit' (bitsandbytes LLM.int8) or '4bit-nf4' (QLoRA).")
+    bnb_4bit_compute_dtype: str = _f("bf16", "Compute dtype of 4-bit layers: bf16, fp16 or fp32.")
+    bnb_4bit_use_double_quant: bool = _f(True, "Quantize the 4-bit quantization constants too (saves ~0.4 bit/param).")
+    precision: str = _f("auto", "Training precision: 'auto' (bf16 where the GPU supports it, else fp16; fp32 on CPU), "
+                                "'bf16', 'fp16' (GPU only) or 'fp32'.")
+    attn_implementation: str = _f("auto", "'auto' (flash_attention_2 when installed on a GPU, else sdpa), "
+                                          "'flash_attention_2', 'sdpa' or 'eager'.")
+    activation_checkpointing: bool = _f(False, "Recompute activations in backward to save memory.")
+    # Optimisation
+    learning_rate: float = _f(2e-4, "Peak learning rate (after warmup, then the schedule).")
+    lr_scheduler_type: str = _f("cosine", "Learning-rate schedule after warmup: cosine, linear or constant_with_warmup.")
     warmup_steps: int = _f(10, "Linear warmup steps.")
     max_steps: int = _f(-1, "Optimizer steps; -1 trains num_train_epochs instead.")
-    num_train_epochs: float = _f(1.0, "Epochs when max_steps is -1.")
+    num_train_epochs: float = _f(1.0, "Epochs when max_steps is -1 (0 is unset).")
     per_device_train_batch_size: int = _f(4, "Samples per device per micro-step.")
     gradient_accumulation_steps: int = _f(1, "Micro-steps per optimizer step.")
-    max_grad_norm: float = _f(1.0, "Gradient clipping norm.")
+    effective_batch_size: int = _f(0, "Expected samples per optimizer step (per-device x accumulation x world size); "
+                                      "the job fails at start when the launch gives another figure. 0 skips the "
+                                      "check; the actual figure is always recorded in metrics.json.")
+    max_grad_norm: float = _f(1.0, "Gradient clipping norm (0 turns clipping off).")
     weight_decay: float = _f(0.0, "AdamW weight decay.")
+    # Data
     max_length: int = _f(1024, "Samples longer than this many tokens are dropped at tokenization.")
+    batching: str = _f("pad", "'pad' pads each batch to its longest sample; 'padding_free' concatenates the batch "
+                              "into one row with restarting position ids (no pad tokens; samples stay separated).")
+    # Evaluation and checkpoints
     logging_steps: int = _f(10, "Log the loss every N steps.")
     eval_steps: int = _f(0, "Evaluate on the dev split every N steps; 0 evaluates only at the end.")
     save_steps: int = _f(0, "Save a checkpoint every N steps; 0 saves only the final adapter.")
     save_total_limit: int = _f(2, "Checkpoints kept on disk.")
-    bf16: bool = _f(False, "Train in bfloat16 mixed precision (GPUs that support it).")
-    activation_checkpointing: bool = _f(False, "Recompute activations in backward to save memory.")
+    keep_best: bool = _f(False, "Keep the checkpoint with the lowest dev loss and make it the result "
+                                "(needs eval_steps and save_steps, save_steps a multiple of eval_steps).")
+    # Guards
+    stop_on_nan: bool = _f(True, "Stop when a training loss or gradient norm is NaN or infinite; the newest "
+                                 "checkpoint saved before it becomes the result.")
+    max_grad_norm_to_stop: float = _f(1e4, "Stop when the pre-clip gradient norm exceeds this (an exploding run); "
+                                           "0 turns the check off.")
+    max_wall_hours: float = _f(0.0, "Budget: stop cleanly with a checkpoint after this many hours of training; 0 is no limit.")
+    price_per_gpu_hour: float = _f(0.0, "Price of one device hour, for the estimated cost in metrics (0 reports no cost).")
+    debug_inject_nan_at_step: int = _f(0, "FOR TESTS ONLY: make the loss of this optimizer step (1-based) NaN; 0 is off.")
     seed: int = _f(0, "Seed for data order and LoRA initialisation.")
 
     def __post_init__(self):
         self.lora_target_modules = list(self.lora_target_modules)
-        problems = []
-        if self.lora_r <= 0:
-            problems.append(f"lora_r must be positive, got {self.lora_r}")
-        if self.max_steps <= 0 and self.max_steps != -1:
-            problems.append(f"max_steps must be positive or -1, got {self.max_steps}")
-        if self.max_steps == -1 and self.num_train_epochs <= 0:
-            problems.append("num_train_epochs must be positive when max_steps is -1")
-        if self.learning_rate <= 0:
-            problems.append(f"learning_rate must be positive, got {self.learning_rate}")
-        if not 0.0 <= self.lora_dropout < 1.0:
-            problems.append(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        problems = self.problems()
         if problems:
             raise ValueError("invalid training config: " + "; ".join(problems))
+
+    def problems(self) -> list[str]:
+        p = []
+
+        def choice(name, allowed):
+            if getattr(self, name) not in allowed:
+                p.append(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+
+        choice("quantization", QUANTIZATIONS)
+        choice("precision", PRECISIONS)
+        choice("bnb_4bit_compute_dtype", COMPUTE_DTYPES)
+        choice("attn_implementation", ATTENTIONS)
+        choice("lr_scheduler_type", SCHEDULERS)
+        choice("batching", BATCHINGS)
+        if self.lora_r <= 0:
+            p.append(f"lora_r must be positive, got {self.lora_r}")
+        if self.lora_alpha <= 0:
+            p.append(f"lora_alpha must be positive, got {self.lora_alpha}")
+        if not self.lora_target_modules:
+            p.append("lora_target_modules must name at least one module")
+        if self.max_steps <= 0 and self.max_steps != -1:
+            p.append(f"max_steps must be positive or -1, got {self.max_steps}")
+        if self.max_steps == -1 and not (self.num_train_epochs and self.num_train_epochs > 0):
+            p.append("max_steps and num_train_epochs are both unset: num_train_epochs must be positive "
+                     "when max_steps is -1")
+        if self.learning_rate <= 0:
+            p.append(f"learning_rate must be positive, got {self.learning_rate}")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            p.append(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        for name in ("per_device_train_batch_size", "gradient_accumulation_steps", "logging_steps", "max_length"):
+            if getattr(self, name) <= 0:
+                p.append(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("warmup_steps", "eval_steps", "save_steps", "effective_batch_size", "max_grad_norm",
+                     "max_grad_norm_to_stop", "max_wall_hours", "price_per_gpu_hour", "debug_inject_nan_at_step",
+                     "weight_decay"):
+            if getattr(self, name) < 0:
+                p.append(f"{name} must not be negative, got {getattr(self, name)}")
+        if self.save_steps and self.save_total_limit < 1:
+            p.append(f"save_total_limit must be at least 1 when save_steps is set, got {self.save_total_limit}")
+        if self.effective_batch_size and self.effective_batch_size % (
+                self.per_device_train_batch_size * self.gradient_accumulation_steps or 1):
+            p.append(f"effective_batch_size {self.effective_batch_size} is not a multiple of "
+                     f"per_device_train_batch_size x gradient_accumulation_steps "
+                     f"({self.per_device_train_batch_size} x {self.gradient_accumulation_steps})")
+        # Combinations.
+        if self.quantization == "4bit-nf4" and self.precision == "fp16" and self.bnb_4bit_compute_dtype == "bf16":
+            p.append("precision fp16 with bnb_4bit_compute_dtype bf16: bf16 and fp16 together; use precision bf16 "
+                     "(or auto) or bnb_4bit_compute_dtype fp16")
+        if self.quantization == "4bit-nf4" and self.precision == "bf16" and self.bnb_4bit_compute_dtype == "fp16":
+            p.append("precision bf16 with bnb_4bit_compute_dtype fp16: bf16 and fp16 together; pick one for both")
+        if self.use_dora and self.quantization != "none":
+            peft_version = installed_peft_version()
+            if peft_version is not None and peft_version < PEFT_MIN_FOR_QUANTIZED_DORA:
+                p.append(f"use_dora with quantization {self.quantization} needs peft >= "
+                         f"{'.'.join(map(str, PEFT_MIN_FOR_QUANTIZED_DORA))}, installed "
+                         f"{'.'.join(map(str, peft_version))}")
+        if self.keep_best:
+            if not self.eval_steps or not self.save_steps:
+                p.append(f"keep_best needs eval_steps and save_steps set, got eval_steps {self.eval_steps} "
+                         f"and save_steps {self.save_steps}")
+            elif self.save_steps % self.eval_steps:
+                p.append(f"keep_best needs save_steps ({self.save_steps}) to be a multiple of eval_steps "
+                         f"({self.eval_steps}): a checkpoint is kept only where it was evaluated")
+        if self.debug_inject_nan_at_step and self.max_steps > 0 and self.debug_inject_nan_at_step > self.max_steps:
+            p.append(f"debug_inject_nan_at_step {self.debug_inject_nan_at_step} is after max_steps {self.max_steps}")
+        return p
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
@@ -68,16 +196,60 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def help(cls) -> dict[str, str]:
+        """Each field's description, for docs and UIs."""
+        return {f.name: f.metadata["help"] for f in fields(cls)}
 
-def load_preset(name_or_path: str) -> TrainConfig:
-    """A preset name from t2s_pipeline/configs/ (e.g. 'tiny') or a path to a YAML file."""
+    def effective_batch(self, world_size: int) -> int:
+        """Samples per optimizer step: per-device x accumulation x world size."""
+        return self.per_device_train_batch_size * self.gradient_accumulation_steps * world_size
+
+
+def resolve_precision(cfg: TrainConfig, cuda: bool, bf16_supported: bool) -> str:
+    """The precision actually used on this machine: bf16, fp16 or fp32."""
+    if cfg.precision == "auto":
+        if not cuda:
+            return "fp32"
+        return "bf16" if bf16_supported else "fp16"
+    if cfg.precision == "fp16" and not cuda:
+        raise ValueError("precision fp16 needs a CUDA device (mixed fp16 is not supported on CPU); use fp32 or bf16")
+    if cfg.precision == "bf16" and cuda and not bf16_supported:
+        raise ValueError("precision bf16 is not supported by this GPU; use precision auto or fp16")
+    return cfg.precision
+
+
+def resolve_attention(cfg: TrainConfig, cuda: bool) -> str:
+    """flash_attention_2 only when the package is installed and a GPU is there; else sdpa."""
+    installed = flash_attention_installed()
+    if cfg.attn_implementation == "auto":
+        return "flash_attention_2" if installed and cuda else "sdpa"
+    if cfg.attn_implementation == "flash_attention_2" and not (installed and cuda):
+        raise ValueError("attn_implementation flash_attention_2 needs the flash_attn package and a CUDA device "
+                         f"(installed: {installed}, cuda: {cuda}); use auto or sdpa")
+    return cfg.attn_implementation
+
+
+def read_preset(name_or_path: str) -> dict:
+    """The preset file's top-level mapping (model, launch_profile, training), its keys checked."""
     import yaml
 
     path = Path(name_or_path)
-    if not path.suffix:
+    if path.suffix not in (".yaml", ".yml"):  # a name (names may hold dots: qwen2.5-...)
         path = PRESETS_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
         available = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
         raise FileNotFoundError(f"training preset not found: {name_or_path} (available: {', '.join(available)})")
     values = yaml.safe_load(path.read_text()) or {}
-    return TrainConfig.from_dict(values.get("training", values))
+    if "training" not in values:  # a flat file of training fields
+        return {"training": values}
+    unknown = sorted(set(values) - set(PRESET_TOP_LEVEL_KEYS))
+    if unknown:
+        raise ValueError(f"unknown top-level preset key(s) in {path.name}: {', '.join(unknown)}; "
+                         f"known: {', '.join(PRESET_TOP_LEVEL_KEYS)}")
+    return values
+
+
+def load_preset(name_or_path: str) -> TrainConfig:
+    """A preset name from t2s_pipeline/configs/ (e.g. 'tiny') or a path to a YAML file."""
+    return TrainConfig.from_dict(read_preset(name_or_path)["training"] or {})

@@ -3,7 +3,9 @@
     accelerate launch --config_file t2s_pipeline/configs/accelerate/single_process.yaml \
         -m t2s_pipeline.training.train --config run.json
 
-run.json: {"model_dir": ..., "data_dir": <tokenized_splits>, "output_dir": ..., "training": {TrainConfig}}.
+run.json: {"model_dir": ..., "data_dir": <tokenized_splits>, "output_dir": ..., "training": {TrainConfig}},
+optionally "checkpoint_dir" (a folder that outlives the run, so a killed run is resumed by the next one;
+default output_dir/checkpoints) and "resume" (default true).
 Writes output_dir/adapter (the final adapter), checkpoints, trainer_state.json and loss_log.jsonl.
 Under Dagster Pipes, rank 0 streams progress logs and sends the final metrics as a custom message.
 """
@@ -58,50 +60,166 @@ def make_progress_callback(pipes, loss_log_path: Path, is_rank0: bool):
     return ProgressCallback()
 
 
-def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipes) -> dict:
+def _load_model(model_dir: str, cfg: TrainConfig, precision: str, attention: str, cuda: bool):
     import torch
-    from datasets import load_from_disk
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
+    from transformers import AutoModelForCausalLM
 
-    out = Path(output_dir)
-    rank = int(os.environ.get("RANK", "0"))
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    start = time.monotonic()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    dtype = torch.bfloat16 if cfg.bf16 else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+    kwargs = {"dtype": dtype[precision], "attn_implementation": attention}
+    if cfg.quantization != "none":
+        from transformers import BitsAndBytesConfig
+
+        if cfg.quantization == "4bit-nf4":
+            kwargs["quantization_config"] = BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                bnb_4bit_compute_dtype=dtype[cfg.bnb_4bit_compute_dtype],
+                bnb_4bit_use_double_quant=cfg.bnb_4bit_use_double_quant)
+            kwargs["dtype"] = dtype[cfg.bnb_4bit_compute_dtype]
+        else:
+            kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
+        if cuda:
+            kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
+    model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
     model.config.use_cache = False
+    if cfg.quantization != "none":
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.activation_checkpointing)
+    elif cfg.activation_checkpointing:
+        # The base is frozen: without this, checkpointed blocks see inputs that need no grad and LoRA gets none.
+        model.enable_input_require_grads()
+    return model
+
+
+def _attach_adapter(model, cfg: TrainConfig):
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    if cfg.init_from:
+        # Stage two: the given adapter's weights, trainable; the optimizer and step count start fresh.
+        return PeftModel.from_pretrained(model, str(adapter_folder(cfg.init_from)), is_trainable=True)
     lora = LoraConfig(
         r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-        target_modules=cfg.lora_target_modules, task_type="CAUSAL_LM",
+        target_modules=cfg.lora_target_modules, use_dora=cfg.use_dora, task_type="CAUSAL_LM",
     )
-    model = get_peft_model(model, lora)
+    return get_peft_model(model, lora)
+
+
+def adapter_folder(path: str | Path) -> Path:
+    """An adapter folder, or a lora_adapter artifact (whose adapter/ is taken)."""
+    path = Path(path)
+    if (path / "adapter" / "adapter_config.json").is_file():
+        return path / "adapter"
+    if not (path / "adapter_config.json").is_file():
+        raise FileNotFoundError(f"init_from: no adapter_config.json in {path} or {path / 'adapter'}")
+    return path
+
+
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
+
+
+def checkpoint_step(path: Path) -> int:
+    try:
+        return int(path.name.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return -1
+
+
+def checkpoint_problems(path: Path, world_size: int = 1) -> list[str]:
+    """What a checkpoint lacks to resume exactly: adapter, trainer state, optimizer, scheduler, RNG states.
+
+    Without optimizer.pt the Trainer resumes silently with different losses, so every file is checked first.
+    """
+    missing = [name for name in ("trainer_state.json", "adapter_config.json") if not (path / name).is_file()]
+    if not any((path / name).is_file() for name in ("adapter_model.safetensors", "adapter_model.bin")):
+        missing.append("adapter_model.safetensors")
+    if not any(path.glob("global_step*")):  # DeepSpeed keeps optimizer states in global_step*/
+        missing += [name for name in ("optimizer.pt", "scheduler.pt") if not (path / name).is_file()]
+    rng = ["rng_state.pth"] if world_size == 1 else [f"rng_state_{r}.pth" for r in range(world_size)]
+    missing += [name for name in rng if not (path / name).is_file()]
+    return missing
+
+
+def newest_complete_checkpoint(checkpoints_dir: Path, world_size: int = 1, log=lambda msg: None) -> Path | None:
+    """The newest checkpoint that holds every file needed to resume; incomplete ones are skipped (and named)."""
+    for path in sorted(Path(checkpoints_dir).glob("checkpoint-*"), key=checkpoint_step, reverse=True):
+        missing = checkpoint_problems(path, world_size)
+        if not missing:
+            return path
+        log(f"skipping incomplete checkpoint {path.name}: missing {', '.join(missing)}")
+    return None
+
+
+def last_checkpoint_before(checkpoints_dir: Path, step: int) -> Path | None:
+    """The newest checkpoint saved before `step` that holds an adapter."""
+    found = [p for p in checkpoints_dir.glob("checkpoint-*")
+             if 0 <= checkpoint_step(p) < step and (p / "adapter_config.json").is_file()]
+    return max(found, key=checkpoint_step) if found else None
+
+
+def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipes,
+          checkpoint_dir: str | None = None, resume: bool = True) -> dict:
+    """Train; checkpoints go to checkpoint_dir (default output_dir/checkpoints). With resume, a complete
+    checkpoint already there (a killed run of the same config) is resumed instead of starting over."""
+    import shutil
+
+    import torch
+    from datasets import load_from_disk
+    from transformers import AutoTokenizer, TrainingArguments, set_seed
+
+    from t2s_pipeline.training.callbacks import GuardState, make_guard_callback, make_guarded_trainer_class
+    from t2s_pipeline.training.config import resolve_attention, resolve_precision
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else out / "checkpoints"
+    rank = int(os.environ.get("RANK", "0"))
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    effective_batch = cfg.effective_batch(world_size)
+    if cfg.effective_batch_size and cfg.effective_batch_size != effective_batch:
+        raise ValueError(
+            f"effective_batch_size {cfg.effective_batch_size} expected, but per_device_train_batch_size "
+            f"{cfg.per_device_train_batch_size} x gradient_accumulation_steps {cfg.gradient_accumulation_steps} "
+            f"x world size {world_size} = {effective_batch}")
+    start = time.monotonic()
+    cuda = torch.cuda.is_available()
+    precision = resolve_precision(cfg, cuda, cuda and torch.cuda.is_bf16_supported())
+    attention = resolve_attention(cfg, cuda)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    # Seed before the adapter is created: LoRA A is drawn from the global RNG (runs repeat exactly, and a
+    # killed run resumed ends where an uninterrupted one would).
+    set_seed(cfg.seed)
+    model = _attach_adapter(_load_model(model_dir, cfg, precision, attention, cuda), cfg)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     data = load_from_disk(data_dir).remove_columns(["id"])
-    pipes.log.info(f"world size {world_size}; {len(data['train'])} train samples; "
-                   f"{trainable:,} trainable of {total:,} parameters")
+    pipes.log.info(f"world size {world_size}; effective batch {effective_batch}; {len(data['train'])} train samples; "
+                   f"{trainable:,} trainable of {total:,} parameters; precision {precision}; attention {attention}"
+                   + (f"; initialised from {cfg.init_from}" if cfg.init_from else ""))
+    has_dev = len(data["dev"]) > 0
     args = TrainingArguments(
-        output_dir=str(out / "checkpoints"),
-        use_cpu=not torch.cuda.is_available(),
+        output_dir=str(ckpt_dir),
+        use_cpu=not cuda,
         learning_rate=cfg.learning_rate,
-        lr_scheduler_type="cosine",
+        lr_scheduler_type=cfg.lr_scheduler_type,
         warmup_steps=cfg.warmup_steps,
         max_steps=cfg.max_steps,
-        num_train_epochs=cfg.num_train_epochs,
+        num_train_epochs=cfg.num_train_epochs or 1.0,
         per_device_train_batch_size=cfg.per_device_train_batch_size,
         per_device_eval_batch_size=cfg.per_device_train_batch_size,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         max_grad_norm=cfg.max_grad_norm,
         weight_decay=cfg.weight_decay,
         logging_steps=cfg.logging_steps,
-        eval_strategy="steps" if cfg.eval_steps else "no",
+        eval_strategy="steps" if cfg.eval_steps and has_dev else "no",
         eval_steps=cfg.eval_steps or None,
         save_strategy="steps" if cfg.save_steps else "no",
         save_steps=cfg.save_steps or 500,
         save_total_limit=cfg.save_total_limit,
-        bf16=cfg.bf16,
+        load_best_model_at_end=cfg.keep_best and has_dev,
+        metric_for_best_model="eval_loss" if cfg.keep_best and has_dev else None,
+        greater_is_better=False if cfg.keep_best and has_dev else None,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
         activation_checkpointing=cfg.activation_checkpointing,
         seed=cfg.seed,
         data_seed=cfg.seed,
@@ -110,24 +228,64 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
         disable_tqdm=True,
         dataloader_num_workers=0,
     )
-    trainer = Trainer(
+    if cfg.batching == "padding_free":
+        from transformers import DataCollatorWithFlattening
+
+        collator = DataCollatorWithFlattening(return_position_ids=True, separator_id=IGNORE_INDEX)
+    else:
+        collator = pad_collator(tokenizer.pad_token_id)
+    guard = GuardState()
+    trainer = make_guarded_trainer_class()(
         model=model,
         args=args,
         train_dataset=data["train"],
-        eval_dataset=data["dev"] if len(data["dev"]) else None,
-        data_collator=pad_collator(tokenizer.pad_token_id),
+        eval_dataset=data["dev"] if has_dev else None,
+        data_collator=collator,
         processing_class=tokenizer,
-        callbacks=[make_progress_callback(pipes, out / "loss_log.jsonl", rank == 0)],
+        callbacks=[make_progress_callback(pipes, out / "loss_log.jsonl", rank == 0),
+                   make_guard_callback(cfg, guard, log=pipes.log.warning if rank == 0 else (lambda m: None))],
+        guard=guard,
+        inject_nan_at_step=cfg.debug_inject_nan_at_step,
     )
-    result = trainer.train()
-    eval_loss = trainer.evaluate()["eval_loss"] if len(data["dev"]) else None
-    trainer.save_model(str(out / "adapter"))
+    resume_from = newest_complete_checkpoint(ckpt_dir, world_size, log=pipes.log.warning) if resume else None
+    if resume_from is not None:
+        pipes.log.info(f"resuming from {resume_from}")
+    result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    result_checkpoint = None
+    if guard.bad:
+        # The weights in memory are bad: the result is the newest checkpoint saved before the bad step.
+        eval_loss = None
+        good = last_checkpoint_before(ckpt_dir, guard.bad_step)
+        if good is not None and rank == 0:
+            (out / "adapter").mkdir(parents=True, exist_ok=True)
+            for name in ADAPTER_FILES:
+                if (good / name).is_file():
+                    shutil.copy2(good / name, out / "adapter" / name)
+            tokenizer.save_pretrained(out / "adapter")
+        result_checkpoint = good.name if good is not None else None
+    else:
+        eval_loss = trainer.evaluate()["eval_loss"] if has_dev else None
+        trainer.save_model(str(out / "adapter"))
+        if rank == 0:
+            tokenizer.save_pretrained(out / "adapter")
     if rank == 0:
-        tokenizer.save_pretrained(out / "adapter")
         trainer.state.save_to_json(str(out / "trainer_state.json"))
+        if ckpt_dir != out / "checkpoints" and ckpt_dir.is_dir():
+            # The kept checkpoints travel with the artifact.
+            for path in ckpt_dir.glob("checkpoint-*"):
+                shutil.copytree(path, out / "checkpoints" / path.name, dirs_exist_ok=True)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    wall_hours = (time.monotonic() - start) / 3600.0
+    device_hours = wall_hours * world_size
     metrics = {
         "world_size": world_size,
+        "effective_batch_size": effective_batch,
+        "per_device_train_batch_size": cfg.per_device_train_batch_size,
+        "gradient_accumulation_steps": cfg.gradient_accumulation_steps,
+        "precision": precision,
+        "attn_implementation": attention,
+        "quantization": cfg.quantization,
+        "init_from": cfg.init_from or None,
         "steps": trainer.state.global_step,
         "train_samples": len(data["train"]),
         "trainable_parameters": trainable,
@@ -137,6 +295,13 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
         "dev_loss": eval_loss,
         "dev_perplexity": math.exp(eval_loss) if eval_loss is not None and eval_loss < 50 else None,
         "train_seconds": round(time.monotonic() - start, 1),
+        "stopped_reason": guard.stopped_reason,
+        "bad_step": guard.bad_step if guard.bad else None,
+        "bad_value": guard.bad_value,
+        "result_checkpoint": result_checkpoint,
+        "resumed_from": resume_from.name if resume_from is not None else None,
+        "device_hours": round(device_hours, 6),
+        "estimated_cost": round(device_hours * cfg.price_per_gpu_hour, 4) if cfg.price_per_gpu_hour else None,
     }
     if rank == 0:
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -149,7 +314,8 @@ def main(argv: list[str] | None = None) -> None:
     run = json.loads(Path(parser.parse_args(argv).config).read_text())
     cfg = TrainConfig.from_dict(run["training"])
     with open_pipes_on_rank0() as pipes:
-        metrics = train(run["model_dir"], run["data_dir"], run["output_dir"], cfg, pipes)
+        metrics = train(run["model_dir"], run["data_dir"], run["output_dir"], cfg, pipes,
+                        checkpoint_dir=run.get("checkpoint_dir"), resume=run.get("resume", True))
         # A custom message, not a materialization: the asset's output goes through the IO manager.
         pipes.report_custom_message({"metrics": metrics})
 

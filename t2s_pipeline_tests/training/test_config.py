@@ -16,7 +16,7 @@ def test_tiny_preset_loads():
     assert isinstance(cfg, TrainConfig)
     written = yaml.safe_load((PRESETS_DIR / "tiny.yaml").read_text())["training"]
     assert {k: getattr(cfg, k) for k in written} == written
-    assert cfg.bf16 is False
+    assert cfg.precision == "fp32" and cfg.quantization == "none"
     assert isinstance(cfg.lora_target_modules, list) and "q_proj" in cfg.lora_target_modules
 
 
@@ -65,3 +65,117 @@ def test_missing_preset_lists_available_presets():
         load_preset("no_such_preset")
     assert "tiny" in str(err.value)
     assert "available" in str(err.value)
+
+
+PRESETS = ("tiny", "qwen2.5-coder-1.5b-lora", "qwen2.5-coder-7b-qlora", "qwen3-8b-qlora")
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_preset_validates_and_says_how_to_run_it(name):
+    from t2s_pipeline.training.config import PRESETS_DIR, read_preset
+
+    text = (PRESETS_DIR / f"{name}.yaml").read_text()
+    assert text.startswith("#") and "Run" in text.splitlines()[1] + text.splitlines()[0]
+    cfg = load_preset(name)
+    assert isinstance(cfg, TrainConfig)
+    assert read_preset(name)["model"]
+    # Every field the preset writes is one the schema knows (load_preset would have raised otherwise).
+    assert set(read_preset(name)["training"]) <= set(TrainConfig.help())
+
+
+def test_all_shipped_presets_are_tested():
+    from t2s_pipeline.training.config import PRESETS_DIR
+
+    assert {p.stem for p in PRESETS_DIR.glob("*.yaml")} == set(PRESETS)
+
+
+def test_tiny_preset_keeps_the_demo_values():
+    cfg = load_preset("tiny")
+    assert (cfg.lora_r, cfg.lora_alpha, cfg.learning_rate, cfg.warmup_steps, cfg.max_steps,
+            cfg.per_device_train_batch_size) == (16, 32, 3e-3, 10, 100, 16)
+    assert (cfg.quantization, cfg.precision, cfg.batching, cfg.use_dora) == ("none", "fp32", "pad", False)
+    assert cfg.effective_batch(1) == 16
+
+
+def test_qlora_presets_are_4bit_nf4_with_bf16_compute_and_double_quant():
+    for name in ("qwen2.5-coder-7b-qlora", "qwen3-8b-qlora"):
+        cfg = load_preset(name)
+        assert (cfg.quantization, cfg.bnb_4bit_compute_dtype, cfg.bnb_4bit_use_double_quant) == \
+            ("4bit-nf4", "bf16", True)
+        assert cfg.keep_best and cfg.save_steps % cfg.eval_steps == 0
+    # The production recipe: 7 per device x 4 accumulation x 7 GPUs = 196 samples a step.
+    assert load_preset("qwen2.5-coder-7b-qlora").effective_batch(7) == 196
+
+
+def test_every_field_has_a_description():
+    from dataclasses import fields
+
+    for f in fields(TrainConfig):
+        assert f.metadata.get("help"), f.name
+
+
+@pytest.mark.parametrize("values, names", [
+    ({"quantization": "4bit"}, ["quantization"]),
+    ({"precision": "fp8"}, ["precision"]),
+    ({"attn_implementation": "flash3"}, ["attn_implementation"]),
+    ({"batching": "packed_maybe"}, ["batching"]),
+    ({"quantization": "4bit-nf4", "precision": "fp16", "bnb_4bit_compute_dtype": "bf16"},
+     ["precision", "bnb_4bit_compute_dtype"]),
+    ({"quantization": "4bit-nf4", "precision": "bf16", "bnb_4bit_compute_dtype": "fp16"},
+     ["precision", "bnb_4bit_compute_dtype"]),
+    ({"keep_best": True, "eval_steps": 0, "save_steps": 10}, ["keep_best", "eval_steps"]),
+    ({"keep_best": True, "eval_steps": 20, "save_steps": 30}, ["keep_best", "save_steps", "eval_steps"]),
+    ({"max_steps": -1, "num_train_epochs": 0}, ["max_steps", "num_train_epochs"]),
+    ({"max_steps": 10, "debug_inject_nan_at_step": 11}, ["debug_inject_nan_at_step"]),
+    ({"per_device_train_batch_size": 4, "gradient_accumulation_steps": 2, "effective_batch_size": 12},
+     ["effective_batch_size"]),
+    ({"max_wall_hours": -1}, ["max_wall_hours"]),
+])
+def test_impossible_combinations_name_every_field(values, names):
+    with pytest.raises(ValueError) as err:
+        TrainConfig.from_dict({"max_steps": 10, **values})
+    for name in names:
+        assert name in str(err.value)
+
+
+def test_dora_with_4bit_needs_a_recent_peft(monkeypatch):
+    from t2s_pipeline.training import config
+
+    monkeypatch.setattr(config, "installed_peft_version", lambda: (0, 9, 0))
+    with pytest.raises(ValueError, match="use_dora.*quantization 4bit-nf4.*peft"):
+        TrainConfig(use_dora=True, quantization="4bit-nf4", max_steps=5)
+    TrainConfig(use_dora=True, max_steps=5)  # DoRA without quantization is fine
+    monkeypatch.setattr(config, "installed_peft_version", lambda: (0, 21, 2))
+    assert TrainConfig(use_dora=True, quantization="4bit-nf4", max_steps=5).use_dora
+
+
+def test_quantization_is_accepted_without_a_gpu_in_the_schema():
+    """bitsandbytes runs 4-bit and 8-bit on CPU (tests); the schema does not demand CUDA."""
+    assert TrainConfig(quantization="8bit", max_steps=5).quantization == "8bit"
+
+
+def test_precision_and_attention_resolve_per_machine(monkeypatch):
+    from t2s_pipeline.training import config
+
+    auto = TrainConfig(max_steps=5)
+    assert config.resolve_precision(auto, cuda=False, bf16_supported=False) == "fp32"
+    assert config.resolve_precision(auto, cuda=True, bf16_supported=True) == "bf16"
+    assert config.resolve_precision(auto, cuda=True, bf16_supported=False) == "fp16"
+    with pytest.raises(ValueError, match="fp16"):
+        config.resolve_precision(TrainConfig(precision="fp16", max_steps=5), cuda=False, bf16_supported=False)
+    with pytest.raises(ValueError, match="bf16"):
+        config.resolve_precision(TrainConfig(precision="bf16", max_steps=5), cuda=True, bf16_supported=False)
+    monkeypatch.setattr(config, "flash_attention_installed", lambda: False)
+    assert config.resolve_attention(auto, cuda=True) == "sdpa"
+    with pytest.raises(ValueError, match="flash_attention_2"):
+        config.resolve_attention(TrainConfig(attn_implementation="flash_attention_2", max_steps=5), cuda=True)
+    monkeypatch.setattr(config, "flash_attention_installed", lambda: True)
+    assert config.resolve_attention(auto, cuda=True) == "flash_attention_2"
+    assert config.resolve_attention(auto, cuda=False) == "sdpa"
+
+
+def test_unknown_top_level_preset_key_is_named(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("model: tiny\nlaunch: ddp\ntraining:\n  max_steps: 3\n")
+    with pytest.raises(ValueError, match="launch"):
+        load_preset(str(path))

@@ -88,3 +88,46 @@ def test_pad_collator_pads_labels_with_ignore_index_and_ids_with_pad():
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
     assert batch["labels"].tolist() == [[-100, 2, 3], [4, IGNORE_INDEX, IGNORE_INDEX]]
     assert batch["input_ids"].dtype == torch.long and batch["labels"].dtype == torch.long
+
+
+def test_padding_free_batches_train_without_pad_tokens(tiny_base_dir, tokenized_dir, tmp_path):
+    from transformers import DataCollatorWithFlattening
+    from datasets import load_from_disk
+
+    rows = [dict(r) for r in load_from_disk(str(tokenized_dir))["train"].select(range(3))]
+    batch = DataCollatorWithFlattening(return_position_ids=True, separator_id=IGNORE_INDEX)(rows)
+    assert batch["input_ids"].shape == (1, sum(len(r["input_ids"]) for r in rows))  # no pad token at all
+    assert (batch["position_ids"][0] == 0).sum().item() == 3  # positions restart for every sample
+    cfg = TrainConfig(lora_r=4, lora_alpha=8, learning_rate=1e-2, warmup_steps=0, max_steps=2,
+                      per_device_train_batch_size=2, logging_steps=1, batching="padding_free", seed=0)
+    metrics = train(str(tiny_base_dir), str(tokenized_dir), str(tmp_path), cfg, _LocalPipes(quiet=True))
+    assert metrics["steps"] == 2 and math.isfinite(metrics["final_loss"])
+    assert metrics["effective_batch_size"] == 2 and metrics["precision"] == "fp32"
+
+
+@pytest.fixture(scope="module")
+def wider_base_dir(tiny_base_dir, tmp_path_factory):
+    """The tiny base's tokenizer on a model wide enough for bitsandbytes' 4-bit blocks (hidden 128)."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    out = tmp_path_factory.mktemp("wider_base")
+    config = AutoConfig.from_pretrained(tiny_base_dir)
+    config.hidden_size, config.intermediate_size, config.head_dim = 128, 256, 64
+    AutoModelForCausalLM.from_config(config).save_pretrained(out)
+    AutoTokenizer.from_pretrained(tiny_base_dir).save_pretrained(out)
+    return out
+
+
+@pytest.mark.parametrize("extra", [{"activation_checkpointing": True}, {"use_dora": True},
+                                   {"quantization": "8bit"}, {"quantization": "4bit-nf4", "precision": "fp32",
+                                                              "bnb_4bit_compute_dtype": "fp32"}])
+def test_recipe_options_train_on_the_tiny_model(tiny_base_dir, wider_base_dir, tokenized_dir, tmp_path, extra):
+    """Activation checkpointing, DoRA and bitsandbytes 8-bit / 4-bit NF4 (which run on CPU too) train two steps."""
+    if "quantization" in extra:
+        pytest.importorskip("bitsandbytes")
+        tiny_base_dir = wider_base_dir
+    cfg = TrainConfig(lora_r=4, lora_alpha=8, learning_rate=1e-2, warmup_steps=0, max_steps=2,
+                      per_device_train_batch_size=2, logging_steps=1, seed=0, **extra)
+    metrics = train(str(tiny_base_dir), str(tokenized_dir), str(tmp_path), cfg, _LocalPipes(quiet=True))
+    assert metrics["steps"] == 2 and math.isfinite(metrics["final_loss"])
+    assert (tmp_path / "adapter" / "adapter_config.json").is_file()
