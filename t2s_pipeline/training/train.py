@@ -42,6 +42,35 @@ def pad_collator(pad_token_id: int):
     return collate
 
 
+def batch_token_stats(batches) -> dict:
+    """Real (non-pad) tokens and pad share of collated batches: padded batches carry attention_mask zeros;
+    padding-free ones (one flattened row) carry none."""
+    real = total = 0
+    for batch in batches:
+        ids = batch["input_ids"]
+        total += ids.numel()
+        real += int(batch["attention_mask"].sum()) if "attention_mask" in batch else ids.numel()
+    return {"real_tokens": real, "batch_tokens": total, "pad_share": (total - real) / total if total else 0.0}
+
+
+def _peak_memory_gib(cuda: bool) -> float:
+    import torch
+
+    if cuda:
+        return torch.cuda.max_memory_allocated() / 2**30
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux: this process's peak RSS
+
+
+def _tokens_per_second(sampled: dict, sampled_batches: int, steps: int, accumulation: int, world_size: int,
+                       seconds: float) -> float:
+    """Real tokens trained per second over all processes: the sampled mean per batch x the batches trained."""
+    if not sampled_batches or seconds <= 0:
+        return 0.0
+    return sampled["real_tokens"] / sampled_batches * steps * accumulation * world_size / seconds
+
+
 def make_progress_callback(pipes, loss_log_path: Path, is_rank0: bool):
     from transformers import TrainerCallback
 
@@ -250,7 +279,18 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
     resume_from = newest_complete_checkpoint(ckpt_dir, world_size, log=pipes.log.warning) if resume else None
     if resume_from is not None:
         pipes.log.info(f"resuming from {resume_from}")
+    # The batches this run trains on, as collated (a sample of at most 50): their pad share and tokens.
+    import itertools
+
+    rng = torch.get_rng_state()  # the look must not move the data order or the dropout draws
+    loader = trainer.get_train_dataloader()
+    sampled_batches = min(50, len(loader))
+    sampled = batch_token_stats(itertools.islice(loader, sampled_batches))
+    del loader
+    torch.set_rng_state(rng)
+    train_start = time.monotonic()
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    train_wall = time.monotonic() - train_start
     result_checkpoint = None
     if guard.bad:
         # The weights in memory are bad: the result is the newest checkpoint saved before the bad step.
@@ -301,6 +341,11 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
         "result_checkpoint": result_checkpoint,
         "resumed_from": resume_from.name if resume_from is not None else None,
         "device_hours": round(device_hours, 6),
+        "pad_share": round(sampled["pad_share"], 4),
+        "tokens_per_second": round(_tokens_per_second(sampled, sampled_batches, trainer.state.global_step
+                                                      - (checkpoint_step(resume_from) if resume_from else 0),
+                                                      cfg.gradient_accumulation_steps, world_size, train_wall), 1),
+        "peak_memory_gib": round(_peak_memory_gib(cuda), 3),
         "estimated_cost": round(device_hours * cfg.price_per_gpu_hour, 4) if cfg.price_per_gpu_hour else None,
     }
     if rank == 0:

@@ -131,3 +131,22 @@ def test_recipe_options_train_on_the_tiny_model(tiny_base_dir, wider_base_dir, t
     metrics = train(str(tiny_base_dir), str(tokenized_dir), str(tmp_path), cfg, _LocalPipes(quiet=True))
     assert metrics["steps"] == 2 and math.isfinite(metrics["final_loss"])
     assert (tmp_path / "adapter" / "adapter_config.json").is_file()
+
+
+def test_throughput_figures_are_reported(trained):
+    _, metrics, _ = trained
+    assert 0.0 <= metrics["pad_share"] < 1.0
+    assert metrics["tokens_per_second"] > 0 and metrics["peak_memory_gib"] > 0
+
+
+def test_batch_token_stats_count_pads_and_padding_free_has_none():
+    from transformers import DataCollatorWithFlattening
+
+    from t2s_pipeline.training.train import batch_token_stats
+
+    rows = [{"input_ids": [1, 2, 3, 4], "attention_mask": [1, 1, 1, 1], "labels": [1, 2, 3, 4]},
+            {"input_ids": [5], "attention_mask": [1], "labels": [5]}]
+    padded = batch_token_stats([pad_collator(0)(rows)])
+    assert (padded["real_tokens"], padded["batch_tokens"], padded["pad_share"]) == (5, 8, 3 / 8)
+    flat = batch_token_stats([DataCollatorWithFlattening()(rows)])
+    assert flat["pad_share"] == 0.0 and flat["real_tokens"] == 5
