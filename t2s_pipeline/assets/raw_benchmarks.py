@@ -1,6 +1,7 @@
 """raw_benchmarks: every configured source loaded into one normalized record set."""
 
 
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -37,7 +38,7 @@ def raw_benchmarks(context: dg.AssetExecutionContext, config: RawBenchmarksConfi
     if not loaded:
         raise ValueError("raw_benchmarks has no source: enable `embedded` or list `spider_roots`")
     stats = write_raw_benchmarks(loaded, out)
-    _remove_tree(out / "_embedded_source")
+    shutil.rmtree(out / "_embedded_source", ignore_errors=True)  # its databases were copied into `out`
     context.log.info(f"raw_benchmarks: {stats['kept']} kept, {stats['rejected']} rejected of {stats['input']}")
     examples = list(read_jsonl(out / "examples.jsonl"))
     context.add_output_metadata({
@@ -51,8 +52,3 @@ def raw_benchmarks(context: dg.AssetExecutionContext, config: RawBenchmarksConfi
     })
     return out
 
-
-def _remove_tree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
