@@ -12,11 +12,6 @@ from t2s_pipeline.cli import main
 from t2s_pipeline_tests.training import tiny
 
 
-@pytest.fixture(scope="module")
-def tiny_base_dir(tmp_path_factory):
-    return tiny.tiny_base_dir(tmp_path_factory)  # the tiny base the training tests build (memoised)
-
-
 @pytest.fixture
 def db(tmp_path):
     path = tmp_path / "music.sqlite"

@@ -11,17 +11,6 @@ SINGERS = [(1, "Ann", 30, "France"), (2, "Bob", 45, "Germany"), (3, "Cid", 27, "
 
 
 @pytest.fixture(scope="session")
-def tiny_base_dir(tmp_path_factory):
-    """The same tiny base folder the training tests use (built once per session)."""
-    return tiny.tiny_base_dir(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def trajectories_dir(tmp_path_factory):
-    return tiny.trajectories_dir(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
 def raw_dir(tmp_path_factory):
     """A raw_benchmarks folder with the `music` database the tiny samples ask about."""
     raw = tmp_path_factory.mktemp("raw_benchmarks")

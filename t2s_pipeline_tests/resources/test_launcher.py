@@ -12,19 +12,6 @@ import pytest
 
 from t2s_pipeline.resources.launcher import ACCELERATE_CONFIGS, DEEPSPEED_CONFIGS, AccelerateLauncher
 
-@pytest.fixture(scope="module")
-def tiny_base_dir(tmp_path_factory):
-    from t2s_pipeline_tests.training import tiny
-
-    return tiny.tiny_base_dir(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def tokenized_dir(tmp_path_factory):
-    from t2s_pipeline_tests.training import tiny
-
-    return tiny.tokenized_dir(tmp_path_factory)
-
 
 PROFILES = ("single_process", "ddp", "deepspeed_zero2", "deepspeed_zero3", "multi_node")
 

@@ -1,4 +1,7 @@
-from __future__ import annotations
+"""Fixtures shared across the test folders: the tiny chat samples, base model and tokenized splits.
+
+Each is built once per session (t2s_pipeline_tests/training/tiny.py memoises them).
+"""
 
 import pytest
 
