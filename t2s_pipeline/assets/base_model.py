@@ -22,7 +22,7 @@ class BaseModelConfig(dg.Config):
 
 
 @dg.asset(
-    code_version="1",
+    code_version="2",
     group_name="training",
     kinds={"pytorch", "huggingface"},
     description="The base model folder: the tiny default (a Llama built from a config, a BPE tokenizer trained "

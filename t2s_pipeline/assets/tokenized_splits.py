@@ -15,7 +15,7 @@ class TokenizedSplitsConfig(dg.Config):
 
 
 @dg.asset(
-    code_version="1",
+    code_version="2",
     group_name="training",
     kinds={"arrow", "huggingface"},
     description="train/dev/test tokenized with the base model's chat template; labels are -100 outside "

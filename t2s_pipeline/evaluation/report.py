@@ -4,7 +4,7 @@ Writes report.json, report.md, predictions.jsonl and PNG plots (loss curves from
 log, accuracy by difficulty and by benchmark). Both models' predictions are judged together, so
 each gold query runs once (see metrics.judge_many).
 
-report.json: {"questions", "protocol", "settings", "ex_gain", "plots",
+report.json: {"questions", "protocol", "scored_kind", "settings", "ex_gain", "plots",
               "base" | "fine_tuned": {"n", "execution_accuracy", "execution_accuracy_unseen_sql",
                   "unseen_sql_questions", "exact_match", "record_f1", "loss", "perplexity", "verdicts",
                   "by_benchmark" | "by_difficulty" | "by_database": {group: {"n", "ex", "em", "f1",
@@ -24,6 +24,7 @@ from t2s_pipeline.evaluation.metrics import (
     breakdown_all, exact_match, judge_many, normalize_sql, rate, spider_hardness,
 )
 from t2s_pipeline.records import read_jsonl, write_json, write_jsonl
+from t2s_pipeline.samples.trajectories import WHOLE_QUERY_KINDS
 from t2s_pipeline.sql.compare import SPIDER
 
 MODELS = ("base", "fine_tuned")
@@ -34,18 +35,27 @@ def _prompt(sample: dict) -> list[dict]:
     return [m for m in sample["messages"] if m["role"] != "assistant"]
 
 
+def _answer(sample: dict) -> str:
+    """The reference answer: the gold SQL, or the gold pipe query for a pipe sample."""
+    return [m for m in sample["messages"] if m["role"] == "assistant"][-1]["content"]
+
+
 def _question(sample: dict) -> str:
     user = [m for m in sample["messages"] if m["role"] == "user"][-1]["content"]
     return user.rsplit("Question: ", 1)[-1].split("\n\nEvidence: ", 1)[0]
 
 
 def load_test_samples(trajectories_dir, limit: int | None = None) -> list[dict]:
-    """The whole-query test samples (at most `limit`), each marked with whether its SQL is in train."""
+    """The test samples that ask for a whole query (at most `limit`), each marked with whether its
+    SQL is in train. Standard-SQL samples when the split has them, else whole pipe-query samples
+    (the judge reads pipe SQL back into SQLite)."""
     train_sql = {normalize_sql(s["meta"]["gold_sql"]) for s in read_jsonl(Path(trajectories_dir) / "train.jsonl")}
-    samples = [s for s in read_jsonl(Path(trajectories_dir) / "test.jsonl") if s["meta"]["kind"] == "whole_query"]
+    test = list(read_jsonl(Path(trajectories_dir) / "test.jsonl"))
+    kind = next((k for k in WHOLE_QUERY_KINDS if any(s["meta"]["kind"] == k for s in test)), None)
+    samples = [s for s in test if s["meta"]["kind"] == kind]
     samples = samples[:limit] if limit else samples
     if not samples:
-        raise ValueError(f"no whole-query test samples in {trajectories_dir}/test.jsonl")
+        raise ValueError(f"no test sample of kind {' or '.join(WHOLE_QUERY_KINDS)} in {trajectories_dir}/test.jsonl")
     for s in samples:
         s["meta"]["sql_seen_in_train"] = normalize_sql(s["meta"]["gold_sql"]) in train_sql
     return samples
@@ -92,7 +102,7 @@ def evaluate(
     verdicts = judge_many(items, timeout_s=timeout_s, protocol=protocol, workers=workers)
     judge_seconds = time.monotonic() - judge_start
 
-    report = {"questions": len(samples), "protocol": protocol,
+    report = {"questions": len(samples), "protocol": protocol, "scored_kind": samples[0]["meta"]["kind"],
               "settings": {"batch_size": batch_size, "max_new_tokens": max_new_tokens, "num_beams": num_beams,
                            "incremental": incremental, "timeout_s": timeout_s, "limit": limit}}
     predictions = []
@@ -130,7 +140,7 @@ def _prediction_row(name: str, sample: dict, sql: str, verdict: dict, loss: tupl
         "difficulty": meta.get("difficulty") or spider_hardness(meta["gold_sql"]),
         "question": _question(sample), "gold_sql": meta["gold_sql"], "pred_sql": sql,
         "ex": verdict["correct"], "reason": verdict["reason"], "error": verdict["error"], "f1": verdict["f1"],
-        "em": exact_match(meta["gold_sql"], sql), "sql_seen_in_train": meta.get("sql_seen_in_train"),
+        "em": exact_match(_answer(sample), sql), "sql_seen_in_train": meta.get("sql_seen_in_train"),
         "loss_sum": round(loss[0], 4), "loss_tokens": loss[1],
     }
 

@@ -26,6 +26,9 @@ from t2s_pipeline.samples.steps import pipe_step_samples, pipe_whole_query_sampl
 from t2s_pipeline.sql.schema import schema_text
 
 TARGETS = ("sql", "pipe", "both")
+# Samples that answer a question with a whole query, standard SQL first: what pretraining reads
+# and what eval_report scores (the pipe one when a split has no standard-SQL sample).
+WHOLE_QUERY_KINDS = ("whole_query", "pipe_whole_query")
 
 
 def whole_query_sample(pair: dict, schema_prompt: str) -> dict:

@@ -7,13 +7,15 @@ from pathlib import Path
 
 from t2s_pipeline.records import read_jsonl
 from t2s_pipeline.samples.prompts import SYSTEM_PROMPT
+from t2s_pipeline.samples.trajectories import WHOLE_QUERY_KINDS
 from t2s_pipeline.training.tiny_model import TinyModelConfig, build_tiny_base
 
 TINY = "tiny"
 
 
 def pretraining_documents(trajectories_dir: str | Path) -> list[str]:
-    """Plain-text documents from the train split: each schema once, and each question with its SQL.
+    """Plain-text documents from the train split: each schema once, and each question with its SQL
+    (or pipe SQL) from the whole-query samples.
 
     Like a code model that has read SQL next to questions but was never tuned to answer in a
     chat, the tiny base learns the language of the task; fine-tuning teaches it to answer from a
@@ -22,6 +24,8 @@ def pretraining_documents(trajectories_dir: str | Path) -> list[str]:
     """
     schemas, pairs = {}, []
     for sample in read_jsonl(Path(trajectories_dir) / "train.jsonl"):
+        if sample["meta"]["kind"] not in WHOLE_QUERY_KINDS:
+            continue  # step and tool-call samples repeat the same schema, question and answer
         turns = {m["role"]: m["content"] for m in sample["messages"]}
         schema, _, question = turns["user"].partition("\n\nQuestion: ")
         schemas[sample["meta"]["db_id"]] = schema

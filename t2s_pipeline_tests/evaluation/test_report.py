@@ -137,3 +137,68 @@ def test_evaluate_writes_the_report_files(tmp_path, tiny_base_dir, lora_adapter_
     assert len(predictions) == 4 and {p["model"] for p in predictions} == {"base", "fine_tuned"}
     assert all(p["reason"] in ("ok", "wrong_result", "exec_error", "timeout", "denied", "not_sql") for p in predictions)
     assert "## EX by difficulty" in (out / "report.md").read_text()
+
+
+def _pipe_trajectories(folder, with_sql: bool):
+    """A trajectories folder whose test split holds pipe samples (and the SQL ones when with_sql)."""
+    from t2s_pipeline.records import write_jsonl
+    from t2s_pipeline.samples.trajectories import pair_samples
+    from t2s_pipeline_tests.training import tiny
+
+    pipe_of = {"SELECT count(*) FROM singer": ("FROM singer\n|> AGGREGATE count(*) AS n", ["AGGREGATE"]),
+               "SELECT name FROM singer WHERE age > 30": ("FROM singer\n|> WHERE age > 30\n|> SELECT name",
+                                                          ["WHERE", "SELECT"])}
+    folder.mkdir(parents=True)
+    splits = {"train": [], "test": []}
+    for i, (question, sql) in enumerate(tiny.QUESTIONS):
+        if sql not in pipe_of:
+            continue
+        pipe_sql, ops = pipe_of[sql]
+        pair = {"id": f"mini/{i}", "db_id": "music", "benchmark": "mini", "question": question, "gold_sql": sql,
+                "pipe_sql": pipe_sql, "pipe_ops": ops}
+        for split in splits:
+            splits[split] += pair_samples(pair, tiny.SCHEMA, "both" if with_sql else "pipe")
+    for split in ("train", "dev", "test"):
+        write_jsonl(folder / f"{split}.jsonl", splits.get(split, []))
+    return folder
+
+
+def test_a_pipe_only_test_split_is_scored_on_its_whole_pipe_queries(tmp_path, tiny_base_dir, lora_adapter_dir,
+                                                                   raw_dir):
+    from t2s_pipeline.evaluation.report import load_test_samples
+
+    pipe_only = _pipe_trajectories(tmp_path / "pipe", with_sql=False)
+    assert {s["meta"]["kind"] for s in load_test_samples(pipe_only)} == {"pipe_whole_query"}
+    both = _pipe_trajectories(tmp_path / "both", with_sql=True)
+    assert {s["meta"]["kind"] for s in load_test_samples(both)} == {"whole_query"}
+
+    report = evaluate(tiny_base_dir, lora_adapter_dir / "adapter", pipe_only, raw_dir, tmp_path / "report",
+                      max_new_tokens=8, log=lambda m: None, plots=False)
+    assert report["scored_kind"] == "pipe_whole_query" and report["questions"] == 2
+    assert report["fine_tuned"]["loss"] > 0
+
+
+def test_a_test_split_without_whole_query_samples_is_a_clear_error(tmp_path):
+    from t2s_pipeline.evaluation.report import load_test_samples
+    from t2s_pipeline.records import write_jsonl
+
+    folder = _pipe_trajectories(tmp_path / "pipe", with_sql=False)
+    steps_only = [s for s in map(json.loads, (folder / "test.jsonl").read_text().splitlines())
+                  if s["meta"]["kind"] == "pipe_step"]
+    write_jsonl(folder / "test.jsonl", steps_only)
+    with pytest.raises(ValueError, match="no test sample of kind whole_query or pipe_whole_query"):
+        load_test_samples(folder)
+
+
+def test_exact_match_of_a_pipe_sample_is_against_its_gold_pipe_query():
+    from t2s_pipeline.evaluation.report import _prediction_row
+    from t2s_pipeline.samples.steps import pipe_whole_query_sample
+    from t2s_pipeline_tests.training import tiny
+
+    pair = {"id": "mini/0", "db_id": "music", "benchmark": "mini", "question": "How many singers are there?",
+            "gold_sql": "SELECT count(*) FROM singer", "pipe_sql": "FROM singer\n|> AGGREGATE count(*) AS n",
+            "pipe_ops": ["AGGREGATE"]}
+    sample = pipe_whole_query_sample(pair, tiny.SCHEMA)
+    verdict = {"correct": True, "reason": "ok", "error": "", "f1": 1.0}
+    assert _prediction_row("fine_tuned", sample, pair["pipe_sql"], verdict, (1.0, 3))["em"] is True
+    assert _prediction_row("fine_tuned", sample, pair["gold_sql"], verdict, (1.0, 3))["em"] is False

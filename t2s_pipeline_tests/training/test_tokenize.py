@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
 from t2s_pipeline.records import read_json, read_jsonl, write_jsonl
 from t2s_pipeline.training.tiny_model import CHAT_TEMPLATE, IM_END
-from t2s_pipeline.training.tokenize import IGNORE_INDEX, has_generation_markers, tokenize_sample, tokenize_splits
+from t2s_pipeline.training.tokenize import (
+    IGNORE_INDEX, has_generation_markers, hf_messages, tokenize_sample, tokenize_splits,
+)
 from t2s_pipeline_tests.training import tiny
 
 
@@ -117,3 +120,62 @@ def test_a_sample_without_assistant_tokens_is_an_error(tiny_base_dir, tmp_path):
     write_jsonl(traj / "train.jsonl", [bad])
     with pytest.raises(ValueError, match="mini/train/no_answer"):
         tokenize_splits(traj, tiny_base_dir, tmp_path / "tok", log=lambda m: None)
+
+
+def tool_call_messages() -> list[dict]:
+    """An agent conversation in the OpenAI format our tool samples use: arguments as JSON text."""
+    call = {"id": "call_1", "type": "function",
+            "function": {"name": "describe_table", "arguments": json.dumps({"table": "singer"})}}
+    return [
+        {"role": "system", "content": "Answer with one query."},
+        {"role": "user", "content": "Question: How many singers are there?"},
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "name": "describe_table", "content": tiny.SCHEMA},
+        {"role": "assistant", "content": "SELECT count(*) FROM singer"},
+    ]
+
+
+TOOLS = [{"type": "function", "function": {"name": "describe_table", "description": "A table's columns.",
+                                           "parameters": {"type": "object", "required": ["table"], "properties": {
+                                               "table": {"type": "string"}}}}}]
+
+
+def test_hf_messages_turns_tool_call_arguments_into_dicts_without_touching_the_sample():
+    messages = tool_call_messages()
+    converted = hf_messages(messages)
+    assert converted[2]["tool_calls"][0]["function"]["arguments"] == {"table": "singer"}
+    assert isinstance(messages[2]["tool_calls"][0]["function"]["arguments"], str)  # the input is unchanged
+    assert converted[4] == messages[4]
+
+
+@pytest.mark.parametrize("markers", [True, False])
+def test_every_assistant_turn_of_a_tool_call_sample_is_learned(tokenizer, markers):
+    if not markers:
+        tokenizer = copy.deepcopy(tokenizer)
+        tokenizer.chat_template = CHAT_TEMPLATE.replace("{% generation %}", "").replace("{% endgeneration %}", "")
+    row = tokenize_sample(tokenizer, tool_call_messages(), TOOLS)
+    text = tokenizer.decode(row["input_ids"])
+    learned = tokenizer.decode(supervised(row))
+    # The arguments are rendered as a JSON object, not as a string holding JSON.
+    assert '"arguments": {"table": "singer"}' in learned
+    assert learned.replace("\n", "").endswith("SELECT count(*) FROM singer" + IM_END)
+    assert learned.count(IM_END) == 2  # both assistant turns end, and nothing else is learned
+    # The tools, the question and the tool's result are in the input but not learned.
+    for prompt_only in ('"name": "describe_table", "description"', "How many singers", "CREATE TABLE singer"):
+        assert prompt_only in text and prompt_only not in learned
+
+
+def test_a_large_split_tokenized_by_worker_processes_equals_one_process(tiny_base_dir, tmp_path, monkeypatch):
+    from datasets import load_from_disk
+
+    from t2s_pipeline.training import tokenize
+
+    traj = tiny.write_trajectories(tmp_path / "traj")
+    write_jsonl(traj / "train.jsonl", list(read_jsonl(traj / "train.jsonl")) * 3)
+    monkeypatch.setattr(tokenize, "PARALLEL_MIN_SAMPLES", 10)  # the 24 train samples go to 2 workers
+    parallel = tokenize_splits(traj, tiny_base_dir, tmp_path / "parallel", log=lambda m: None, workers=2)
+    single = tokenize_splits(traj, tiny_base_dir, tmp_path / "single", log=lambda m: None, workers=1)
+    assert parallel["splits"] == single["splits"]
+    a, b = load_from_disk(str(tmp_path / "parallel")), load_from_disk(str(tmp_path / "single"))
+    for split in ("train", "dev", "test"):
+        assert a[split].to_dict() == b[split].to_dict()
