@@ -19,31 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def build_samples(work: Path, copies: int) -> Path:
-    from t2s_pipeline.benchmarks.raw import write_raw_benchmarks
-    from t2s_pipeline.benchmarks.sources import load_embedded
-    from t2s_pipeline.samples.trajectories import build_trajectories
-    from t2s_pipeline.sql.golden import build_golden_pairs
-
-    write_raw_benchmarks([load_embedded(work / "source")], work / "raw")
-    build_golden_pairs(work / "raw", work / "pairs")
-    build_trajectories(work / "pairs", work / "raw", work / "once", target="both", tool_share=0.2)
-    out = work / "trajectories"
-    out.mkdir()
-    for split in ("train", "dev", "test"):
-        text = (work / "once" / f"{split}.jsonl").read_text()
-        (out / f"{split}.jsonl").write_text(text * copies)
-    return out
-
-
-def tiny_tokenizer(work: Path, trajectories: Path) -> Path:
-    from t2s_pipeline.training.base_model import pretraining_documents
-    from t2s_pipeline.training.tiny_model import TinyModelConfig, train_tokenizer
-
-    tokenizer = train_tokenizer(pretraining_documents(trajectories), TinyModelConfig().vocab_size)
-    tokenizer.save_pretrained(work / "tokenizer")
-    return work / "tokenizer"
+from embedded_samples import build_samples, tiny_tokenizer
 
 
 def main() -> int:

@@ -2,14 +2,26 @@
 
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Optional
 
 import dagster as dg
 from pydantic import Field
 
 from t2s_pipeline.assets.common import counts_table, preview_table, scratch_dir
-from t2s_pipeline.records import read_jsonl
+from t2s_pipeline.records import read_json, read_jsonl
+from t2s_pipeline.samples.mixing import MixSource
 from t2s_pipeline.samples.trajectories import build_trajectories
+
+
+class MixSourceConfig(dg.Config):
+    benchmark: str = Field(description="A benchmark of raw_benchmarks, by name (embedded, spider, bird, synsql, ...).")
+    weight: Optional[float] = Field(default=None, ge=0.0, description="Its share of the train questions, relative "
+                                    "to the other sources' weights; 0 drops it. Empty: the weight raw_benchmarks "
+                                    "gave the source (1.0 by default).")
+    max_samples: Optional[int] = Field(default=None, ge=1, description="Keep at most this many of its train "
+                                       "questions (drawn with the seed); empty keeps all.")
+    difficulties: list[str] = Field(default=[], description="Keep only questions with these difficulty labels "
+                                    "(e.g. BIRD's simple, moderate, challenging); empty keeps all.")
 
 
 class TrajectoriesConfig(dg.Config):
@@ -22,6 +34,9 @@ class TrajectoriesConfig(dg.Config):
     tool_share: float = Field(default=0.0, ge=0.0, le=1.0,
                               description="Share of pairs that also give a tool-calling sample (list_tables, "
                                           "describe_table, sample_rows, execute_sql with real results).")
+    mix: list[MixSourceConfig] = Field(default=[], description="Weighted mixing of the train questions by source; "
+                                       "dev and test are never mixed. Sources not listed keep their raw_benchmarks "
+                                       "weight. With equal weights and no cap the train split is unchanged.")
 
 
 @dg.asset(
@@ -38,7 +53,8 @@ def trajectories(context: dg.AssetExecutionContext, config: TrajectoriesConfig, 
     fractions = {"train": 1.0 - config.dev_fraction - config.test_fraction,
                  "dev": config.dev_fraction, "test": config.test_fraction}
     stats = build_trajectories(golden_pairs, raw_benchmarks, out, fractions=fractions, seed=config.seed,
-                               target=config.target, tool_share=config.tool_share)
+                               target=config.target, tool_share=config.tool_share,
+                               mix=mix_sources(raw_benchmarks, config.mix))
     context.log.info(f"trajectories: samples per split {stats['samples']}, kinds {stats['kinds']}")
     preview = [{"kind": s["meta"]["kind"], "question": s["messages"][1]["content"].rsplit("Question: ", 1)[-1],
                 "answer": s["messages"][-1]["content"]} for s in list(read_jsonl(out / "train.jsonl"))[:8]]
@@ -50,7 +66,22 @@ def trajectories(context: dg.AssetExecutionContext, config: TrajectoriesConfig, 
     }
     metadata["target"] = stats["target"]
     metadata["kinds_by_split"] = dg.MetadataValue.json(stats["kinds_by_split"])
+    metadata["mix"] = dg.MetadataValue.json(stats["mix"])
     if stats["operators"]:
         metadata["operators"] = counts_table(stats["operators"], key_name="operator")
     context.add_output_metadata(metadata)
     return out
+
+
+def mix_sources(raw_benchmarks: Path, overrides: list[MixSourceConfig]) -> dict[str, MixSource]:
+    """Each benchmark's MixSource: the weight raw_benchmarks recorded, then what the config says."""
+    recorded = read_json(raw_benchmarks / "stats.json").get("benchmarks", {})
+    sources = {name: MixSource(weight=b.get("weight", 1.0)) for name, b in recorded.items()}
+    unknown = sorted({o.benchmark for o in overrides} - set(recorded))
+    if unknown:
+        raise ValueError(f"trajectories mix names benchmarks raw_benchmarks did not load: {unknown}; "
+                         f"it loaded {sorted(recorded)}")
+    for o in overrides:
+        weight = o.weight if o.weight is not None else sources.get(o.benchmark, MixSource()).weight
+        sources[o.benchmark] = MixSource(weight=weight, max_samples=o.max_samples, difficulties=tuple(o.difficulties))
+    return sources

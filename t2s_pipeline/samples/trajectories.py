@@ -11,6 +11,7 @@ A share of the pairs (tool_share, default 0) also gives a tool-calling sample (`
 tools.py) ending in the pair's pipe query when the target includes pipe and it has one, else its SQL.
 
 Splits are by question id, stratified by database: every sample of a pair is in its pair's split.
+The train questions can be mixed by source with weights, caps and difficulties (mixing.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 from t2s_pipeline.records import read_json, read_jsonl, write_json, write_jsonl
+from t2s_pipeline.samples.mixing import MixSource, mix_pairs
 from t2s_pipeline.samples.prompts import prompt_messages
 from t2s_pipeline.samples.splits import SPLITS, split_by_question
 from t2s_pipeline.samples.steps import pipe_step_samples, pipe_whole_query_sample
@@ -67,8 +69,12 @@ def build_trajectories(
     target: str = "sql",
     tool_share: float = 0.0,
     timeout_s: float = 10.0,
+    mix: dict[str, MixSource] | None = None,
 ) -> dict:
-    """Write train.jsonl, dev.jsonl, test.jsonl and stats.json; returns the stats."""
+    """Write train.jsonl, dev.jsonl, test.jsonl and stats.json; returns the stats.
+
+    mix: benchmark name -> MixSource, the weighted mix of the train questions (see mixing.py).
+    """
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
     if not 0.0 <= tool_share <= 1.0:
@@ -81,10 +87,13 @@ def build_trajectories(
     schemas = read_json(Path(raw_dir) / "schemas.json")
     schema_prompts = {db_id: schema_text(schema) for db_id, schema in schemas.items()}
     assignment = split_by_question(pairs, fractions, seed)
+    train, mix_stats = mix_pairs([p for p in pairs if assignment[p["id"]] == "train"], mix or {}, seed)
+    held_out = [p for p in pairs if assignment[p["id"]] != "train"]
     samples = {split: [] for split in SPLITS}
-    for pair in pairs:
+    for pair in held_out + train:
         samples[assignment[pair["id"]]].extend(pair_samples(pair, schema_prompts[pair["db_id"]], target))
-    tools = _tool_samples(pairs, Path(raw_dir), schemas, target, tool_share, seed, timeout_s) if tool_share else {}
+    used = list({p["id"]: p for p in held_out + train}.values())
+    tools = _tool_samples(used, Path(raw_dir), schemas, target, tool_share, seed, timeout_s) if tool_share else {}
     for pair_id, sample in tools.items():
         samples[assignment[pair_id]].append(sample)
     for split, rows in samples.items():
@@ -102,6 +111,7 @@ def build_trajectories(
         "tool_share": tool_share,
         "tool_samples": len(tools),
         "pairs_without_pipe": sum(not p.get("pipe_sql") for p in pairs),
+        "mix": mix_stats,
         "fractions": fractions,
         "seed": seed,
         "seconds": round(time.monotonic() - start, 2),
