@@ -34,6 +34,11 @@ class TrajectoriesConfig(dg.Config):
     tool_share: float = Field(default=0.0, ge=0.0, le=1.0,
                               description="Share of pairs that also give a tool-calling sample (list_tables, "
                                           "describe_table, sample_rows, execute_sql with real results).")
+    schema_token_budget: int = Field(default=0, ge=0, description="Cut each prompt's schema to about this many "
+                                     "tokens (estimated, 3.5 characters a token): train prompts keep the gold "
+                                     "query's tables, then the tables most relevant to the question. 0 keeps it whole.")
+    values_per_column: int = Field(default=0, ge=0, description="Example values read from the database and shown "
+                                   "per column in the schema text (they give way to tables under the budget).")
     mix: list[MixSourceConfig] = Field(default=[], description="Weighted mixing of the train questions by source; "
                                        "dev and test are never mixed. Sources not listed keep their raw_benchmarks "
                                        "weight. With equal weights and no cap the train split is unchanged.")
@@ -54,7 +59,9 @@ def trajectories(context: dg.AssetExecutionContext, config: TrajectoriesConfig, 
                  "dev": config.dev_fraction, "test": config.test_fraction}
     stats = build_trajectories(golden_pairs, raw_benchmarks, out, fractions=fractions, seed=config.seed,
                                target=config.target, tool_share=config.tool_share,
-                               mix=mix_sources(raw_benchmarks, config.mix))
+                               mix=mix_sources(raw_benchmarks, config.mix),
+                               schema_token_budget=config.schema_token_budget,
+                               values_per_column=config.values_per_column)
     context.log.info(f"trajectories: samples per split {stats['samples']}, kinds {stats['kinds']}")
     preview = [{"kind": s["meta"]["kind"], "question": s["messages"][1]["content"].rsplit("Question: ", 1)[-1],
                 "answer": s["messages"][-1]["content"]} for s in list(read_jsonl(out / "train.jsonl"))[:8]]
@@ -67,6 +74,7 @@ def trajectories(context: dg.AssetExecutionContext, config: TrajectoriesConfig, 
     metadata["target"] = stats["target"]
     metadata["kinds_by_split"] = dg.MetadataValue.json(stats["kinds_by_split"])
     metadata["mix"] = dg.MetadataValue.json(stats["mix"])
+    metadata["schema_prompts"] = dg.MetadataValue.json(stats["schema_prompts"])
     if stats["operators"]:
         metadata["operators"] = counts_table(stats["operators"], key_name="operator")
     context.add_output_metadata(metadata)

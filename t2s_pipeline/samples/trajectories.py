@@ -25,7 +25,8 @@ from t2s_pipeline.samples.mixing import MixSource, mix_pairs
 from t2s_pipeline.samples.prompts import prompt_messages
 from t2s_pipeline.samples.splits import SPLITS, split_by_question
 from t2s_pipeline.samples.steps import pipe_step_samples, pipe_whole_query_sample
-from t2s_pipeline.sql.schema import schema_text
+from t2s_pipeline.samples.schema_prompt import fit_schema
+from t2s_pipeline.sql.schema import sample_values, schema_text
 
 TARGETS = ("sql", "pipe", "both")
 # Samples that answer a question with a whole query, standard SQL first: what pretraining reads
@@ -70,10 +71,15 @@ def build_trajectories(
     tool_share: float = 0.0,
     timeout_s: float = 10.0,
     mix: dict[str, MixSource] | None = None,
+    schema_token_budget: int = 0,
+    values_per_column: int = 0,
 ) -> dict:
     """Write train.jsonl, dev.jsonl, test.jsonl and stats.json; returns the stats.
 
     mix: benchmark name -> MixSource, the weighted mix of the train questions (see mixing.py).
+    schema_token_budget: cut each prompt's schema to this many estimated tokens (0: whole schema),
+    keeping the gold query's tables in train samples (see schema_prompt.py).
+    values_per_column: example values shown per column in the schema (0: none).
     """
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
@@ -85,13 +91,14 @@ def build_trajectories(
     out_dir.mkdir(parents=True, exist_ok=True)
     pairs = list(read_jsonl(Path(pairs_dir) / "pairs.jsonl"))
     schemas = read_json(Path(raw_dir) / "schemas.json")
-    schema_prompts = {db_id: schema_text(schema) for db_id, schema in schemas.items()}
+    prompts = SchemaPrompts(Path(raw_dir), schemas, schema_token_budget, values_per_column)
     assignment = split_by_question(pairs, fractions, seed)
     train, mix_stats = mix_pairs([p for p in pairs if assignment[p["id"]] == "train"], mix or {}, seed)
     held_out = [p for p in pairs if assignment[p["id"]] != "train"]
     samples = {split: [] for split in SPLITS}
     for pair in held_out + train:
-        samples[assignment[pair["id"]]].extend(pair_samples(pair, schema_prompts[pair["db_id"]], target))
+        split = assignment[pair["id"]]
+        samples[split].extend(pair_samples(pair, prompts.text(pair, gold_tables=split == "train"), target))
     used = list({p["id"]: p for p in held_out + train}.values())
     tools = _tool_samples(used, Path(raw_dir), schemas, target, tool_share, seed, timeout_s) if tool_share else {}
     for pair_id, sample in tools.items():
@@ -112,12 +119,54 @@ def build_trajectories(
         "tool_samples": len(tools),
         "pairs_without_pipe": sum(not p.get("pipe_sql") for p in pairs),
         "mix": mix_stats,
+        "schema_prompts": prompts.stats(),
         "fractions": fractions,
         "seed": seed,
         "seconds": round(time.monotonic() - start, 2),
     }
     write_json(out_dir / "stats.json", stats)
     return stats
+
+
+class SchemaPrompts:
+    """The schema text of each pair's prompt: one per database, or cut per question to a budget."""
+
+    def __init__(self, raw_dir: Path, schemas: dict, budget: int, values_per_column: int):
+        self.schemas, self.budget = schemas, budget
+        self.values = _database_values(raw_dir, schemas, values_per_column) if values_per_column else {}
+        self.whole = {db_id: schema_text(schema, self.values.get(db_id)) for db_id, schema in schemas.items()}
+        self.cut = self.over_budget = self.prompts = 0
+
+    def text(self, pair: dict, gold_tables: bool) -> str:
+        self.prompts += 1
+        if not self.budget:
+            return self.whole[pair["db_id"]]
+        from t2s_pipeline.samples.tools import tables_used
+
+        schema = self.schemas[pair["db_id"]]
+        required = tables_used(pair["gold_sql"], schema) if gold_tables else []
+        fitted = fit_schema(schema, self.budget, pair["question"], required, self.values.get(pair["db_id"]))
+        self.cut += fitted.tables < fitted.of or (bool(self.values) and not fitted.values)
+        self.over_budget += fitted.over_budget
+        return fitted.text
+
+    def stats(self) -> dict:
+        return {"token_budget": self.budget, "pairs": self.prompts, "cut": self.cut, "over_budget": self.over_budget}
+
+
+def _database_values(raw_dir: Path, schemas: dict, per_column: int) -> dict:
+    from t2s_pipeline.sql.execute import connect_readonly
+
+    values = {}
+    for db_id, schema in schemas.items():
+        path = raw_dir / "databases" / f"{db_id}.sqlite"
+        if path.is_file():
+            conn = connect_readonly(path)
+            try:
+                values[db_id] = sample_values(conn, schema, per_column)
+            finally:
+                conn.close()
+    return values
 
 
 def _tool_samples(pairs: list[dict], raw_dir: Path, schemas: dict, target: str, share: float, seed: int,

@@ -81,10 +81,37 @@ def schema_from_spider_tables(entry: dict) -> dict:
     return {"db_id": entry["db_id"], "tables": tables}
 
 
-def schema_text(schema: dict) -> str:
-    """One compact CREATE TABLE line per table: column types, primary and foreign keys."""
-    lines = []
+def sample_values(conn: sqlite3.Connection, schema: dict, per_column: int = 3, max_chars: int = 40) -> dict:
+    """{table: {column: [up to per_column distinct non-null values]}} read from the database.
+
+    Long text is cut to max_chars; a table or column the database refuses to read gets no values.
+    """
+    values: dict[str, dict[str, list]] = {}
     for table in schema["tables"]:
+        by_column = values.setdefault(table["name"], {})
+        for col in table["columns"]:
+            name, tbl = quote_identifier(col["name"]), quote_identifier(table["name"])
+            try:
+                rows = conn.execute(f"SELECT DISTINCT {name} FROM {tbl} WHERE {name} IS NOT NULL LIMIT ?",
+                                    (per_column,)).fetchall()
+            except sqlite3.Error:
+                continue
+            by_column[col["name"]] = [v[:max_chars] if isinstance(v, str) else v for (v,) in rows
+                                      if not isinstance(v, bytes)]
+    return values
+
+
+def _literal(value) -> str:
+    return "'" + value.replace("'", "''") + "'" if isinstance(value, str) else repr(value)
+
+
+def schema_text(schema: dict, values: dict | None = None) -> str:
+    """One compact CREATE TABLE line per table: column types, primary and foreign keys, and with
+    `values` (from sample_values) a few example values per column in a comment."""
+    lines = []
+    values = values or {}
+    for table in schema["tables"]:
+        examples = values.get(table["name"], {})
         pk = table["primary_key"]
         fk_by_col = {fk["column"]: fk for fk in table["foreign_keys"]}
         parts = []
@@ -96,6 +123,8 @@ def schema_text(schema: dict) -> str:
             if fk:
                 ref_col = f"({quote_identifier(fk['ref_column'])})" if fk.get("ref_column") else ""
                 part += f" REFERENCES {quote_identifier(fk['ref_table'])}{ref_col}"
+            if examples.get(col["name"]):
+                part += " /* e.g. " + ", ".join(_literal(v) for v in examples[col["name"]]).replace("*/", "* /") + " */"
             parts.append(part)
         if len(pk) > 1:
             parts.append("PRIMARY KEY (" + ", ".join(quote_identifier(c) for c in pk) + ")")
