@@ -10,6 +10,7 @@ from pydantic import Field
 
 from t2s_pipeline.assets.common import log_to, scratch_dir
 from t2s_pipeline.evaluation.report import evaluate
+from t2s_pipeline.resources.storage import DirectoryIOManager, list_versions, version_path
 
 REGRESSION_TOLERANCE = 0.0  # a drop in fine-tuned execution accuracy larger than this warns
 
@@ -28,7 +29,7 @@ class EvalReportConfig(dg.Config):
 
 
 @dg.asset(
-    code_version="1",
+    code_version="2",
     group_name="evaluation",
     kinds={"sqlite", "markdown"},
     description="Execution accuracy, exact match, record F1, loss and perplexity of the base and the fine-tuned "
@@ -114,12 +115,26 @@ def compare_reports(current: dict, previous: dict | None, tolerance: float = REG
     return now >= before - tolerance, metadata
 
 
+def previous_stored_version(io_manager: DirectoryIOManager, key: list[str], current: Path) -> Path | None:
+    """The version stored just before `current` (named by its version id), fetched through the storage layer,
+    so it is found on S3 too, where `current` is a download outside any versions folder; None if there is
+    none among the versions the storage keeps."""
+    manifests = list_versions(io_manager.root, key, io_manager.storage_options)
+    ids = [m["version"] for m in manifests]  # newest first
+    older = ids[ids.index(current.name) + 1:] if current.name in ids else ids
+    return version_path(io_manager.root, key, older[0], io_manager.storage_options) if older else None
+
+
 @dg.asset_check(asset=eval_report, blocking=False,
                 description="The fine-tuned model is not worse than the one in the previously materialized report "
                             "(execution accuracy); warns on a regression, does not block the merge.")
-def eval_report_no_regression(eval_report: Path) -> dg.AssetCheckResult:
+def eval_report_no_regression(eval_report: Path, io_manager: dg.ResourceParam[DirectoryIOManager]
+                              ) -> dg.AssetCheckResult:
     current = json.loads((eval_report / "report.json").read_text())
-    previous_dir = previous_version(eval_report)
+    if isinstance(io_manager, DirectoryIOManager):
+        previous_dir = previous_stored_version(io_manager, ["eval_report"], eval_report)
+    else:  # another IO manager: a sibling folder, if it stores versions side by side
+        previous_dir = previous_version(eval_report)
     previous_file = previous_dir / "report.json" if previous_dir else None
     previous = json.loads(previous_file.read_text()) if previous_file and previous_file.is_file() else None
     passed, metadata = compare_reports(current, previous)

@@ -13,8 +13,11 @@ from pydantic import Field
 
 from t2s_pipeline.assets.common import scratch_dir
 from t2s_pipeline.resources.launcher import AccelerateLauncher
-from t2s_pipeline.resources.storage import resolve_root
+from t2s_pipeline.resources.storage import DirectoryIOManager, resolve_root
+from t2s_pipeline.resources.tracking import WandbTracking
+from t2s_pipeline.training.checkpoint_upload import fetch_newer_checkpoint, remove_store
 from t2s_pipeline.training.config import load_preset
+from t2s_pipeline.training.train import checkpoint_step, newest_complete_checkpoint
 
 
 class LoraAdapterConfig(dg.Config):
@@ -43,9 +46,11 @@ class LoraAdapterConfig(dg.Config):
     group_name="training",
     kinds={"pytorch", "accelerate"},
     description="A LoRA adapter trained on tokenized_splits by an `accelerate launch` subprocess (Dagster Pipes): "
-                "the final adapter, trainer_state.json, the loss log and metrics.",
+                "the final adapter, trainer_state.json, the loss log and metrics. With s3:// storage each "
+                "checkpoint is uploaded as it is saved, so a run whose machine was lost resumes elsewhere.",
 )
 def lora_adapter(context: dg.AssetExecutionContext, config: LoraAdapterConfig, launcher: AccelerateLauncher,
+                 tracking: WandbTracking, io_manager: dg.ResourceParam[DirectoryIOManager],
                  tokenized_splits: Path, base_model: Path) -> dg.Output[Path]:
     cfg = load_preset(config.preset)
     cfg = type(cfg).from_dict({**cfg.to_dict(), **config.overrides()})
@@ -57,12 +62,33 @@ def lora_adapter(context: dg.AssetExecutionContext, config: LoraAdapterConfig, l
     # Checkpoints live outside the run's scratch folder, keyed by the training config, so that
     # re-materializing after a killed run resumes it; a finished run removes them (copies travel with the artifact).
     checkpoint_dir = resumable_checkpoint_dir(cfg, base_model, tokenized_splits)
+    # With s3:// storage the training job also uploads each checkpoint to the store as it saves it (same
+    # fingerprint), and a run whose local folder is gone or behind fetches the newest one first. With local
+    # storage the checkpoint folder already lies in the storage folder: nothing to upload.
+    store = io_manager.remote_url(*context.asset_key.path, "checkpoints", checkpoint_dir.name)
+    if store and config.resume:
+        local = newest_complete_checkpoint(checkpoint_dir, launcher.world_size())
+        try:
+            fetch_newer_checkpoint(store, checkpoint_step(local) if local else -1, checkpoint_dir,
+                                   io_manager.storage_options, log=context.log.info)
+        except Exception as error:
+            raise RuntimeError(f"fetching the newest uploaded checkpoint from {store} to resume failed "
+                               f"({type(error).__name__}: {error}); retry, or set resume: false to start over"
+                               ) from error
     run = {"model_dir": str(base_model), "data_dir": str(tokenized_splits), "output_dir": str(out),
-           "checkpoint_dir": str(checkpoint_dir), "resume": config.resume, "training": cfg.to_dict()}
-    metrics = launcher.launch(context, run, out)
+           "checkpoint_dir": str(checkpoint_dir), "resume": config.resume, "upload_checkpoints_to": store,
+           "wandb": tracking.enabled, "training": cfg.to_dict()}
+    # Credentials travel in the environment only: run.json is part of the artifact.
+    env = {**io_manager.aws_env(), **tracking.training_env(f"lora_adapter-{context.run.run_id[:8]}")}
+    metrics = launcher.launch(context, run, out, env=env)
     if metrics.get("resumed_from"):
         context.log.info(f"resumed from {metrics['resumed_from']} of an earlier, interrupted run")
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    if store:
+        try:  # the kept checkpoints travel with the artifact: the uploaded copies are done with
+            remove_store(store, io_manager.storage_options)
+        except Exception as error:
+            context.log.warning(f"could not remove the uploaded checkpoints at {store}: {error}")
     if not (out / "adapter" / "adapter_config.json").is_file():
         if metrics.get("stopped_reason"):
             raise RuntimeError(f"training stopped ({describe_stop(metrics)}) before any checkpoint was saved: "
@@ -75,6 +101,8 @@ def lora_adapter(context: dg.AssetExecutionContext, config: LoraAdapterConfig, l
         **{k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)},
         **({"bad_value": dg.MetadataValue.json(_jsonable(metrics["bad_value"]))} if metrics.get("bad_value") else {}),
         "preset": config.preset,
+        **({"checkpoint_store": store} if store else {}),
+        **({"wandb_dir": dg.MetadataValue.path(str(tracking.run_dir()))} if tracking.enabled else {}),
         "loss_curve": dg.MetadataValue.md(_loss_table(out / "loss_log.jsonl")),
     })
 

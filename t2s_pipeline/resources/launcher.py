@@ -104,13 +104,16 @@ class AccelerateLauncher(dg.ConfigurableResource):
             env["TORCH_EXTENSIONS_DIR"] = str(Path(sys.prefix) / "torch_extensions")
         return {**env, **self.extra_env}
 
-    def launch(self, context: dg.AssetExecutionContext, run_config: dict, work_dir: Path) -> dict:
-        """Write run.json, launch, stream logs; returns the metrics rank 0 reported."""
+    def launch(self, context: dg.AssetExecutionContext, run_config: dict, work_dir: Path,
+               env: Optional[dict[str, str]] = None) -> dict:
+        """Write run.json, launch, stream logs; returns the metrics rank 0 reported. `env` adds variables for
+        the training processes (credentials go there, never into run.json, which is part of the artifact)."""
         run_config_path = work_dir / "run.json"
         run_config_path.write_text(json.dumps(run_config, indent=2))
         command = self.command(run_config_path)
         context.log.info("launching: " + " ".join(command))
-        invocation = dg.PipesSubprocessClient().run(context=context, command=command, env=self.env())
+        invocation = dg.PipesSubprocessClient().run(context=context, command=command,
+                                                    env={**self.env(), **(env or {})})
         messages = [m for m in invocation.get_custom_messages() if isinstance(m, dict) and "metrics" in m]
         if not messages:
             raise RuntimeError("the training process ended without reporting its metrics through Pipes")

