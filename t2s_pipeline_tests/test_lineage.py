@@ -40,9 +40,10 @@ def materialized(tmp_path_factory):
 
 def test_data_versions_are_manifest_hashes_with_upstream_versions(materialized):
     root, instance, result = materialized
+    code_versions = {a.key.to_user_string(): a.code_versions_by_key[a.key] for a in CHAIN}
     for name in DATA_HALF:
         manifest = read_manifest(root, name)
-        assert manifest["code_version"] == "1" and manifest["files"]
+        assert manifest["code_version"] == code_versions[name] and manifest["files"]
         assert all(len(f["sha256"]) == 64 and f["size"] >= 0 for f in manifest["files"])
         record = instance.get_latest_materialization_event(dg.AssetKey(name)).asset_materialization
         assert record.tags["dagster/data_version"] == manifest["data_version"]  # reported to Dagster

@@ -6,7 +6,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from t2s_pipeline.assets.common import counts_table, preview_table, scratch_dir
+from t2s_pipeline.assets.common import computed, counts_table, input_hash, preview_table, reuse_stored, scratch_dir
+from t2s_pipeline.resources.storage import DirectoryIOManager
 from t2s_pipeline.records import read_json, read_jsonl, write_json
 from t2s_pipeline.sql.golden import build_golden_pairs
 
@@ -25,6 +26,8 @@ class GoldenPairsConfig(dg.Config):
         default=DEFAULT_MIN_VALIDATION_RATE,
         description="Floor of the blocking check golden_pairs_validation_rate: the share of input questions "
                     "with a proven pipe rewrite (or, with pipe off, a gold query that runs).")
+    force: bool = Field(default=False, description="Recompute even when a stored version was made from the same "
+                        "raw_benchmarks, config and code (it is reused otherwise).")
 
 
 @dg.asset(
@@ -35,7 +38,11 @@ class GoldenPairsConfig(dg.Config):
                 "rewrite (and each of its prefixes) proven equal to the gold by execution; pairs whose gold runs "
                 "are kept, the rest rejected with a reason code.",
 )
-def golden_pairs(context: dg.AssetExecutionContext, config: GoldenPairsConfig, raw_benchmarks: Path) -> Path:
+def golden_pairs(context: dg.AssetExecutionContext, config: GoldenPairsConfig, raw_benchmarks: Path,
+                 io_manager: dg.ResourceParam[DirectoryIOManager]) -> dg.Output:
+    digest = input_hash(context, io_manager, config, upstream=["raw_benchmarks"])
+    if reused := reuse_stored(context, io_manager, digest, config.force):
+        return reused
     out = scratch_dir(context)
     stats = build_golden_pairs(raw_benchmarks, out, timeout_s=config.timeout_s, workers=config.workers or None,
                                pipe=config.pipe)
@@ -59,7 +66,7 @@ def golden_pairs(context: dg.AssetExecutionContext, config: GoldenPairsConfig, r
                                  ["id", "question", "gold_sql", "pipe_sql"], width=120),
         "seconds": stats["seconds"],
     })
-    return out
+    return computed(out, digest)
 
 
 @dg.asset_check(asset=golden_pairs, blocking=True,

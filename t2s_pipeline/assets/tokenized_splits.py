@@ -6,12 +6,17 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from t2s_pipeline.assets.common import log_to, scratch_dir
+from t2s_pipeline.assets.common import computed, input_hash, log_to, reuse_stored, scratch_dir
+from t2s_pipeline.resources.storage import DirectoryIOManager
 from t2s_pipeline.training.tokenize import tokenize_splits
 
 
 class TokenizedSplitsConfig(dg.Config):
     max_length: int = Field(default=1024, description="Samples longer than this many tokens are dropped and counted.")
+    workers: int = Field(default=0, ge=0, description="Processes for a large split (over 4,096 samples); 0 uses "
+                         "every core. Smaller splits are tokenized in the run's own process.")
+    force: bool = Field(default=False, description="Recompute even when a stored version was made from the same "
+                        "trajectories, base model, config and code (it is reused otherwise).")
 
 
 @dg.asset(
@@ -22,9 +27,13 @@ class TokenizedSplitsConfig(dg.Config):
                 "assistant turns (the end-of-turn token is learned); over-length samples dropped and counted.",
 )
 def tokenized_splits(context: dg.AssetExecutionContext, config: TokenizedSplitsConfig, trajectories: Path,
-                     base_model: Path) -> Path:
+                     base_model: Path, io_manager: dg.ResourceParam[DirectoryIOManager]) -> dg.Output:
+    digest = input_hash(context, io_manager, config, upstream=["trajectories", "base_model"])
+    if reused := reuse_stored(context, io_manager, digest, config.force):
+        return reused
     out = scratch_dir(context)
-    stats = tokenize_splits(trajectories, base_model, out, max_length=config.max_length, log=log_to(context))
+    stats = tokenize_splits(trajectories, base_model, out, max_length=config.max_length, log=log_to(context),
+                            workers=config.workers or None)
     metadata = {"max_length": config.max_length, "seconds": stats["seconds"]}
     for split, s in stats["splits"].items():
         metadata[f"{split}_samples"] = s["samples"]
@@ -32,4 +41,4 @@ def tokenized_splits(context: dg.AssetExecutionContext, config: TokenizedSplitsC
         metadata[f"{split}_tokens"] = s["tokens"]
     metadata["train_mean_tokens"] = stats["splits"]["train"]["mean_tokens"]
     context.add_output_metadata(metadata)
-    return out
+    return computed(out, digest)

@@ -7,8 +7,9 @@ from typing import Literal, Optional
 import dagster as dg
 from pydantic import Field
 
-from t2s_pipeline.assets.common import counts_table, preview_table, scratch_dir
+from t2s_pipeline.assets.common import computed, counts_table, input_hash, preview_table, reuse_stored, scratch_dir
 from t2s_pipeline.records import read_json, read_jsonl
+from t2s_pipeline.resources.storage import DirectoryIOManager
 from t2s_pipeline.samples.mixing import MixSource
 from t2s_pipeline.samples.trajectories import build_trajectories
 
@@ -42,6 +43,8 @@ class TrajectoriesConfig(dg.Config):
     mix: list[MixSourceConfig] = Field(default=[], description="Weighted mixing of the train questions by source; "
                                        "dev and test are never mixed. Sources not listed keep their raw_benchmarks "
                                        "weight. With equal weights and no cap the train split is unchanged.")
+    force: bool = Field(default=False, description="Recompute even when a stored version was made from the same "
+                        "inputs, config and code (it is reused otherwise).")
 
 
 @dg.asset(
@@ -53,7 +56,10 @@ class TrajectoriesConfig(dg.Config):
                 "stratified by database.",
 )
 def trajectories(context: dg.AssetExecutionContext, config: TrajectoriesConfig, golden_pairs: Path,
-                 raw_benchmarks: Path) -> Path:
+                 raw_benchmarks: Path, io_manager: dg.ResourceParam[DirectoryIOManager]) -> dg.Output:
+    digest = input_hash(context, io_manager, config, upstream=["golden_pairs", "raw_benchmarks"])
+    if reused := reuse_stored(context, io_manager, digest, config.force):
+        return reused
     out = scratch_dir(context)
     fractions = {"train": 1.0 - config.dev_fraction - config.test_fraction,
                  "dev": config.dev_fraction, "test": config.test_fraction}
@@ -78,7 +84,7 @@ def trajectories(context: dg.AssetExecutionContext, config: TrajectoriesConfig, 
     if stats["operators"]:
         metadata["operators"] = counts_table(stats["operators"], key_name="operator")
     context.add_output_metadata(metadata)
-    return out
+    return computed(out, digest)
 
 
 def mix_sources(raw_benchmarks: Path, overrides: list[MixSourceConfig]) -> dict[str, MixSource]:

@@ -4,29 +4,53 @@
     databases/<db_id>.sqlite  each database once
     schemas.json              db_id -> schema dict
     rejects.jsonl             what was not kept, with a reason code
-    stats.json                counts that reconcile: input = kept + rejected
+    stats.json                counts that reconcile: input = kept + rejected; per benchmark its
+                              weight (for a later training mix) and `skipped_max_samples` (records
+                              past a source's max_samples: left out of the set, so not input)
+
+Records are written as the loaders produce them, so a streaming source of millions of records
+(SynSQL) passes through in bounded memory.
 """
 
 from __future__ import annotations
 
 import filecmp
+import json
 import shutil
 import time
 from collections import Counter
 from pathlib import Path
 
 from t2s_pipeline.benchmarks.spider import LoadedBenchmark
-from t2s_pipeline.records import read_json, write_json, write_jsonl
+from t2s_pipeline.records import read_json, write_json
 
 
 def write_raw_benchmarks(loaded: list[LoadedBenchmark], out_dir: str | Path) -> dict:
     """Write the artifact into out_dir and return its stats."""
     start = time.monotonic()
     out_dir = Path(out_dir)
-    databases = _collect_databases(loaded)
-    _check_unique_ids(loaded)
-
     out_dir.mkdir(parents=True, exist_ok=True)
+    # stats.json, written last, marks a complete artifact: an older one must not vouch for a failed rewrite.
+    (out_dir / "stats.json").unlink(missing_ok=True)
+    counts = [{"kept": 0, "rejected": 0, "splits": Counter()} for _ in loaded]
+    reasons: Counter = Counter()
+    writers: dict[str, int] = {}  # "<benchmark>/<split>" -> the load whose ids those are
+    with open(out_dir / "examples.jsonl", "w", encoding="utf-8") as examples, \
+            open(out_dir / "rejects.jsonl", "w", encoding="utf-8") as rejects:
+        for i, bench in enumerate(loaded):
+            for kind, record in bench.records():
+                _claim_ids(writers, record["id"], i)
+                if kind == "example":
+                    examples.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    counts[i]["kept"] += 1
+                    counts[i]["splits"][record["split"]] += 1
+                else:
+                    rejects.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    counts[i]["rejected"] += 1
+                    reasons[record["reason"]] += 1
+
+    # Streaming loads know their databases only now, after their records went through.
+    databases = _collect_databases(loaded)
     db_dir = out_dir / "databases"
     if db_dir.exists():  # a re-run must not leave databases of an older source set behind
         shutil.rmtree(db_dir)
@@ -39,17 +63,19 @@ def write_raw_benchmarks(loaded: list[LoadedBenchmark], out_dir: str | Path) -> 
         for db_id, schema in bench.schemas.items():
             schemas.setdefault(db_id, schema)
     write_json(out_dir / "schemas.json", schemas)
-    kept = write_jsonl(out_dir / "examples.jsonl", (e for b in loaded for e in b.examples))
-    rejected = write_jsonl(out_dir / "rejects.jsonl", (r for b in loaded for r in b.rejects))
 
+    kept = sum(c["kept"] for c in counts)
+    rejected = sum(c["rejected"] for c in counts)
     stats = {
         "input": sum(b.input_count for b in loaded),
         "kept": kept,
         "rejected": rejected,
-        "benchmarks": _benchmark_stats(loaded),
-        "rejects_by_reason": dict(Counter(r["reason"] for b in loaded for r in b.rejects)),
+        "skipped_max_samples": sum(b.skipped_max_samples for b in loaded),
+        "benchmarks": _benchmark_stats(loaded, counts),
+        "rejects_by_reason": dict(reasons),
         "databases": len(databases),
-        "seconds": round(sum(b.seconds for b in loaded) + time.monotonic() - start, 3),
+        # A streamed load's time is spent inside this function, so only the others' is added.
+        "seconds": round(sum(b.seconds for b in loaded if b.stream is None) + time.monotonic() - start, 3),
     }
     if stats["input"] != kept + rejected:
         raise AssertionError(f"counts do not reconcile: input {stats['input']} != kept {kept} + rejected {rejected}")
@@ -68,6 +94,19 @@ def database_path(raw_dir: str | Path, db_id: str) -> Path:
     return path
 
 
+def _claim_ids(writers: dict[str, int], record_id: str, load: int) -> None:
+    """Refuse ids that a second load would repeat.
+
+    A load numbers each split's records from 0 (`<benchmark>/<split>/<n>`), so its own ids are unique
+    and two loads clash exactly when both write the same benchmark and split. Checking that pair keeps
+    memory flat, where a set of every id would not (millions of ids).
+    """
+    benchmark_split = record_id.rsplit("/", 1)[0]
+    if writers.setdefault(benchmark_split, load) != load:
+        raise ValueError(f"example ids occur twice: {benchmark_split}/... come from two sources "
+                         "(same benchmark name loaded twice? give one source another name)")
+
+
 def _collect_databases(loaded: list[LoadedBenchmark]) -> dict[str, Path]:
     """db_id -> source file; one db_id brought twice must be the same file contents."""
     databases: dict[str, Path] = {}
@@ -79,20 +118,20 @@ def _collect_databases(loaded: list[LoadedBenchmark]) -> dict[str, Path]:
     return databases
 
 
-def _check_unique_ids(loaded: list[LoadedBenchmark]) -> None:
-    counts = Counter(e["id"] for b in loaded for e in b.examples)
-    duplicated = [i for i, c in counts.items() if c > 1]
-    if duplicated:
-        raise ValueError(f"example ids occur twice (same benchmark name loaded twice?): {duplicated[:5]}")
-
-
-def _benchmark_stats(loaded: list[LoadedBenchmark]) -> dict:
-    """Counts per benchmark name (one name may come in several loads, e.g. one per split)."""
+def _benchmark_stats(loaded: list[LoadedBenchmark], counts: list[dict]) -> dict:
+    """Counts and weight per benchmark name (one name may come in several loads, e.g. one per split)."""
     stats: dict[str, dict] = {}
-    for bench in loaded:
-        entry = stats.setdefault(bench.benchmark, {"input": 0, "kept": 0, "rejected": 0, "splits": Counter()})
+    for bench, count in zip(loaded, counts):
+        entry = stats.setdefault(bench.benchmark, {
+            "input": 0, "kept": 0, "rejected": 0, "splits": Counter(),
+            "skipped_max_samples": 0, "weight": bench.weight,
+        })
+        if entry["weight"] != bench.weight:
+            raise ValueError(f"benchmark {bench.benchmark!r} is loaded with two weights: "
+                             f"{entry['weight']} and {bench.weight}")
         entry["input"] += bench.input_count
-        entry["kept"] += len(bench.examples)
-        entry["rejected"] += len(bench.rejects)
-        entry["splits"].update(e["split"] for e in bench.examples)
+        entry["kept"] += count["kept"]
+        entry["rejected"] += count["rejected"]
+        entry["splits"].update(count["splits"])
+        entry["skipped_max_samples"] += bench.skipped_max_samples
     return {name: {**entry, "splits": dict(entry["splits"])} for name, entry in stats.items()}

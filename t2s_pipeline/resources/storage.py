@@ -34,6 +34,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -106,6 +107,7 @@ def build_manifest(
     code_version: str | None = None,
     upstream: Mapping[str, Mapping[str, str]] | None = None,
     lineage: Mapping[str, Mapping[str, str]] | None = None,
+    input_hash: str | None = None,
 ) -> dict:
     files = sorted((p for p in directory.rglob("*") if p.is_file()), key=lambda p: p.relative_to(directory).as_posix())
     manifest = {
@@ -118,6 +120,7 @@ def build_manifest(
         "upstream": {k: {"data_version": v.get("data_version")} for k, v in sorted((upstream or {}).items())},
         "upstream_versions": {k: dict(v) for k, v in sorted((upstream or {}).items())},
         "lineage": {k: dict(v) for k, v in sorted((lineage or {}).items())},
+        "input_hash": input_hash,
         "files": [
             {"path": p.relative_to(directory).as_posix(), "size": p.stat().st_size, "sha256": _sha256_file(p)}
             for p in files
@@ -195,13 +198,41 @@ def version_path(root: str | os.PathLike, asset_name: str | Sequence[str], versi
     return folder if folder.is_dir() and _manifest_path(_asset_dir(store, key), version_id).is_file() else None
 
 
+@dataclass(frozen=True)
+class Reuse:
+    """What an asset returns instead of a directory when a stored version was made from the same inputs
+    (same input hash): the IO manager makes that version current again, nothing is copied."""
+    version: str
+
+
+def find_version_by_input_hash(root: str | os.PathLike, asset_name: str | Sequence[str], input_hash: str,
+                               storage_options: Mapping[str, object] | None = None) -> dict | None:
+    """The manifest of the newest kept version made from `input_hash`, or None."""
+    return next((m for m in list_versions(root, asset_name, storage_options) if m.get("input_hash") == input_hash),
+                None)
+
+
+def make_current(root: str | os.PathLike, asset_name: str | Sequence[str], version_id: str,
+                 storage_options: Mapping[str, object] | None = None) -> dict:
+    """Point CURRENT at a complete stored version again; returns its manifest."""
+    store, key = storage_root(root), _key_parts(asset_name)
+    manifest = read_manifest(root, key, version_id, storage_options)
+    if manifest is None:
+        raise ManifestMissingError(f"asset '{'/'.join(key)}' has no complete version {version_id} to reuse")
+    if isinstance(store, str):
+        _S3Store(store, storage_options)._write(version_id, *key, CURRENT_FILE)
+    else:
+        _write_text_atomic(_asset_dir(store, key) / CURRENT_FILE, version_id)
+    return manifest
+
+
 # --- local publishing -------------------------------------------------------------------------------
 
 
 def publish_directory(
     root: Path, key: Sequence[str], source: Path, run_id: str, keep_versions: int = 3,
     code_version: str | None = None, upstream: Mapping[str, Mapping[str, str]] | None = None,
-    lineage: Mapping[str, Mapping[str, str]] | None = None,
+    lineage: Mapping[str, Mapping[str, str]] | None = None, input_hash: str | None = None,
 ) -> Path:
     """Store `source` as a new version of `key` and make it current; returns the version dir."""
     asset_dir = _asset_dir(root, key)
@@ -216,7 +247,7 @@ def publish_directory(
     else:
         _copy_tree(source, staging)
     version_id = _new_version_id(versions, run_id)
-    manifest = build_manifest(staging, key, version_id, run_id, code_version, upstream, lineage)
+    manifest = build_manifest(staging, key, version_id, run_id, code_version, upstream, lineage, input_hash)
     os.utime(staging)  # mtime orders versions made within the same second
     os.rename(staging, versions / version_id)
     _write_text_atomic(_manifest_path(asset_dir, version_id), json.dumps(manifest, indent=1))  # after the files
@@ -284,10 +315,11 @@ class _S3Store:
 
     def publish(self, key: list[str], source: Path, run_id: str, keep_versions: int,
                 code_version: str | None, upstream: Mapping[str, Mapping[str, str]] | None,
-                lineage: Mapping[str, Mapping[str, str]] | None = None) -> tuple[str, dict]:
+                lineage: Mapping[str, Mapping[str, str]] | None = None,
+                input_hash: str | None = None) -> tuple[str, dict]:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
         version_id = f"{stamp}-{run_id[:8]}-{uuid.uuid4().hex[:6]}"
-        manifest = build_manifest(source, key, version_id, run_id, code_version, upstream, lineage)
+        manifest = build_manifest(source, key, version_id, run_id, code_version, upstream, lineage, input_hash)
         for entry in manifest["files"]:  # the version's own prefix is the staging area: nothing reads it yet
             self.fs.put_file(str(source / entry["path"]), self._path(*key, "versions", version_id, entry["path"]))
         self._write(json.dumps(manifest, indent=1), *key, MANIFEST_DIR, f"{version_id}.json")
@@ -479,6 +511,13 @@ class DirectoryIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: object) -> None:
         key = context.asset_key.path if context.has_asset_key else [context.step_key, context.name]
         name = "/".join(key)
+        input_hash = context.output_metadata.get("input_hash")
+        input_hash = getattr(input_hash, "value", input_hash)  # a MetadataValue once Dagster has seen it
+        if isinstance(obj, Reuse):
+            manifest = make_current(self.root, key, obj.version, self.storage_options)
+            self._report(context, key, manifest, self.remote_url(*key, "versions", obj.version)
+                         or str(_asset_dir(self.storage, key) / "versions" / obj.version))
+            return
         if not isinstance(obj, (str, os.PathLike)):
             raise TypeError(f"asset '{name}' must return a directory Path, got {type(obj).__name__}")
         source = Path(obj)
@@ -490,7 +529,8 @@ class DirectoryIOManager(dg.ConfigurableIOManager):
         if isinstance(store, str):
             try:
                 location, manifest = _S3Store(store, self.storage_options).publish(
-                    list(key), source, context.run_id, self.keep_versions, code_version, upstream, lineage)
+                    list(key), source, context.run_id, self.keep_versions, code_version, upstream, lineage,
+                    input_hash)
             except Exception as error:
                 raise OSError(f"asset '{name}': storing to {store} failed ({type(error).__name__}: {error}); "
                               "the previous version stays current") from error
@@ -500,11 +540,20 @@ class DirectoryIOManager(dg.ConfigurableIOManager):
             path_metadata = dg.MetadataValue.url(location)
         else:
             version_dir = publish_directory(store, key, source, context.run_id, self.keep_versions,
-                                            code_version, upstream, lineage)
+                                            code_version, upstream, lineage, input_hash)
             manifest = json.loads(_manifest_path(_asset_dir(store, key), version_dir.name).read_text())
             path_metadata = dg.MetadataValue.path(str(version_dir))
-        if step_context is not None:  # report the manifest hash as the asset's data version
+        self._report(context, key, manifest, path_metadata)
+
+    def _report(self, context: dg.OutputContext, key: Sequence[str], manifest: dict, path_metadata) -> None:
+        """The manifest hash as the asset's data version, and the stored version in the metadata."""
+        _, _, step_context = _lineage(context, key) if context.has_asset_key else (None, {}, None)
+        if step_context is not None:
             step_context.set_data_version(dg.AssetKey(list(key)), dg.DataVersion(manifest["data_version"]))
+        upstream, lineage = manifest.get("upstream_versions") or {}, manifest.get("lineage") or {}
+        if isinstance(path_metadata, str):
+            path_metadata = dg.MetadataValue.url(path_metadata) if is_remote(path_metadata) \
+                else dg.MetadataValue.path(path_metadata)
         metadata = {
             "path": path_metadata,
             "version": manifest["version"],

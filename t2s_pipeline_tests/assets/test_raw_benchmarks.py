@@ -1,4 +1,5 @@
-"""raw_benchmarks as Dagster runs it: bad records are rejected and the run goes on; a missing folder fails it."""
+"""raw_benchmarks as Dagster runs it: bad records are rejected and the run goes on; a missing folder or an
+invalid source fails it; BIRD and JSONL sources load next to each other with their weights."""
 
 import json
 
@@ -8,6 +9,8 @@ import pytest
 from t2s_pipeline.assets.raw_benchmarks import raw_benchmarks
 from t2s_pipeline.records import read_jsonl
 from t2s_pipeline.resources.storage import DirectoryIOManager, current_version_path
+from t2s_pipeline_tests.benchmarks.test_bird import GOOD_DEV, write_bird_folder
+from t2s_pipeline_tests.benchmarks.test_jsonl import LINES, write_jsonl
 from t2s_pipeline_tests.benchmarks.test_spider import write_spider_folder
 
 
@@ -51,3 +54,35 @@ def test_missing_benchmark_folder_fails_the_asset_naming_the_path(tmp_path, monk
     assert not result.success
     failure = result.failure_data_for_node("raw_benchmarks")
     assert str(missing) in str(failure.error.cause.message if failure.error.cause else failure.error.message)
+
+
+def test_bird_and_jsonl_sources_materialize_with_weights(tmp_path, monkeypatch):
+    bird = write_bird_folder(tmp_path / "bird", "dev", [GOOD_DEV, dict(GOOD_DEV, db_id="ghost")])
+    jsonl = write_jsonl(tmp_path / "mix.jsonl", LINES)
+    sources = [
+        {"kind": "bird", "path": str(bird), "weight": 2.0, "splits": {"dev": "test"}},
+        {"kind": "jsonl", "path": str(jsonl), "name": "mix", "max_samples": 2},
+    ]
+    result = _materialize(tmp_path, monkeypatch, {"embedded": False, "sources": sources})
+    assert result.success
+    folder = current_version_path(tmp_path / "storage", "raw_benchmarks")
+    stats = json.loads((folder / "stats.json").read_text())
+    assert stats["benchmarks"]["bird"] == {"input": 2, "kept": 1, "rejected": 1, "splits": {"test": 1},
+                                           "skipped_max_samples": 0, "weight": 2.0}
+    mix = stats["benchmarks"]["mix"]
+    assert (mix["kept"], mix["weight"]) == (2, 1.0) and mix["input"] + mix["skipped_max_samples"] == len(LINES) - 1
+    assert stats["input"] == stats["kept"] + stats["rejected"]
+    kept = list(read_jsonl(folder / "examples.jsonl"))
+    assert [e["id"] for e in kept] == ["bird/test/0", "mix/train/0", "mix/train/1"]
+    assert {p.stem for p in (folder / "databases").iterdir()} == {"music", kept[1]["db_id"]}  # mix's two share one
+    assert not (folder / "_sources").exists()
+    metadata = result.asset_materializations_for_node("raw_benchmarks")[0].metadata
+    assert "bird | 2.0" in metadata["weights"].value
+
+
+def test_an_invalid_source_fails_the_asset_naming_the_field(tmp_path, monkeypatch):
+    result = _materialize(tmp_path, monkeypatch, {"embedded": False, "sources": [{"kind": "bird", "path": "x",
+                                                                                 "cot_only": True}]})
+    assert not result.success
+    failure = result.failure_data_for_node("raw_benchmarks")
+    assert "cot_only" in str(failure.error.cause.message if failure.error.cause else failure.error.message)

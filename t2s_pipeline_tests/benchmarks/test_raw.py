@@ -27,7 +27,8 @@ def test_two_sources_share_a_database(tmp_path):
     assert stats["input"] == 4 == stats["kept"] + stats["rejected"]
     assert stats["kept"] == 3 and stats["rejected"] == 1
     assert stats["rejects_by_reason"] == {"missing_database": 1}
-    assert stats["benchmarks"]["a"] == {"input": 2, "kept": 1, "rejected": 1, "splits": {"dev": 1}}
+    assert stats["benchmarks"]["a"] == {"input": 2, "kept": 1, "rejected": 1, "splits": {"dev": 1},
+                                        "skipped_max_samples": 0, "weight": 1.0}
     assert stats["benchmarks"]["b"]["kept"] == 2
     assert stats["databases"] == 1
     assert read_json(out / "stats.json") == stats
