@@ -35,6 +35,11 @@ class TrajectoriesConfig(dg.Config):
     tool_share: float = Field(default=0.0, ge=0.0, le=1.0,
                               description="Share of pairs that also give a tool-calling sample (list_tables, "
                                           "describe_table, sample_rows, execute_sql with real results).")
+    prompt_format: Literal["chat", "alpaca"] = Field(
+        default="chat", description="chat: the base model's chat template; alpaca: the Alpaca instruction format "
+                                    "(### Instruction / ### Input / ### Response, ended by the EOS token).")
+    cot: bool = Field(default=False, description="Answer whole-query samples with the source's chain of thought, "
+                      "then the SQL in a ```sql block, where the source has one (SynSQL-2.5M).")
     schema_token_budget: int = Field(default=0, ge=0, description="Cut each prompt's schema to about this many "
                                      "tokens (estimated, 3.5 characters a token): train prompts keep the gold "
                                      "query's tables, then the tables most relevant to the question. 0 keeps it whole.")
@@ -67,7 +72,8 @@ def trajectories(context: dg.AssetExecutionContext, config: TrajectoriesConfig, 
                                target=config.target, tool_share=config.tool_share,
                                mix=mix_sources(raw_benchmarks, config.mix),
                                schema_token_budget=config.schema_token_budget,
-                               values_per_column=config.values_per_column)
+                               values_per_column=config.values_per_column,
+                               prompt_format=config.prompt_format, cot=config.cot)
     context.log.info(f"trajectories: samples per split {stats['samples']}, kinds {stats['kinds']}")
     preview = [{"kind": s["meta"]["kind"], "question": s["messages"][1]["content"].rsplit("Question: ", 1)[-1],
                 "answer": s["messages"][-1]["content"]} for s in list(read_jsonl(out / "train.jsonl"))[:8]]

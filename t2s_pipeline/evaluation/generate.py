@@ -51,7 +51,7 @@ def stop_token_ids(tokenizer) -> list[int]:
 
 
 def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int, max_new_tokens: int,
-              num_beams: int = 1) -> list[str]:
+              num_beams: int = 1, chat_template: str | None = None) -> list[str]:
     """The raw reply (special tokens removed) to each conversation, batched with left padding."""
     import torch
 
@@ -59,7 +59,8 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     stops = stop_token_ids(tokenizer)
-    prompts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in conversations]
+    prompts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True, chat_template=chat_template)
+               for c in conversations]
     outputs: list[str] = []
     for i in range(0, len(prompts), batch_size):
         batch = tokenizer(prompts[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
@@ -75,9 +76,10 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
 
 
 def generate_sql(model, tokenizer, conversations: list[list[dict]], batch_size: int = 16, max_new_tokens: int = 128,
-                 num_beams: int = 1) -> list[str]:
-    """One SQL string per conversation (system + user turns): greedy decoding, or beam search when num_beams > 1."""
-    replies = _complete(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams)
+                 num_beams: int = 1, chat_template: str | None = None) -> list[str]:
+    """One SQL string per conversation (system + user turns): greedy decoding, or beam search when num_beams > 1.
+    chat_template: a template other than the tokenizer's (the Alpaca format's)."""
+    replies = _complete(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams, chat_template)
     return [extract_sql(r) for r in replies]
 
 
@@ -130,9 +132,9 @@ def masked_losses(model, tokenizer, samples: list[dict], batch_size: int = 16) -
     """Per sample: the summed cross-entropy over its assistant tokens (prompt masked) and their count."""
     import torch
 
-    from t2s_pipeline.training.tokenize import IGNORE_INDEX, tokenize_sample
+    from t2s_pipeline.training.tokenize import IGNORE_INDEX, tokenize_batch
 
-    rows = [tokenize_sample(tokenizer, s["messages"], s.get("tools")) for s in samples]
+    rows = tokenize_batch(tokenizer, samples)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     out: list[tuple[float, int]] = []
     for i in range(0, len(rows), batch_size):

@@ -19,11 +19,14 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from t2s_pipeline.evaluation.generate import generate_incremental, generate_sql, load_model, masked_losses
+from t2s_pipeline.evaluation.generate import (
+    extract_sql, generate_incremental, generate_sql, load_model, masked_losses,
+)
 from t2s_pipeline.evaluation.metrics import (
     breakdown_all, exact_match, judge_many, normalize_sql, rate, spider_hardness,
 )
 from t2s_pipeline.records import read_jsonl, write_json, write_jsonl
+from t2s_pipeline.samples.prompts import sample_template
 from t2s_pipeline.samples.trajectories import WHOLE_QUERY_KINDS
 from t2s_pipeline.sql.compare import SPIDER
 
@@ -36,8 +39,9 @@ def _prompt(sample: dict) -> list[dict]:
 
 
 def _answer(sample: dict) -> str:
-    """The reference answer: the gold SQL, or the gold pipe query for a pipe sample."""
-    return [m for m in sample["messages"] if m["role"] == "assistant"][-1]["content"]
+    """The reference query: the gold SQL, or the gold pipe query for a pipe sample (out of its ```sql block
+    for a chain-of-thought answer)."""
+    return extract_sql([m for m in sample["messages"] if m["role"] == "assistant"][-1]["content"])
 
 
 def _question(sample: dict) -> str:
@@ -70,7 +74,8 @@ def predict(name, model_dir, adapter_dir, samples, batch_size=16, max_new_tokens
     if incremental:
         sqls = generate_incremental(model, tokenizer, conversations, batch_size, max_new_tokens)
     else:
-        sqls = generate_sql(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams)
+        sqls = generate_sql(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams,
+                            sample_template(samples[0]))
     losses = masked_losses(model, tokenizer, samples, batch_size)
     del model
     seconds = time.monotonic() - start
@@ -89,6 +94,9 @@ def evaluate(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     samples = load_test_samples(trajectories_dir, limit)
+    if incremental and sample_template(samples[0]) is not None:
+        raise ValueError("incremental generation asks for pipe steps in the chat format; these samples are "
+                         f"in the {samples[0].get('format')!r} format")
     db_paths = {s["meta"]["db_id"]: Path(raw_dir) / "databases" / f"{s['meta']['db_id']}.sqlite" for s in samples}
 
     predicted, losses, gen_seconds = {}, {}, {}

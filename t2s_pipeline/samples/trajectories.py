@@ -1,5 +1,7 @@
 """Chat training samples from golden pairs, written as train/dev/test JSON lines.
 
+Samples are chat messages; prompt_format `alpaca` marks them to be rendered in the Alpaca format, and
+`cot` makes a whole-query answer the source's chain of thought then a ```sql block (prompts.py).
 The target says which samples each pair gives:
 - `sql` (the default): one whole-query sample: system prompt; user = schema text then the question
   (and evidence); assistant = the gold SQL. meta.kind `whole_query`: what eval_report scores.
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from t2s_pipeline.records import read_json, read_jsonl, write_json, write_jsonl
 from t2s_pipeline.samples.mixing import MixSource, mix_pairs
-from t2s_pipeline.samples.prompts import prompt_messages
+from t2s_pipeline.samples.prompts import FORMATS, cot_answer, prompt_messages
 from t2s_pipeline.samples.splits import SPLITS, split_by_question
 from t2s_pipeline.samples.steps import pipe_step_samples, pipe_whole_query_sample
 from t2s_pipeline.samples.schema_prompt import fit_schema
@@ -34,10 +36,13 @@ TARGETS = ("sql", "pipe", "both")
 WHOLE_QUERY_KINDS = ("whole_query", "pipe_whole_query")
 
 
-def whole_query_sample(pair: dict, schema_prompt: str) -> dict:
+def whole_query_sample(pair: dict, schema_prompt: str, cot: bool = False) -> dict:
+    """The SQL answer; with cot and a pair that has a chain of thought, the reasoning then a ```sql block."""
     messages = prompt_messages(schema_prompt, pair["question"], pair.get("evidence", ""))
-    messages.append({"role": "assistant", "content": pair["gold_sql"]})
-    return {
+    with_cot = cot and bool(pair.get("cot"))
+    answer = cot_answer(pair["cot"], pair["gold_sql"]) if with_cot else pair["gold_sql"]
+    messages.append({"role": "assistant", "content": answer})
+    sample = {
         "messages": messages,
         "meta": {
             "id": pair["id"],
@@ -50,11 +55,14 @@ def whole_query_sample(pair: dict, schema_prompt: str) -> dict:
             "steps": 1,
         },
     }
+    if with_cot:
+        sample["meta"]["answer"] = "cot"
+    return sample
 
 
-def pair_samples(pair: dict, schema_prompt: str, target: str = "sql") -> list[dict]:
+def pair_samples(pair: dict, schema_prompt: str, target: str = "sql", cot: bool = False) -> list[dict]:
     """The samples of one pair for a target (no tool-calling sample)."""
-    samples = [whole_query_sample(pair, schema_prompt)] if target in ("sql", "both") else []
+    samples = [whole_query_sample(pair, schema_prompt, cot)] if target in ("sql", "both") else []
     if target in ("pipe", "both") and pair.get("pipe_sql"):
         samples += pipe_step_samples(pair, schema_prompt)
         samples.append(pipe_whole_query_sample(pair, schema_prompt))
@@ -73,6 +81,8 @@ def build_trajectories(
     mix: dict[str, MixSource] | None = None,
     schema_token_budget: int = 0,
     values_per_column: int = 0,
+    prompt_format: str = "chat",
+    cot: bool = False,
 ) -> dict:
     """Write train.jsonl, dev.jsonl, test.jsonl and stats.json; returns the stats.
 
@@ -80,11 +90,16 @@ def build_trajectories(
     schema_token_budget: cut each prompt's schema to this many estimated tokens (0: whole schema),
     keeping the gold query's tables in train samples (see schema_prompt.py).
     values_per_column: example values shown per column in the schema (0: none).
+    prompt_format: `chat` or `alpaca` (prompts.py); cot: answer with the chain of thought when a pair has one.
     """
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
     if not 0.0 <= tool_share <= 1.0:
         raise ValueError(f"tool_share must be within [0, 1], got {tool_share}")
+    if prompt_format not in FORMATS:
+        raise ValueError(f"prompt_format must be one of {FORMATS}, got {prompt_format!r}")
+    if prompt_format == "alpaca" and tool_share:
+        raise ValueError("tool_share needs prompt_format 'chat': the Alpaca format has no tool calls")
     start = time.monotonic()
     fractions = fractions or {"train": 0.8, "dev": 0.1, "test": 0.1}
     out_dir = Path(out_dir)
@@ -98,7 +113,10 @@ def build_trajectories(
     samples = {split: [] for split in SPLITS}
     for pair in held_out + train:
         split = assignment[pair["id"]]
-        samples[split].extend(pair_samples(pair, prompts.text(pair, gold_tables=split == "train"), target))
+        for sample in pair_samples(pair, prompts.text(pair, gold_tables=split == "train"), target, cot):
+            if prompt_format != "chat":
+                sample["format"] = prompt_format
+            samples[split].append(sample)
     used = list({p["id"]: p for p in held_out + train}.values())
     tools = _tool_samples(used, Path(raw_dir), schemas, target, tool_share, seed, timeout_s) if tool_share else {}
     for pair_id, sample in tools.items():
@@ -115,6 +133,8 @@ def build_trajectories(
         "operators": dict(Counter(s["meta"]["op"] for rows in samples.values() for s in rows
                                   if s["meta"]["kind"] == "pipe_step").most_common()),
         "target": target,
+        "prompt_format": prompt_format,
+        "cot_answers": sum(s["meta"].get("answer") == "cot" for rows in samples.values() for s in rows),
         "tool_share": tool_share,
         "tool_samples": len(tools),
         "pairs_without_pipe": sum(not p.get("pipe_sql") for p in pairs),

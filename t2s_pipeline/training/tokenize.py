@@ -27,6 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from t2s_pipeline.records import write_json
+from t2s_pipeline.samples.prompts import sample_template
 
 IGNORE_INDEX = -100
 BATCH_SIZE = 512  # conversations per fast-tokenizer call
@@ -118,7 +119,8 @@ class _Encoder:
         self.__dict__.update(state, backend=Tokenizer.from_str(state["backend"]))
 
     def encode(self, samples: list[dict]) -> list[dict]:
-        rendered = [_render(self.chat_template, self.special_tokens, s["messages"], s.get("tools")) for s in samples]
+        rendered = [_render(sample_template(s) or self.chat_template, self.special_tokens, s["messages"], s.get("tools"))
+                    for s in samples]
         encodings = self.backend.encode_batch([text for text, _ in rendered], add_special_tokens=False)
         return [_row(encoding, spans) for encoding, (_, spans) in zip(encodings, rendered)]
 
@@ -135,7 +137,8 @@ def _row(encoding, spans: list[tuple[int, int]]) -> dict:
 
 
 def tokenize_batch(tokenizer, samples: list[dict]) -> list[dict]:
-    """input_ids, attention_mask and labels for each sample ({"messages", "tools"?}), in one tokenizer call."""
+    """input_ids, attention_mask and labels for each sample ({"messages", "tools"?, "format"?}), in one
+    tokenizer call. A sample in the `alpaca` format is rendered with that format's template."""
     return _Encoder(tokenizer).encode(samples)
 
 

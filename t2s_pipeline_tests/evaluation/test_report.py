@@ -202,3 +202,39 @@ def test_exact_match_of_a_pipe_sample_is_against_its_gold_pipe_query():
     verdict = {"correct": True, "reason": "ok", "error": "", "f1": 1.0}
     assert _prediction_row("fine_tuned", sample, pair["pipe_sql"], verdict, (1.0, 3))["em"] is True
     assert _prediction_row("fine_tuned", sample, pair["gold_sql"], verdict, (1.0, 3))["em"] is False
+
+
+def test_an_alpaca_test_split_is_generated_with_the_alpaca_prompt(tmp_path, tiny_base_dir, lora_adapter_dir,
+                                                                  raw_dir, monkeypatch):
+    from t2s_pipeline.evaluation import generate
+    from t2s_pipeline.records import read_jsonl, write_jsonl
+    from t2s_pipeline_tests.training import tiny
+
+    folder = tiny.write_trajectories(tmp_path / "traj")
+    for split in ("train", "test"):
+        write_jsonl(folder / f"{split}.jsonl", [{**s, "format": "alpaca"} for s in read_jsonl(folder / f"{split}.jsonl")])
+    prompts = []
+    real_complete = generate._complete
+
+    def spy(model, tokenizer, conversations, *args):
+        prompts.extend(tokenizer.apply_chat_template(c, tokenize=False, chat_template=args[-1]) for c in conversations)
+        return real_complete(model, tokenizer, conversations, *args)
+
+    monkeypatch.setattr(generate, "_complete", spy)
+    report = evaluate(tiny_base_dir, lora_adapter_dir / "adapter", folder, raw_dir, tmp_path / "report",
+                      max_new_tokens=4, log=lambda m: None, plots=False)
+    assert report["questions"] == 2 and report["fine_tuned"]["loss"] > 0
+    assert len(prompts) == 4 and all(p.startswith("Below is an instruction") and p.endswith("### Response:\n")
+                                     for p in prompts)
+
+
+def test_exact_match_of_a_cot_answer_is_against_the_sql_in_its_block():
+    from t2s_pipeline.evaluation.report import _prediction_row
+    from t2s_pipeline.samples.trajectories import whole_query_sample
+    from t2s_pipeline_tests.training import tiny
+
+    pair = {"id": "mini/0", "db_id": "music", "benchmark": "mini", "question": "How many singers are there?",
+            "gold_sql": "SELECT count(*) FROM singer", "cot": "Count every row of singer."}
+    sample = whole_query_sample(pair, tiny.SCHEMA, cot=True)
+    verdict = {"correct": True, "reason": "ok", "error": "", "f1": 1.0}
+    assert _prediction_row("fine_tuned", sample, "SELECT count(*) FROM singer", verdict, (1.0, 3))["em"] is True

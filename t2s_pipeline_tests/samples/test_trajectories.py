@@ -205,3 +205,24 @@ def test_tool_samples_for_a_share_of_pairs(tmp_path):
 def test_a_bad_target_is_refused(tmp_path):
     with pytest.raises(ValueError, match="target"):
         build_trajectories(tmp_path, tmp_path, tmp_path / "out", target="yaml")
+
+
+def test_alpaca_format_and_cot_answers(tmp_path):
+    pairs_dir, raw_dir = tmp_path / "pairs", tmp_path / "raw"
+    pairs_dir.mkdir(), raw_dir.mkdir()
+    pairs = make_pairs()
+    pairs[0]["cot"] = "Count the orders whose amount is above 0."
+    write_jsonl(pairs_dir / "pairs.jsonl", pairs)
+    write_json(raw_dir / "schemas.json", SCHEMAS)
+    stats = build_trajectories(pairs_dir, raw_dir, tmp_path / "out", prompt_format="alpaca", cot=True)
+    samples = [s for split in ("train", "dev", "test") for s in read_jsonl(tmp_path / "out" / f"{split}.jsonl")]
+    assert {s["format"] for s in samples} == {"alpaca"} and stats["prompt_format"] == "alpaca"
+    with_cot = [s for s in samples if s["meta"].get("answer") == "cot"]
+    assert len(with_cot) == stats["cot_answers"] == 1
+    assert with_cot[0]["messages"][-1]["content"] == (
+        "Count the orders whose amount is above 0.\n\n```sql\nSELECT count(*) FROM orders WHERE amount > 0\n```")
+
+
+def test_alpaca_has_no_tool_calls(tmp_path):
+    with pytest.raises(ValueError, match="tool_share needs prompt_format 'chat'"):
+        build_trajectories(tmp_path, tmp_path, tmp_path / "out", prompt_format="alpaca", tool_share=0.5)

@@ -10,7 +10,7 @@ import pytest
 from t2s_pipeline.records import read_json, read_jsonl, write_jsonl
 from t2s_pipeline.training.tiny_model import CHAT_TEMPLATE, IM_END
 from t2s_pipeline.training.tokenize import (
-    IGNORE_INDEX, has_generation_markers, hf_messages, tokenize_sample, tokenize_splits,
+    IGNORE_INDEX, has_generation_markers, hf_messages, tokenize_batch, tokenize_sample, tokenize_splits,
 )
 from t2s_pipeline_tests.training import tiny
 
@@ -179,3 +179,12 @@ def test_a_large_split_tokenized_by_worker_processes_equals_one_process(tiny_bas
     a, b = load_from_disk(str(tmp_path / "parallel")), load_from_disk(str(tmp_path / "single"))
     for split in ("train", "dev", "test"):
         assert a[split].to_dict() == b[split].to_dict()
+
+
+def test_an_alpaca_sample_learns_its_response_and_the_eos_token(tokenizer):
+    sample = {**tiny.sample(2, "train"), "format": "alpaca"}
+    row = tokenize_batch(tokenizer, [sample])[0]
+    text = tokenizer.decode(row["input_ids"])
+    assert text.startswith("Below is an instruction") and "### Input:\n" in text and "### Response:\n" in text
+    assert tokenizer.decode(supervised(row)) == sample["messages"][-1]["content"] + tokenizer.eos_token
+    assert "<|im_start|>" not in text  # not the chat template
