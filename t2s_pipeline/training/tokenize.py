@@ -10,7 +10,8 @@ Where the assistant turns are:
 - without markers, turn k is what rendering messages[:k+1] adds to rendering messages[:k] with
   the generation prompt. Every assistant turn is learned (tool calls included) when the template
   renders each turn as a prefix of the next; otherwise only the last turn is.
-Tool-call arguments are JSON text in our samples (OpenAI format); HF templates want dicts.
+Tool-call arguments are JSON text in our samples (OpenAI format); HF templates want dicts. A sample
+in the Alpaca format is rendered with that format's template instead (samples/prompts.py).
 
 Large splits are cut into chunks tokenized by several processes (`workers`); the rows go into an
 Arrow-backed DatasetDict saved with save_to_disk.
@@ -118,28 +119,32 @@ class _Encoder:
 
         self.__dict__.update(state, backend=Tokenizer.from_str(state["backend"]))
 
-    def encode(self, samples: list[dict]) -> list[dict]:
+    def encode(self, samples: list[dict]) -> list[tuple]:
+        """(input_ids, labels) of each sample as int32 numpy arrays."""
         rendered = [_render(sample_template(s) or self.chat_template, self.special_tokens, s["messages"], s.get("tools"))
                     for s in samples]
         encodings = self.backend.encode_batch([text for text, _ in rendered], add_special_tokens=False)
-        return [_row(encoding, spans) for encoding, (_, spans) in zip(encodings, rendered)]
+        return [_ids_and_labels(encoding, spans) for encoding, (_, spans) in zip(encodings, rendered)]
 
 
-def _row(encoding, spans: list[tuple[int, int]]) -> dict:
-    ids = encoding.ids
-    labels = [IGNORE_INDEX] * len(ids)
+def _ids_and_labels(encoding, spans: list[tuple[int, int]]) -> tuple:
+    import numpy as np
+
+    ids = np.asarray(encoding.ids, dtype=np.int32)
+    labels = np.full(len(ids), IGNORE_INDEX, dtype=np.int32)
     for start, end in spans:
         first = next((t for c in range(start, end) if (t := encoding.char_to_token(c)) is not None), None)
         last = next((t for c in range(end - 1, start - 1, -1) if (t := encoding.char_to_token(c)) is not None), None)
         if first is not None and last is not None:
             labels[first:last + 1] = ids[first:last + 1]
-    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
+    return ids, labels
 
 
 def tokenize_batch(tokenizer, samples: list[dict]) -> list[dict]:
     """input_ids, attention_mask and labels for each sample ({"messages", "tools"?, "format"?}), in one
     tokenizer call. A sample in the `alpaca` format is rendered with that format's template."""
-    return _Encoder(tokenizer).encode(samples)
+    return [{"input_ids": ids.tolist(), "attention_mask": [1] * len(ids), "labels": labels.tolist()}
+            for ids, labels in _Encoder(tokenizer).encode(samples)]
 
 
 def tokenize_sample(tokenizer, messages: list[dict], tools: list | None = None) -> dict:
@@ -156,15 +161,15 @@ def _tokenize_lines(encoder: _Encoder, lines: list[str], max_length: int) -> dic
     dropped = 0
     for k in range(0, len(lines), BATCH_SIZE):
         samples = [json.loads(line) for line in lines[k:k + BATCH_SIZE]]
-        for sample, row in zip(samples, encoder.encode(samples)):
-            if len(row["input_ids"]) > max_length:
+        for sample, (sample_ids, sample_labels) in zip(samples, encoder.encode(samples)):
+            if len(sample_ids) > max_length:
                 dropped += 1
                 continue
-            if row["labels"].count(IGNORE_INDEX) == len(row["labels"]):
+            if not (sample_labels != IGNORE_INDEX).any():
                 raise ValueError(f"sample {sample['meta'].get('id')} has no assistant tokens to learn")
-            ids.append(np.asarray(row["input_ids"], dtype=np.int32))
-            labels.append(np.asarray(row["labels"], dtype=np.int32))
-            lengths.append(len(row["input_ids"]))
+            ids.append(sample_ids)
+            labels.append(sample_labels)
+            lengths.append(len(sample_ids))
             row_ids.append(sample["meta"]["id"])
     flat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32))
     return {"input_ids": flat(ids), "labels": flat(labels), "lengths": np.asarray(lengths, dtype=np.int64),
@@ -182,6 +187,7 @@ def _tokenize_split(path: Path, encoder: _Encoder, max_length: int, workers: int
         chunks = [lines[k:k + size] for k in range(0, len(lines), size)]
         # forkserver: forking a process that runs threads (Dagster's, the tokenizer's) can deadlock.
         context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__, "transformers.utils.chat_template_utils"])
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             parts = list(pool.map(_tokenize_lines, [encoder] * len(chunks), chunks, [max_length] * len(chunks)))
     return {"input_ids": np.concatenate([p["input_ids"] for p in parts]),
