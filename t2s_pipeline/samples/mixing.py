@@ -53,7 +53,7 @@ def mix_pairs(pairs: list[dict], sources: dict[str, MixSource], seed: int = 0) -
     absent = {name: {**_stats(0, 0, 0), "weight": spec.weight} for name, spec in sources.items()
               if name not in by_source}  # named, but no train question: reported, nothing to mix
     specs = {name: sources.get(name, MixSource()) for name in by_source}
-    if _is_identity(specs.values()):
+    if not specs or _is_identity(specs.values()):
         return list(pairs), {**absent, **{name: {**_stats(len(p), len(p), len(p)), "weight": specs[name].weight}
                                           for name, p in by_source.items()}}
 

@@ -61,6 +61,11 @@ def test_a_source_without_train_questions_is_reported_with_nothing_mixed():
     assert mixed == pairs and stats["bird"]["questions"] == stats["bird"]["mixed"] == 0
 
 
+def test_an_empty_train_split_mixes_to_nothing():
+    assert mix_pairs([], {"bird": MixSource(weight=2.0)}) == ([], {"bird": {"questions": 0, "kept": 0, "mixed": 0,
+                                                                           "repeated": 0, "weight": 2.0}})
+
+
 def test_weight_zero_drops_a_source():
     mixed, stats = mix_pairs(pairs_of("spider", 6) + pairs_of("bird", 4), {"bird": MixSource(weight=0.0)})
     assert by_source(mixed) == {"spider": 10} and stats["bird"]["mixed"] == 0
