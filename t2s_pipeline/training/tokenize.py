@@ -99,6 +99,17 @@ def _render(chat_template: str, special_tokens: dict, messages: list[dict], tool
     return full, spans
 
 
+def _unpadded_copy(backend):
+    """A copy of the Rust tokenizer without padding or truncation: a padded call through the HF tokenizer
+    (generation pads batches on the left) leaves padding switched on in the shared backend."""
+    from tokenizers import Tokenizer
+
+    copy = Tokenizer.from_str(backend.to_str())
+    copy.no_padding()
+    copy.no_truncation()
+    return copy
+
+
 class _Encoder:
     """What tokenizing needs, picklable for worker processes: the template, the special tokens and
     the fast tokenizer's Rust backend (workers then need not import the rest of transformers)."""
@@ -109,7 +120,7 @@ class _Encoder:
         if not tokenizer.chat_template:
             raise ValueError(f"{tokenizer.name_or_path}: the tokenizer has no chat template")
         self.chat_template, self.special_tokens = tokenizer.chat_template, dict(tokenizer.special_tokens_map)
-        self.backend = tokenizer.backend_tokenizer
+        self.backend = _unpadded_copy(tokenizer.backend_tokenizer)
 
     def __getstate__(self):
         return {**self.__dict__, "backend": self.backend.to_str()}

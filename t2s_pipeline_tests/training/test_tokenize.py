@@ -188,3 +188,13 @@ def test_an_alpaca_sample_learns_its_response_and_the_eos_token(tokenizer):
     assert text.startswith("Below is an instruction") and "### Input:\n" in text and "### Response:\n" in text
     assert tokenizer.decode(supervised(row)) == sample["messages"][-1]["content"] + tokenizer.eos_token
     assert "<|im_start|>" not in text  # not the chat template
+
+
+def test_a_tokenizer_left_padded_by_generation_tokenizes_as_a_fresh_one(tiny_base_dir):
+    from transformers import AutoTokenizer
+
+    fresh, used = AutoTokenizer.from_pretrained(tiny_base_dir), AutoTokenizer.from_pretrained(tiny_base_dir)
+    used.padding_side = "left"
+    used(["a", "a much longer text than the first one"], padding=True)  # as generation does: padding stays on
+    samples = [tiny.sample(i, "test") for i in (10, 11)]
+    assert tokenize_batch(used, samples) == tokenize_batch(fresh, samples)
