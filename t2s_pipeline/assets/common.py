@@ -8,7 +8,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from t2s_pipeline.resources.storage import DirectoryIOManager, Reuse, find_version_by_input_hash, read_manifest, resolve_root
+from t2s_pipeline.resources.storage import (
+    DirectoryIOManager, Reuse, find_version_by_input_hash, read_manifest, resolve_root,
+)
 
 
 def scratch_dir(context: dg.AssetExecutionContext) -> Path:

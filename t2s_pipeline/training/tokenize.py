@@ -132,8 +132,8 @@ class _Encoder:
 
     def encode(self, samples: list[dict]) -> list[tuple]:
         """(input_ids, labels) of each sample as int32 numpy arrays."""
-        rendered = [_render(sample_template(s) or self.chat_template, self.special_tokens, s["messages"], s.get("tools"))
-                    for s in samples]
+        rendered = [_render(sample_template(s) or self.chat_template, self.special_tokens, s["messages"],
+                            s.get("tools")) for s in samples]
         encodings = self.backend.encode_batch([text for text, _ in rendered], add_special_tokens=False)
         return [_ids_and_labels(encoding, spans) for encoding, (_, spans) in zip(encodings, rendered)]
 
