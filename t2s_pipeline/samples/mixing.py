@@ -2,7 +2,7 @@
 
 Each source may keep only some difficulties and at most `max_samples` questions (drawn with the
 seed). The weights then set each source's share of the mixed train split, whose size is the
-number of questions kept: a source whose share is larger than what it kept repeats questions, a
+number of questions the sources with a weight above 0 kept: a source whose share is larger than what it kept repeats questions, a
 smaller share leaves some out. Weight 0 drops a source. Only the train split is mixed: dev and test
 stay as they are, so evaluation measures the same questions whatever the mix.
 
@@ -31,8 +31,10 @@ class MixSource:
 
 
 def quotas(kept: dict[str, int], weights: dict[str, float]) -> dict[str, int]:
-    """Questions per source: shares of sum(kept) by weight, rounded so they add up (largest remainder)."""
-    total, weight_sum = sum(kept.values()), sum(weights[name] for name in kept)
+    """Questions per source: shares by weight of the questions the weighted sources kept, rounded so they
+    add up (largest remainder)."""
+    total = sum(n for name, n in kept.items() if weights[name] > 0)
+    weight_sum = sum(weights[name] for name in kept)
     if weight_sum == 0:
         raise ValueError("every source of the mix has weight 0: nothing to train on")
     exact = {name: total * weights[name] / weight_sum for name in kept}

@@ -68,7 +68,7 @@ def test_an_empty_train_split_mixes_to_nothing():
 
 def test_weight_zero_drops_a_source():
     mixed, stats = mix_pairs(pairs_of("spider", 6) + pairs_of("bird", 4), {"bird": MixSource(weight=0.0)})
-    assert by_source(mixed) == {"spider": 10} and stats["bird"]["mixed"] == 0
+    assert by_source(mixed) == {"spider": 6} and stats["bird"]["mixed"] == 0
 
 
 def test_quotas_add_up_to_the_kept_questions():
