@@ -6,7 +6,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from t2s_pipeline.assets.common import log_to, scratch_dir
+from t2s_pipeline.assets.common import computed, hash_files, input_hash, log_to, reuse_stored, scratch_dir
+from t2s_pipeline.resources.storage import DirectoryIOManager
 from t2s_pipeline.training.base_model import prepare_base_model
 from t2s_pipeline.training.tiny_model import TinyModelConfig
 
@@ -19,6 +20,9 @@ class BaseModelConfig(dg.Config):
     tiny_pretrain_steps: int = Field(default=TinyModelConfig.pretrain_steps,
                                      description="Unmasked pretraining steps of the tiny base on the train texts.")
     tiny_seed: int = Field(default=0, description="Seed of the tiny model's weights and pretraining order.")
+    force: bool = Field(default=False, description="Rebuild (or download again) even when a stored version was "
+                        "made from the same model, trajectories, config and code (it is reused otherwise; a "
+                        "local model folder is compared by the sha256 of its files).")
 
 
 @dg.asset(
@@ -28,11 +32,17 @@ class BaseModelConfig(dg.Config):
     description="The base model folder: the tiny default (a Llama built from a config, a BPE tokenizer trained "
                 "on the train texts, briefly pretrained) or a local folder / hub model.",
 )
-def base_model(context: dg.AssetExecutionContext, config: BaseModelConfig, trajectories: Path) -> Path:
+def base_model(context: dg.AssetExecutionContext, config: BaseModelConfig, trajectories: Path,
+               io_manager: dg.ResourceParam[DirectoryIOManager]) -> dg.Output:
+    local = Path(config.model).expanduser()
+    digest = input_hash(context, io_manager, config, upstream=["trajectories"],
+                        sources=hash_files([local]) if local.is_dir() else None)
+    if reused := reuse_stored(context, io_manager, digest, config.force):
+        return reused
     out = scratch_dir(context)
     tiny = TinyModelConfig(pretrain_steps=config.tiny_pretrain_steps, seed=config.tiny_seed)
     stats = prepare_base_model(config.model, trajectories, out, tiny, log=log_to(context))
     context.add_output_metadata({
         k: (dg.MetadataValue.json(v) if isinstance(v, dict) else v) for k, v in stats.items() if v is not None
     })
-    return out
+    return computed(out, digest)

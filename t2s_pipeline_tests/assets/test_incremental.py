@@ -48,3 +48,28 @@ def test_unchanged_inputs_reuse_the_stored_versions_and_a_change_recomputes_only
     forced = run(instance, tmp_path, golden_config={"force": True})
     assert not forced["golden_pairs"]["reused"].value
     assert forced["golden_pairs"]["version"].value != first["golden_pairs"]["version"].value
+
+
+def test_base_model_from_a_local_folder_is_reused_until_one_of_its_files_changes(tmp_path, tiny_base_dir,
+                                                                                 trajectories_dir):
+    import shutil
+
+    from t2s_pipeline.assets.base_model import base_model
+    from t2s_pipeline.resources.storage import publish_directory
+
+    root = tmp_path / "storage"
+    publish_directory(root, ["trajectories"], trajectories_dir, "run0")  # copied: the fixture stays
+    model = shutil.copytree(tiny_base_dir, tmp_path / "model")
+
+    def materialize() -> bool:
+        stored_trajectories = dg.AssetSpec("trajectories").with_io_manager_key("io_manager")
+        result = dg.materialize([base_model, stored_trajectories],
+                                resources={"io_manager": DirectoryIOManager(root=str(root))},
+                                run_config={"ops": {"base_model": {"config": {"model": str(model)}}}})
+        assert result.success
+        return result.asset_materializations_for_node("base_model")[0].metadata["reused"].value
+
+    assert materialize() is False
+    assert materialize() is True
+    (model / "generation_config.json").write_text('{"max_new_tokens": 7}')
+    assert materialize() is False
