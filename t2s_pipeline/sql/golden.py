@@ -13,13 +13,15 @@ Counts: input = kept + rejected (gold rejects); kept = pipe_validated + pipe_rej
 validation_rate = pipe_validated / input: the share of input questions with a proven pipe rewrite.
 With pipe=False the rewrite is skipped: validation is `executed` and validation_rate = kept / input.
 
-Work runs in parallel (worker processes and this one), in chunks of one database each (one
+The input streams through in blocks (BLOCK_SIZE examples), so memory does not grow with it. Within a
+block, work runs in parallel (worker processes and this one), in chunks of one database each (one
 connection per chunk); output keeps the input order. A query that runs and returns no rows is kept, marked `empty_result`.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import multiprocessing
 import os
 import threading
@@ -28,12 +30,13 @@ from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from t2s_pipeline.records import make_reject, read_json, read_jsonl, write_json, write_jsonl
+from t2s_pipeline.records import make_reject, read_json, read_jsonl, write_json
 from t2s_pipeline.sql.execute import OK, TIMEOUT, connect_readonly, execute_sql
 from t2s_pipeline.sql.validate import MATCH, reason_construct, validate_pair
 
 STAGE = "golden_pairs"
 CHUNK_SIZE = 16  # queries per task: small, so the processes finish close together
+BLOCK_SIZE = 50_000  # examples in memory at once: millions of rows stream through in blocks
 
 
 def build_golden_pairs(
@@ -42,6 +45,7 @@ def build_golden_pairs(
     timeout_s: float = 10.0,
     workers: int | None = None,
     pipe: bool = True,
+    block_size: int = BLOCK_SIZE,
 ) -> dict:
     """Validate every gold query of raw_dir/examples.jsonl; write pairs, rejects and stats to out_dir.
 
@@ -49,32 +53,50 @@ def build_golden_pairs(
     As with any multiprocessing, a script calling this with workers > 1 needs an
     `if __name__ == "__main__":` guard.
     pipe: also rewrite each gold query into pipe SQL and prove the rewrite (the default).
+    block_size: examples held in memory at once; the input streams through in blocks of this many.
     """
     start = time.monotonic()
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
-    examples = list(read_jsonl(raw_dir / "examples.jsonl"))
-    columns = _known_columns(raw_dir) if pipe else {}
-    outcomes = _run_all(raw_dir, examples, columns, timeout_s, workers or os.cpu_count() or 1, pipe)
-
-    pairs, rejects = [], []
-    for example, outcome in zip(examples, outcomes):
-        if outcome["gold"] != "ok":
-            rejects.append(make_reject(example["id"], STAGE, outcome["gold"], outcome["gold_detail"]))
-            continue
-        pair = {**example, "ordered": outcome["ordered"], "validation": outcome["validation"],
-                "result_rows": outcome["result_rows"], "empty_result": outcome["result_rows"] == 0}
-        if outcome["validation"] == MATCH:
-            pair.update(pipe_sql=outcome["pipe_sql"], pipe_ops=outcome["pipe_ops"])
-        elif pipe:
-            rejects.append(make_reject(example["id"], STAGE, outcome["validation"], outcome["detail"]))
-        pairs.append(pair)
-
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_jsonl(out_dir / "pairs.jsonl", pairs)
-    write_jsonl(out_dir / "rejects.jsonl", rejects)
-    stats = golden_stats(examples, pairs, rejects, time.monotonic() - start, pipe)
+    columns = _known_columns(raw_dir) if pipe else {}
+    counts = GoldenCounts(pipe)
+    with open(out_dir / "pairs.jsonl", "w", encoding="utf-8") as pairs, \
+            open(out_dir / "rejects.jsonl", "w", encoding="utf-8") as rejects:
+        for block in _blocks(read_jsonl(raw_dir / "examples.jsonl"), block_size):
+            outcomes = _run_all(raw_dir, block, columns, timeout_s, workers or os.cpu_count() or 1, pipe)
+            for example, outcome in zip(block, outcomes):
+                pair, reject = _pair_and_reject(example, outcome, pipe)
+                counts.add(example, pair, reject)
+                if pair is not None:
+                    pairs.write(json.dumps(pair, ensure_ascii=False) + "\n")
+                if reject is not None:
+                    rejects.write(json.dumps(reject, ensure_ascii=False) + "\n")
+    stats = counts.stats(time.monotonic() - start)
     write_json(out_dir / "stats.json", stats)
     return stats
+
+
+def _blocks(records, size: int):
+    block = []
+    for record in records:
+        block.append(record)
+        if len(block) == size:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+def _pair_and_reject(example: dict, outcome: dict, pipe: bool) -> tuple[dict | None, dict | None]:
+    """What one example gives: a pair when its gold runs, a reject when the gold or (with pipe) the rewrite fails."""
+    if outcome["gold"] != "ok":
+        return None, make_reject(example["id"], STAGE, outcome["gold"], outcome["gold_detail"])
+    pair = {**example, "ordered": outcome["ordered"], "validation": outcome["validation"],
+            "result_rows": outcome["result_rows"], "empty_result": outcome["result_rows"] == 0}
+    if outcome["validation"] == MATCH:
+        pair.update(pipe_sql=outcome["pipe_sql"], pipe_ops=outcome["pipe_ops"])
+        return pair, None
+    return pair, make_reject(example["id"], STAGE, outcome["validation"], outcome["detail"]) if pipe else None
 
 
 def _known_columns(raw_dir: Path) -> dict[str, list[str]]:
@@ -177,40 +199,57 @@ def _gold_failure(status: str, error: str) -> dict:
             "result_rows": 0, "ordered": False, "validation": None, "detail": "", "pipe_sql": None, "pipe_ops": None}
 
 
-def golden_stats(examples: list[dict], pairs: list[dict], rejects: list[dict], seconds: float,
-                 pipe: bool = True) -> dict:
-    benchmark_of = {e["id"]: e["benchmark"] for e in examples}
-    kept_ids = {p["id"] for p in pairs}
-    gold_rejects = [r for r in rejects if r["id"] not in kept_ids]
-    pipe_rejects = [r for r in rejects if r["id"] in kept_ids]
-    validated = [p for p in pairs if p["validation"] == MATCH]
-    by_benchmark: dict[str, Counter] = defaultdict(Counter)
-    for e in examples:
-        by_benchmark[e["benchmark"]]["input"] += 1
-    for p in pairs:
-        by_benchmark[p["benchmark"]]["kept"] += 1
-        by_benchmark[p["benchmark"]]["pipe_validated"] += p["validation"] == MATCH
-    for r in gold_rejects:
-        by_benchmark[benchmark_of[r["id"]]]["rejected"] += 1
-    proven = len(validated) if pipe else len(pairs)
-    stats = {
-        "input": len(examples),
-        "kept": len(pairs),
-        "rejected": len(gold_rejects),
-        "pipe_validated": len(validated),
-        "pipe_rejected": len(pipe_rejects),
-        "rejects_by_reason": dict(Counter(r["reason"] for r in rejects).most_common()),
-        "unsupported_constructs": dict(Counter(c for r in pipe_rejects if (c := reason_construct(r["reason"])))
-                                       .most_common()),
-        "benchmarks": {name: {k: c[k] for k in ("input", "kept", "rejected", "pipe_validated")}
-                       for name, c in by_benchmark.items()},
-        "empty_results": sum(p["empty_result"] for p in pairs),
-        "operators": dict(Counter(op for p in validated for op in p["pipe_ops"]).most_common()),
-        "validation": "pipe" if pipe else "execution",
-        "validation_rate": round(proven / len(examples), 4) if examples else 0.0,
-        "seconds": round(seconds, 3),
-    }
-    if stats["input"] != stats["kept"] + stats["rejected"] or stats["kept"] != len(validated) + len(pipe_rejects) + (
-            0 if pipe else len(pairs) - len(validated)):
-        raise AssertionError(f"golden_pairs counts do not reconcile: {stats}")
-    return stats
+class GoldenCounts:
+    """The counts of stats.json, added up example by example (the input streams through in blocks)."""
+
+    def __init__(self, pipe: bool = True):
+        self.pipe = pipe
+        self.total = Counter()
+        self.reasons, self.constructs, self.operators = Counter(), Counter(), Counter()
+        self.by_benchmark: dict[str, Counter] = defaultdict(Counter)
+
+    def add(self, example: dict, pair: dict | None, reject: dict | None) -> None:
+        bench = self.by_benchmark[example["benchmark"]]
+        self.total["input"] += 1
+        bench["input"] += 1
+        if reject is not None:
+            self.reasons[reject["reason"]] += 1
+        if pair is None:
+            self.total["rejected"] += 1
+            bench["rejected"] += 1
+            return
+        self.total["kept"] += 1
+        bench["kept"] += 1
+        self.total["empty_results"] += pair["empty_result"]
+        if pair["validation"] == MATCH:
+            self.total["pipe_validated"] += 1
+            bench["pipe_validated"] += 1
+            self.operators.update(pair["pipe_ops"])
+        elif reject is not None:
+            self.total["pipe_rejected"] += 1
+            if construct := reason_construct(reject["reason"]):
+                self.constructs[construct] += 1
+
+    def stats(self, seconds: float) -> dict:
+        t = self.total
+        proven = t["pipe_validated"] if self.pipe else t["kept"]
+        stats = {
+            "input": t["input"],
+            "kept": t["kept"],
+            "rejected": t["rejected"],
+            "pipe_validated": t["pipe_validated"],
+            "pipe_rejected": t["pipe_rejected"],
+            "rejects_by_reason": dict(self.reasons.most_common()),
+            "unsupported_constructs": dict(self.constructs.most_common()),
+            "benchmarks": {name: {k: c[k] for k in ("input", "kept", "rejected", "pipe_validated")}
+                           for name, c in self.by_benchmark.items()},
+            "empty_results": t["empty_results"],
+            "operators": dict(self.operators.most_common()),
+            "validation": "pipe" if self.pipe else "execution",
+            "validation_rate": round(proven / t["input"], 4) if t["input"] else 0.0,
+            "seconds": round(seconds, 3),
+        }
+        unproven = t["kept"] - t["pipe_validated"]
+        if t["input"] != t["kept"] + t["rejected"] or (self.pipe and unproven != t["pipe_rejected"]):
+            raise AssertionError(f"golden_pairs counts do not reconcile: {stats}")
+        return stats

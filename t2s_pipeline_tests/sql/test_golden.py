@@ -127,3 +127,11 @@ def test_real_spider_dev_golden_pairs(tmp_path):
     pairs = list(read_jsonl(tmp_path / "golden" / "pairs.jsonl"))
     validated = [p for p in pairs if p["validation"] == "match"]
     assert len(validated) == golden["pipe_validated"] and all("|>" in p["pipe_sql"] for p in validated)
+
+
+def test_streaming_in_small_blocks_gives_the_same_files_as_one_block(raw_dir, tmp_path):
+    whole = build_golden_pairs(raw_dir, tmp_path / "whole", timeout_s=0.5, workers=1)
+    blocks = build_golden_pairs(raw_dir, tmp_path / "blocks", timeout_s=0.5, workers=1, block_size=2)
+    for name in ("pairs.jsonl", "rejects.jsonl"):
+        assert (tmp_path / "blocks" / name).read_text() == (tmp_path / "whole" / name).read_text()
+    assert {**blocks, "seconds": 0} == {**whole, "seconds": 0}
