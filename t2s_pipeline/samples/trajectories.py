@@ -13,16 +13,19 @@ A share of the pairs (tool_share, default 0) also gives a tool-calling sample (`
 tools.py) ending in the pair's pipe query when the target includes pipe and it has one, else its SQL.
 
 Splits are by question id, stratified by database: every sample of a pair is in its pair's split.
-The train questions can be mixed by source with weights, caps and difficulties (mixing.py).
+The train questions can be mixed by source with weights, caps and difficulties (mixing.py); a
+question the mix repeats has its samples written that many times. The pairs stream from the file:
+only their ids, databases, sources and difficulties are held in memory.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from pathlib import Path
 
-from t2s_pipeline.records import read_json, read_jsonl, write_json, write_jsonl
+from t2s_pipeline.records import read_json, read_jsonl, write_json
 from t2s_pipeline.samples.mixing import MixSource, mix_pairs
 from t2s_pipeline.samples.prompts import FORMATS, cot_answer, prompt_messages
 from t2s_pipeline.samples.splits import SPLITS, split_by_question
@@ -104,40 +107,49 @@ def build_trajectories(
     fractions = fractions or {"train": 0.8, "dev": 0.1, "test": 0.1}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    pairs = list(read_jsonl(Path(pairs_dir) / "pairs.jsonl"))
+    pairs_path = Path(pairs_dir) / "pairs.jsonl"
+    # What splitting and mixing need, kept in memory; the pairs themselves stream from the file twice.
+    light = [{k: p.get(k) for k in ("id", "db_id", "benchmark", "difficulty")} for p in read_jsonl(pairs_path)]
     schemas = read_json(Path(raw_dir) / "schemas.json")
     prompts = SchemaPrompts(Path(raw_dir), schemas, schema_token_budget, values_per_column)
-    assignment = split_by_question(pairs, fractions, seed)
-    train, mix_stats = mix_pairs([p for p in pairs if assignment[p["id"]] == "train"], mix or {}, seed)
-    held_out = [p for p in pairs if assignment[p["id"]] != "train"]
-    samples = {split: [] for split in SPLITS}
-    for pair in held_out + train:
-        split = assignment[pair["id"]]
-        for sample in pair_samples(pair, prompts.text(pair, gold_tables=split == "train"), target, cot):
-            if prompt_format != "chat":
-                sample["format"] = prompt_format
-            samples[split].append(sample)
-    used = list({p["id"]: p for p in held_out + train}.values())
-    tools = _tool_samples(used, Path(raw_dir), schemas, target, tool_share, seed, timeout_s) if tool_share else {}
-    for pair_id, sample in tools.items():
-        samples[assignment[pair_id]].append(sample)
-    for split, rows in samples.items():
-        write_jsonl(out_dir / f"{split}.jsonl", rows)
+    assignment = split_by_question(light, fractions, seed)
+    mixed, mix_stats = mix_pairs([p for p in light if assignment[p["id"]] == "train"], mix or {}, seed)
+    times_in_train = Counter(p["id"] for p in mixed)
+    tools = _ToolSamples(Path(raw_dir), schemas, target, tool_share, seed, timeout_s)
+    out = _SplitFiles(out_dir)
+    try:
+        for pair in read_jsonl(pairs_path):
+            out.pairs_without_pipe += not pair.get("pipe_sql")
+            split = assignment[pair["id"]]
+            times = times_in_train[pair["id"]] if split == "train" else 1
+            if not times:
+                continue  # a train question the mix left out
+            samples = pair_samples(pair, prompts.text(pair, gold_tables=split == "train"), target, cot)
+            for sample in samples:
+                if prompt_format != "chat":
+                    sample["format"] = prompt_format
+            tool_sample = tools.sample(pair)
+            for _ in range(times):
+                for sample in samples:
+                    out.write(split, sample)
+            if tool_sample is not None:
+                out.write(split, tool_sample)
+    finally:
+        out.close()
+        tools.close()
     stats = {
-        "pairs": len(pairs),
-        "samples": {split: len(rows) for split, rows in samples.items()},
-        "questions": {split: len({s["meta"]["id"] for s in rows}) for split, rows in samples.items()},
-        "kinds": dict(Counter(s["meta"]["kind"] for rows in samples.values() for s in rows)),
-        "kinds_by_split": {split: dict(Counter(s["meta"]["kind"] for s in rows)) for split, rows in samples.items()},
-        # The operator of each pipe step sample (none for the sql target).
-        "operators": dict(Counter(s["meta"]["op"] for rows in samples.values() for s in rows
-                                  if s["meta"]["kind"] == "pipe_step").most_common()),
+        "pairs": len(light),
+        "samples": dict(out.samples),
+        "questions": {split: len(ids) for split, ids in out.questions.items()},
+        "kinds": dict(sum(out.kinds.values(), Counter())),
+        "kinds_by_split": {split: dict(kinds) for split, kinds in out.kinds.items()},
+        "operators": dict(out.operators.most_common()),  # of the pipe step samples (none for the sql target)
         "target": target,
         "prompt_format": prompt_format,
-        "cot_answers": sum(s["meta"].get("answer") == "cot" for rows in samples.values() for s in rows),
+        "cot_answers": out.cot_answers,
         "tool_share": tool_share,
-        "tool_samples": len(tools),
-        "pairs_without_pipe": sum(not p.get("pipe_sql") for p in pairs),
+        "tool_samples": tools.made,
+        "pairs_without_pipe": out.pairs_without_pipe,
         "mix": mix_stats,
         "schema_prompts": prompts.stats(),
         "fractions": fractions,
@@ -146,6 +158,32 @@ def build_trajectories(
     }
     write_json(out_dir / "stats.json", stats)
     return stats
+
+
+class _SplitFiles:
+    """train/dev/test.jsonl open for writing, with the counts of what went into each."""
+
+    def __init__(self, out_dir: Path):
+        self.files = {split: open(out_dir / f"{split}.jsonl", "w", encoding="utf-8") for split in SPLITS}
+        self.samples = {split: 0 for split in SPLITS}
+        self.questions: dict[str, set] = {split: set() for split in SPLITS}
+        self.kinds: dict[str, Counter] = {split: Counter() for split in SPLITS}
+        self.operators = Counter()
+        self.cot_answers = self.pairs_without_pipe = 0
+
+    def write(self, split: str, sample: dict) -> None:
+        self.files[split].write(json.dumps(sample, ensure_ascii=False) + "\n")
+        meta = sample["meta"]
+        self.samples[split] += 1
+        self.questions[split].add(meta["id"])
+        self.kinds[split][meta["kind"]] += 1
+        self.cot_answers += meta.get("answer") == "cot"
+        if meta["kind"] == "pipe_step":
+            self.operators[meta["op"]] += 1
+
+    def close(self) -> None:
+        for f in self.files.values():
+            f.close()
 
 
 class SchemaPrompts:
@@ -189,24 +227,30 @@ def _database_values(raw_dir: Path, schemas: dict, per_column: int) -> dict:
     return values
 
 
-def _tool_samples(pairs: list[dict], raw_dir: Path, schemas: dict, target: str, share: float, seed: int,
-                  timeout_s: float) -> dict[str, dict]:
-    """pair id -> its tool-calling sample, for the pairs drawn (one connection per database)."""
-    from t2s_pipeline.sql.execute import connect_readonly
-    from t2s_pipeline.samples.tools import ToolBox, selected_for_tools, tool_call_sample
+class _ToolSamples:
+    """Tool-calling samples for the pairs drawn (tools.selected_for_tools), one connection per database."""
 
-    chosen = [p for p in pairs if selected_for_tools(p["id"], share, seed)]
-    out, connections = {}, {}
-    try:
-        for pair in chosen:
-            db_path = raw_dir / "databases" / f"{pair['db_id']}.sqlite"
-            if pair["db_id"] not in connections:
-                connections[pair["db_id"]] = connect_readonly(db_path)
-            toolbox = ToolBox(db_path, schemas[pair["db_id"]], timeout_s, connections[pair["db_id"]])
-            pipe = target in ("pipe", "both") and pair.get("pipe_sql")
-            answer, kind = (pair["pipe_sql"], "pipe") if pipe else (pair["gold_sql"], "sql")
-            out[pair["id"]] = tool_call_sample(pair, toolbox, answer, kind)
-    finally:
-        for conn in connections.values():
+    def __init__(self, raw_dir: Path, schemas: dict, target: str, share: float, seed: int, timeout_s: float):
+        self.raw_dir, self.schemas, self.target = raw_dir, schemas, target
+        self.share, self.seed, self.timeout_s = share, seed, timeout_s
+        self.connections: dict = {}
+        self.made = 0
+
+    def sample(self, pair: dict) -> dict | None:
+        from t2s_pipeline.samples.tools import ToolBox, selected_for_tools, tool_call_sample
+        from t2s_pipeline.sql.execute import connect_readonly
+
+        if not selected_for_tools(pair["id"], self.share, self.seed):
+            return None
+        db_path = self.raw_dir / "databases" / f"{pair['db_id']}.sqlite"
+        if pair["db_id"] not in self.connections:
+            self.connections[pair["db_id"]] = connect_readonly(db_path)
+        toolbox = ToolBox(db_path, self.schemas[pair["db_id"]], self.timeout_s, self.connections[pair["db_id"]])
+        pipe = self.target in ("pipe", "both") and pair.get("pipe_sql")
+        answer, kind = (pair["pipe_sql"], "pipe") if pipe else (pair["gold_sql"], "sql")
+        self.made += 1
+        return tool_call_sample(pair, toolbox, answer, kind)
+
+    def close(self) -> None:
+        for conn in self.connections.values():
             conn.close()
-    return out
