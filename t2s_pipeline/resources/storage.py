@@ -513,17 +513,19 @@ class DirectoryIOManager(dg.ConfigurableIOManager):
         name = "/".join(key)
         input_hash = context.output_metadata.get("input_hash")
         input_hash = getattr(input_hash, "value", input_hash)  # a MetadataValue once Dagster has seen it
+        code_version, upstream, step_context = _lineage(context, key) if context.has_asset_key else (None, {}, None)
         if isinstance(obj, Reuse):
             manifest = make_current(self.root, key, obj.version, self.storage_options)
-            self._report(context, key, manifest, self.remote_url(*key, "versions", obj.version)
-                         or str(_asset_dir(self.storage, key) / "versions" / obj.version))
+            remote = self.remote_url(*key, "versions", obj.version)
+            path_metadata = dg.MetadataValue.url(remote) if remote else dg.MetadataValue.path(
+                str(_asset_dir(self.storage, key) / "versions" / obj.version))
+            self._report(context, step_context, key, manifest, path_metadata)
             return
         if not isinstance(obj, (str, os.PathLike)):
             raise TypeError(f"asset '{name}' must return a directory Path, got {type(obj).__name__}")
         source = Path(obj)
         if not source.is_dir():
             raise FileNotFoundError(f"asset '{name}' returned {source}, which is not an existing directory")
-        code_version, upstream, step_context = _lineage(context, key) if context.has_asset_key else (None, {}, None)
         lineage = self._upstream_lineage(upstream)
         store = self.storage
         if isinstance(store, str):
@@ -543,17 +545,14 @@ class DirectoryIOManager(dg.ConfigurableIOManager):
                                             code_version, upstream, lineage, input_hash)
             manifest = json.loads(_manifest_path(_asset_dir(store, key), version_dir.name).read_text())
             path_metadata = dg.MetadataValue.path(str(version_dir))
-        self._report(context, key, manifest, path_metadata)
+        self._report(context, step_context, key, manifest, path_metadata)
 
-    def _report(self, context: dg.OutputContext, key: Sequence[str], manifest: dict, path_metadata) -> None:
+    def _report(self, context: dg.OutputContext, step_context, key: Sequence[str], manifest: dict,
+                path_metadata: dg.MetadataValue) -> None:
         """The manifest hash as the asset's data version, and the stored version in the metadata."""
-        _, _, step_context = _lineage(context, key) if context.has_asset_key else (None, {}, None)
         if step_context is not None:
             step_context.set_data_version(dg.AssetKey(list(key)), dg.DataVersion(manifest["data_version"]))
         upstream, lineage = manifest.get("upstream_versions") or {}, manifest.get("lineage") or {}
-        if isinstance(path_metadata, str):
-            path_metadata = dg.MetadataValue.url(path_metadata) if is_remote(path_metadata) \
-                else dg.MetadataValue.path(path_metadata)
         metadata = {
             "path": path_metadata,
             "version": manifest["version"],
