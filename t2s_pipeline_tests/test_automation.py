@@ -1,13 +1,11 @@
 """Automation: the weekly retraining schedule, the benchmark-folder sensor, dagster.yaml and workspace.yaml."""
 
-import os
 import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
 from t2s_pipeline.automation import build_retrain_schedule, folder_fingerprint
 from t2s_pipeline.definitions import data_job, defs, full_chain_job

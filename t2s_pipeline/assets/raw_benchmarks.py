@@ -3,7 +3,6 @@
 
 import shutil
 from itertools import islice
-from pathlib import Path
 from typing import Optional
 
 import dagster as dg

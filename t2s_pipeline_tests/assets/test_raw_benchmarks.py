@@ -4,7 +4,6 @@ invalid source fails it; BIRD and JSONL sources load next to each other with the
 import json
 
 import dagster as dg
-import pytest
 
 from t2s_pipeline.assets.raw_benchmarks import raw_benchmarks
 from t2s_pipeline.records import read_jsonl

@@ -147,10 +147,6 @@ def test_sqlite_decides_when_sqlglot_refuses(tmp_path, monkeypatch):
 
 
 def test_load_embedded(tmp_path):
-    try:
-        from t2s_pipeline.benchmarks.embedded import write_embedded_benchmark  # noqa: F401
-    except ImportError as e:
-        pytest.skip(f"embedded benchmark not available yet: {e}")
     from t2s_pipeline.benchmarks.sources import load_embedded
 
     loaded = load_embedded(tmp_path)
