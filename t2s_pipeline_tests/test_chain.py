@@ -25,9 +25,20 @@ def test_fine_tuned_model_beats_the_base_model(chain):
     assert result.success
     report = json.loads((current_version_path(storage, "eval_report") / "report.json").read_text())
     base, tuned = report["base"]["execution_accuracy"], report["fine_tuned"]["execution_accuracy"]
+    rl = report["rl"]["execution_accuracy"]
     print(f"\nexecution accuracy on {report['questions']} held-out questions: base {base:.3f}, fine-tuned {tuned:.3f}"
-          f" (unseen SQL: {report['fine_tuned']['execution_accuracy_unseen_sql']})")
+          f" (unseen SQL: {report['fine_tuned']['execution_accuracy_unseen_sql']}), RL {rl:.3f}")
     assert tuned > base
+
+
+@pytest.mark.slow
+def test_rl_raises_execution_accuracy_over_its_sft_start_and_the_best_adapter_is_merged(chain):
+    _, storage = chain
+    report = json.loads((current_version_path(storage, "eval_report") / "report.json").read_text())
+    assert report["rl"]["execution_accuracy"] > report["fine_tuned"]["execution_accuracy"]
+    assert report["best_adapter"] == "rl"
+    merged_from = json.loads((current_version_path(storage, "merged_model") / "merged_from.json").read_text())
+    assert merged_from["adapter"] == "rl_adapter"
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The code location loads, with the eight assets of the chain and exactly the edges of DESIGN.md."""
+"""The code location loads, with the nine assets of the chain and exactly the edges of DESIGN.md."""
 
 import dagster as dg
 
@@ -11,8 +11,9 @@ EDGES = {
     "base_model": {"trajectories"},
     "tokenized_splits": {"trajectories", "base_model"},
     "lora_adapter": {"tokenized_splits", "base_model"},
-    "eval_report": {"lora_adapter", "base_model", "trajectories", "raw_benchmarks"},
-    "merged_model": {"lora_adapter", "base_model", "eval_report"},
+    "rl_adapter": {"lora_adapter", "base_model", "trajectories", "raw_benchmarks"},
+    "eval_report": {"lora_adapter", "rl_adapter", "base_model", "trajectories", "raw_benchmarks"},
+    "merged_model": {"lora_adapter", "rl_adapter", "base_model", "eval_report"},
 }
 GROUPS = {"data", "training", "evaluation"}
 

@@ -1,4 +1,4 @@
-"""eval_report: the base and the fine-tuned model scored on the same held-out questions."""
+"""eval_report: the base, the SFT (fine-tuned) and the RL model scored on the same held-out questions."""
 
 
 import json
@@ -9,6 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from t2s_pipeline.assets.common import log_to, scratch_dir
+from t2s_pipeline.assets.rl_adapter import rl_was_run
 from t2s_pipeline.evaluation.report import evaluate
 from t2s_pipeline.resources.storage import DirectoryIOManager, list_versions, version_path
 
@@ -26,20 +27,27 @@ class EvalReportConfig(dg.Config):
     incremental: bool = Field(default=False, description="Pipe-trained models: ask for one pipe operator at a time.")
     workers: Optional[int] = Field(default=None, description="Processes that execute SQL; empty uses every core "
                                    "when the work is big enough to pay for a pool.")
+    n_samples: int = Field(default=1, ge=1, description="Self-consistency: queries per question (the greedy one, then "
+                           "n_samples - 1 sampled), the answer voted by execution result; 1 decodes greedily only.")
+    temperature: float = Field(default=1.0, gt=0.0, description="Sampling temperature of the self-consistency samples.")
 
 
 @dg.asset(
-    code_version="2",
+    code_version="3",
     group_name="evaluation",
     kinds={"sqlite", "markdown"},
-    description="Execution accuracy, exact match, record F1, loss and perplexity of the base and the fine-tuned "
-                "model on the test split, by benchmark, difficulty and database: report.json, report.md, "
-                "predictions.jsonl and PNG plots (loss curves, accuracy by difficulty).",
+    description="Execution accuracy, exact match, record F1, loss and perplexity of the base, the SFT (fine-tuned) "
+                "and the RL model on the test split, by benchmark, difficulty and database, and which adapter is "
+                "best: report.json, report.md, predictions.jsonl and PNG plots (loss curves, accuracy by difficulty).",
 )
-def eval_report(context: dg.AssetExecutionContext, config: EvalReportConfig, lora_adapter: Path, base_model: Path,
-                trajectories: Path, raw_benchmarks: Path) -> Path:
+def eval_report(context: dg.AssetExecutionContext, config: EvalReportConfig, lora_adapter: Path, rl_adapter: Path,
+                base_model: Path, trajectories: Path, raw_benchmarks: Path) -> Path:
     out = scratch_dir(context)
-    report = evaluate(base_model, lora_adapter / "adapter", trajectories, raw_benchmarks, out,
+    rl = rl_adapter / "adapter" if rl_was_run(rl_adapter) else None
+    if rl is None:
+        context.log.info("rl_adapter passed the SFT adapter through: the report compares base and SFT only")
+    report = evaluate(base_model, lora_adapter / "adapter", trajectories, raw_benchmarks, out, rl_adapter_dir=rl,
+                      n_samples=config.n_samples, temperature=config.temperature,
                       limit=config.limit or None, batch_size=config.batch_size,
                       max_new_tokens=config.max_new_tokens, timeout_s=config.timeout_s, log=log_to(context),
                       protocol=config.protocol, num_beams=config.num_beams, incremental=config.incremental,
@@ -66,8 +74,14 @@ def report_metadata(report: dict, out: Path) -> dict:
         "base_loss": base["loss"],
         "fine_tuned_loss": tuned["loss"],
         "fine_tuned_perplexity": tuned["perplexity"],
+        "best_adapter": report.get("best_adapter") or "none",
         "report": dg.MetadataValue.md((out / "report.md").read_text()),
     }
+    if "rl" in report:
+        rl = report["rl"]
+        metadata.update({"rl_execution_accuracy": rl["execution_accuracy"],
+                         "rl_execution_accuracy_unseen_sql": rl["execution_accuracy_unseen_sql"] or 0.0,
+                         "rl_ex_gain": report["rl_ex_gain"], "rl_exact_match": rl["exact_match"]})
     plots = report.get("plots", {})
     if plots:
         images = [f"### {name.replace('_', ' ')}\n\n{markdown_image(out / file, name)}" for name, file in plots.items()]
@@ -76,12 +90,17 @@ def report_metadata(report: dict, out: Path) -> dict:
 
 
 @dg.asset_check(asset=eval_report, blocking=True,
-                description="The fine-tuned model is not worse than the base model (execution accuracy). Gates merged_model.")
+                description="An adapter (SFT or RL) is not worse than the base model (execution accuracy); the best "
+                            "such adapter is the one merged. Gates merged_model.")
 def eval_report_not_worse_than_base(eval_report: Path) -> dg.AssetCheckResult:
     report = json.loads((eval_report / "report.json").read_text())
     base, tuned = report["base"]["execution_accuracy"], report["fine_tuned"]["execution_accuracy"]
-    return dg.AssetCheckResult(passed=tuned >= base,
-                               metadata={"base_execution_accuracy": base, "fine_tuned_execution_accuracy": tuned})
+    metadata = {"base_execution_accuracy": base, "fine_tuned_execution_accuracy": tuned}
+    if "rl" in report:
+        metadata["rl_execution_accuracy"] = report["rl"]["execution_accuracy"]
+    best = report.get("best_adapter", "fine_tuned" if tuned >= base else None)
+    metadata["best_adapter"] = best or "none"
+    return dg.AssetCheckResult(passed=best is not None, metadata=metadata)
 
 
 def previous_version(current: Path) -> Path | None:

@@ -1,10 +1,8 @@
 """lora_adapter: LoRA training launched as an `accelerate launch` subprocess through Dagster Pipes."""
 
 
-import hashlib
 import json
 import math
-import shutil
 from pathlib import Path
 from typing import Optional
 
@@ -15,9 +13,8 @@ from t2s_pipeline.assets.common import scratch_dir
 from t2s_pipeline.resources.launcher import AccelerateLauncher
 from t2s_pipeline.resources.storage import DirectoryIOManager, resolve_root
 from t2s_pipeline.resources.tracking import WandbTracking
-from t2s_pipeline.training.checkpoint_upload import fetch_newer_checkpoint, remove_store
 from t2s_pipeline.training.config import load_preset
-from t2s_pipeline.training.train import checkpoint_step, newest_complete_checkpoint
+from t2s_pipeline.training.stage import BAD_STOPS, StageCheckpoints, check_adapter_written, describe_stop, jsonable
 
 
 class LoraAdapterConfig(dg.Config):
@@ -59,47 +56,24 @@ def lora_adapter(context: dg.AssetExecutionContext, config: LoraAdapterConfig, l
                          f"{cfg.per_device_train_batch_size} per device x {cfg.gradient_accumulation_steps} "
                          f"accumulation x {launcher.world_size()} processes = {cfg.effective_batch(launcher.world_size())}")
     out = scratch_dir(context)
-    # Checkpoints live outside the run's scratch folder, keyed by the training config, so that
-    # re-materializing after a killed run resumes it; a finished run removes them (copies travel with the artifact).
-    checkpoint_dir = resumable_checkpoint_dir(cfg, base_model, tokenized_splits)
-    # With s3:// storage the training job also uploads each checkpoint to the store as it saves it (same
-    # fingerprint), and a run whose local folder is gone or behind fetches the newest one first. With local
-    # storage the checkpoint folder already lies in the storage folder: nothing to upload.
-    store = io_manager.remote_url(*context.asset_key.path, "checkpoints", checkpoint_dir.name)
-    if store and config.resume:
-        local = newest_complete_checkpoint(checkpoint_dir, launcher.world_size())
-        try:
-            fetch_newer_checkpoint(store, checkpoint_step(local) if local else -1, checkpoint_dir,
-                                   io_manager.storage_options, log=context.log.info)
-        except Exception as error:
-            raise RuntimeError(f"fetching the newest uploaded checkpoint from {store} to resume failed "
-                               f"({type(error).__name__}: {error}); retry, or set resume: false to start over"
-                               ) from error
+    checkpoints = stage_checkpoints(cfg, base_model, tokenized_splits, io_manager, "lora_adapter")
+    if config.resume:
+        checkpoints.fetch_newest(launcher.world_size(), log=context.log.info)
     run = {"model_dir": str(base_model), "data_dir": str(tokenized_splits), "output_dir": str(out),
-           "checkpoint_dir": str(checkpoint_dir), "resume": config.resume, "upload_checkpoints_to": store,
-           "wandb": tracking.enabled, "training": cfg.to_dict()}
+           **checkpoints.run_fields(config.resume), "wandb": tracking.enabled, "training": cfg.to_dict()}
     # Credentials travel in the environment only: run.json is part of the artifact.
     env = {**io_manager.aws_env(), **tracking.training_env(f"lora_adapter-{context.run.run_id[:8]}")}
     metrics = launcher.launch(context, run, out, env=env)
     if metrics.get("resumed_from"):
         context.log.info(f"resumed from {metrics['resumed_from']} of an earlier, interrupted run")
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)
-    if store:
-        try:  # the kept checkpoints travel with the artifact: the uploaded copies are done with
-            remove_store(store, io_manager.storage_options)
-        except Exception as error:
-            context.log.warning(f"could not remove the uploaded checkpoints at {store}: {error}")
-    if not (out / "adapter" / "adapter_config.json").is_file():
-        if metrics.get("stopped_reason"):
-            raise RuntimeError(f"training stopped ({describe_stop(metrics)}) before any checkpoint was saved: "
-                               f"no good adapter to keep in {out / 'adapter'}; set save_steps below the bad step")
-        raise RuntimeError(f"training finished without writing an adapter to {out / 'adapter'}")
-    if metrics.get("stopped_reason"):
-        context.log.warning(f"training stopped early: {describe_stop(metrics)}")
+    checkpoints.finish(warn=context.log.warning)
+    if warning := check_adapter_written(out, metrics):
+        context.log.warning(warning)
+    store = checkpoints.store
     # A Pipes session requires typed results: the directory goes out as an explicit Output.
     return dg.Output(out, metadata={
         **{k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)},
-        **({"bad_value": dg.MetadataValue.json(_jsonable(metrics["bad_value"]))} if metrics.get("bad_value") else {}),
+        **({"bad_value": dg.MetadataValue.json(jsonable(metrics["bad_value"]))} if metrics.get("bad_value") else {}),
         "preset": config.preset,
         **({"checkpoint_store": store} if store else {}),
         **({"wandb_dir": dg.MetadataValue.path(str(tracking.run_dir()))} if tracking.enabled else {}),
@@ -107,28 +81,17 @@ def lora_adapter(context: dg.AssetExecutionContext, config: LoraAdapterConfig, l
     })
 
 
+def stage_checkpoints(cfg, base_model: Path, data: Path, io_manager: DirectoryIOManager, stage: str) -> StageCheckpoints:
+    """Where runs of this training config on these inputs keep checkpoints until they finish (locally, and in
+    the store with s3:// storage), so that a killed run is resumed by the next materialization."""
+    return StageCheckpoints.for_run(resolve_root(""), stage, cfg.to_dict(), [base_model, data],
+                                    store_prefix=io_manager.remote_url(stage, "checkpoints"),
+                                    storage_options=io_manager.storage_options)
+
+
 def resumable_checkpoint_dir(cfg, base_model: Path, tokenized_splits: Path) -> Path:
-    """Where runs of this training config on these inputs (their version folders' names) keep checkpoints
-    until they finish, so that a killed run is resumed by the next materialization and only by a like one."""
-    key = {"training": cfg.to_dict(), "inputs": [Path(base_model).name, Path(tokenized_splits).name]}
-    fingerprint = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    return resolve_root("") / ".checkpoints" / "lora_adapter" / fingerprint
-
-
-BAD_STOPS = ("nan_or_inf", "grad_norm_exploded")
-
-
-def _jsonable(values: dict) -> dict:
-    """NaN and infinities as text: strict JSON (the UI's) has no such numbers."""
-    return {k: (str(v) if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
-
-
-def describe_stop(metrics: dict) -> str:
-    reason = metrics.get("stopped_reason")
-    if reason in BAD_STOPS:
-        kept = metrics.get("result_checkpoint") or "no checkpoint"
-        return f"{reason} at step {metrics.get('bad_step')}: {metrics.get('bad_value')}; kept {kept}"
-    return f"{reason} at step {metrics.get('steps')}: {metrics.get('bad_value')}"
+    """The local checkpoint folder of lora_adapter runs of this config on these inputs."""
+    return StageCheckpoints.for_run(resolve_root(""), "lora_adapter", cfg.to_dict(), [base_model, tokenized_splits]).local
 
 
 def _loss_table(loss_log: Path) -> str:
@@ -152,7 +115,7 @@ def training_stability(metrics: dict) -> dg.AssetCheckResult:
     if metrics.get("stopped_reason") in BAD_STOPS:
         bad = metrics.get("bad_value") or {}
         metadata.update({"stopped_reason": metrics["stopped_reason"], "bad_step": metrics.get("bad_step"),
-                         "bad_value": dg.MetadataValue.json(_jsonable(bad)),
+                         "bad_value": dg.MetadataValue.json(jsonable(bad)),
                          "result_checkpoint": metrics.get("result_checkpoint") or ""})
         return dg.AssetCheckResult(passed=False, metadata=metadata,
                                    description=f"training stopped: {describe_stop(metrics)}")

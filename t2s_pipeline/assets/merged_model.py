@@ -1,6 +1,7 @@
-"""merged_model: the adapter merged into the base weights, ready to serve without PEFT."""
+"""merged_model: the best adapter that passed the gate (SFT or RL) merged into the base weights."""
 
 
+import json
 import shutil
 from pathlib import Path
 from typing import Literal
@@ -19,20 +20,32 @@ class MergedModelConfig(dg.Config):
 
 
 @dg.asset(
-    code_version="1",
+    code_version="2",
     group_name="training",
     kinds={"pytorch", "huggingface", "safetensors"},
-    description="The LoRA adapter merged into the base model in the chosen dtype: a plain Hugging Face folder. "
-                "Materializes only when eval_report's blocking check passed.",
+    description="The best adapter that passed eval_report's gate (SFT's or RL's, by execution accuracy) merged "
+                "into the base model in the chosen dtype: a plain Hugging Face folder. Materializes only when "
+                "eval_report's blocking check passed; the metadata says which adapter it is.",
 )
-def merged_model(context: dg.AssetExecutionContext, config: MergedModelConfig, lora_adapter: Path, base_model: Path,
-                 eval_report: Path) -> Path:
+def merged_model(context: dg.AssetExecutionContext, config: MergedModelConfig, lora_adapter: Path, rl_adapter: Path,
+                 base_model: Path, eval_report: Path) -> Path:
     if config.export_dir:  # fail before the work, not after
         export = Path(config.export_dir)
         if export.exists() and any(export.iterdir()) and not config.overwrite:
             raise FileExistsError(f"export_dir {export} already exists and is not empty; set overwrite: true to replace it")
+    report = json.loads((eval_report / "report.json").read_text())
+    best = report.get("best_adapter", "fine_tuned")
+    if best is None:
+        raise RuntimeError("eval_report found no adapter that is not worse than the base: nothing to merge")
+    adapter, name = (rl_adapter, "rl_adapter") if best == "rl" else (lora_adapter, "lora_adapter")
+    context.log.info(f"merging {name} (version {adapter.name}): execution accuracy "
+                     f"{report[best]['execution_accuracy']:.3f}, base {report['base']['execution_accuracy']:.3f}")
     out = scratch_dir(context)
-    stats = merge_adapter(base_model, lora_adapter / "adapter", out, dtype=config.dtype)
+    stats = merge_adapter(base_model, adapter / "adapter", out, dtype=config.dtype)
+    stats.update({"merged_adapter": name, "merged_adapter_version": adapter.name,
+                  "merged_execution_accuracy": report[best]["execution_accuracy"]})
+    (out / "merged_from.json").write_text(json.dumps({"adapter": name, "version": adapter.name,
+                                                      "execution_accuracy": report[best]["execution_accuracy"]}) + "\n")
     if config.export_dir:
         shutil.rmtree(config.export_dir, ignore_errors=True)
         shutil.copytree(out, config.export_dir)

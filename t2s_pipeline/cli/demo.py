@@ -26,14 +26,20 @@ def demo(args: argparse.Namespace) -> int:
     report = json.loads((report_dir / "report.json").read_text())
     print(f"\nfull chain materialized in {time.monotonic() - start:.0f} s")
     print(f"held-out questions: {report['questions']}")
-    for name in ("base", "fine_tuned"):
+    for name, label in (("base", "base"), ("fine_tuned", "SFT"), ("rl", "RL")):
+        if name not in report:
+            continue
         s = report[name]
         unseen = s["execution_accuracy_unseen_sql"]
-        print(f"  {name:<10} execution accuracy {s['execution_accuracy']:.3f}"
+        print(f"  {label:<5} execution accuracy {s['execution_accuracy']:.3f}"
               f"  (unseen SQL {'n/a' if unseen is None else f'{unseen:.3f}'})"
               f"  exact match {s['exact_match']:.3f}  loss {s['loss']}")
+    if "rl" not in report:
+        print("  RL    switched off: rl_adapter passed the SFT adapter through")
     print(f"report: {report_dir / 'report.md'}")
-    print(f"merged model: {current_version_path('', 'merged_model')}")
+    merged = current_version_path("", "merged_model")
+    source = json.loads((merged / "merged_from.json").read_text()) if (merged / "merged_from.json").is_file() else {}
+    print(f"merged model ({source.get('adapter', 'lora_adapter')}): {merged}")
     return 0
 
 

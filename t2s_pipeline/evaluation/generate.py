@@ -51,8 +51,10 @@ def stop_token_ids(tokenizer) -> list[int]:
 
 
 def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int, max_new_tokens: int,
-              num_beams: int = 1, chat_template: str | None = None) -> list[str]:
-    """The raw reply (special tokens removed) to each conversation, batched with left padding."""
+              num_beams: int = 1, chat_template: str | None = None, samples: int = 0, temperature: float = 1.0,
+              top_p: float = 1.0) -> list[str]:
+    """The raw reply (special tokens removed) to each conversation, batched with left padding. samples > 0
+    draws that many replies per conversation by sampling instead (consecutive in the output)."""
     import torch
 
     tokenizer.padding_side = "left"
@@ -66,7 +68,10 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
         batch = tokenizer(prompts[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
         options = dict(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
                        pad_token_id=tokenizer.pad_token_id)
-        if num_beams > 1:
+        if samples:
+            options.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=0,
+                           num_return_sequences=samples)
+        elif num_beams > 1:
             options.update(num_beams=num_beams, early_stopping=True)
         with torch.no_grad():
             generated = model.generate(**batch, **options)
@@ -81,6 +86,15 @@ def generate_sql(model, tokenizer, conversations: list[list[dict]], batch_size: 
     chat_template: a template other than the tokenizer's (the Alpaca format's)."""
     replies = _complete(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams, chat_template)
     return [extract_sql(r) for r in replies]
+
+
+def sample_sql(model, tokenizer, conversations: list[list[dict]], n: int, batch_size: int = 16,
+               max_new_tokens: int = 128, temperature: float = 1.0, top_p: float = 1.0,
+               chat_template: str | None = None) -> list[list[str]]:
+    """n SQL strings per conversation drawn by sampling (temperature, top_p)."""
+    replies = _complete(model, tokenizer, conversations, max(1, batch_size // n), max_new_tokens,
+                        chat_template=chat_template, samples=n, temperature=temperature, top_p=top_p)
+    return [[extract_sql(r) for r in replies[i * n:(i + 1) * n]] for i in range(len(conversations))]
 
 
 def step_conversation(conversation: list[dict], query_so_far: str) -> list[dict]:

@@ -10,8 +10,8 @@ import base64
 import json
 from pathlib import Path
 
-COLORS = {"base": "#9aa5b1", "fine_tuned": "#1f77b4"}
-LABELS = {"base": "base", "fine_tuned": "fine-tuned"}
+COLORS = {"base": "#9aa5b1", "fine_tuned": "#1f77b4", "rl": "#d62728"}
+LABELS = {"base": "base", "fine_tuned": "fine-tuned", "rl": "RL"}
 
 
 def _pyplot():
@@ -67,9 +67,9 @@ def plot_loss_curves(loss_log: str | Path, out_png: str | Path) -> Path | None:
 
 
 def plot_accuracy_by_group(report: dict, section: str, out_png: str | Path, title: str) -> Path | None:
-    """Grouped bars: execution accuracy of the base and the fine-tuned model per group of `section`
+    """Grouped bars: execution accuracy of the base, the fine-tuned and (when evaluated) the RL model per group of `section`
     (by_difficulty, by_benchmark), with the question counts under the labels."""
-    models = [m for m in ("base", "fine_tuned") if m in report]
+    models = [m for m in ("base", "fine_tuned", "rl") if m in report]
     groups = list(report[models[-1]].get(section, {})) if models else []
     if not groups:
         return None

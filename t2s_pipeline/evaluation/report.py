@@ -1,11 +1,11 @@
-"""Evaluate the base and the fine-tuned model on the same held-out questions and write a report.
+"""Evaluate the base, the fine-tuned (SFT) and the RL model on the same held-out questions; write a report.
 
 Writes report.json, report.md, predictions.jsonl and PNG plots (loss curves from the adapter's loss
 log, accuracy by difficulty and by benchmark). Both models' predictions are judged together, so
 each gold query runs once (see metrics.judge_many).
 
-report.json: {"questions", "protocol", "scored_kind", "settings", "ex_gain", "plots",
-              "base" | "fine_tuned": {"n", "execution_accuracy", "execution_accuracy_unseen_sql",
+report.json: {"questions", "protocol", "scored_kind", "settings", "ex_gain", "rl_ex_gain", "best_adapter", "plots",
+              "base" | "fine_tuned" | "rl" (when an RL adapter is given): {"n", "execution_accuracy", "execution_accuracy_unseen_sql",
                   "unseen_sql_questions", "exact_match", "record_f1", "loss", "perplexity", "verdicts",
                   "by_benchmark" | "by_difficulty" | "by_database": {group: {"n", "ex", "em", "f1",
                   "loss", "perplexity"}}, "generation_seconds", "seconds"},
@@ -30,7 +30,8 @@ from t2s_pipeline.samples.prompts import sample_template
 from t2s_pipeline.samples.trajectories import WHOLE_QUERY_KINDS
 from t2s_pipeline.sql.compare import SPIDER
 
-MODELS = ("base", "fine_tuned")
+MODELS = ("base", "fine_tuned", "rl")
+LABELS = {"base": "base", "fine_tuned": "fine-tuned", "rl": "RL"}  # fine-tuned: the SFT adapter
 EXAMPLES = 10
 
 
@@ -66,8 +67,11 @@ def load_test_samples(trajectories_dir, limit: int | None = None) -> list[dict]:
 
 
 def predict(name, model_dir, adapter_dir, samples, batch_size=16, max_new_tokens=128, num_beams=1,
-            incremental=False, log=print) -> tuple[list[str], list[tuple[float, int]], float]:
-    """Predicted SQL and per-sample masked loss for one model; returns (sqls, losses, seconds)."""
+            incremental=False, log=print, n_samples: int = 1, temperature: float = 1.0, db_paths=None,
+            timeout_s: float = 5.0) -> tuple[list[str], list[tuple[float, int]], float]:
+    """Predicted SQL and per-sample masked loss for one model; returns (sqls, losses, seconds).
+    n_samples > 1: each answer is voted by execution result over the greedy query and n_samples - 1
+    sampled ones (self_consistency.py), on the question's database (db_paths, in sample order)."""
     start = time.monotonic()
     model, tokenizer = load_model(str(model_dir), str(adapter_dir) if adapter_dir else None)
     conversations = [_prompt(s) for s in samples]
@@ -76,6 +80,13 @@ def predict(name, model_dir, adapter_dir, samples, batch_size=16, max_new_tokens
     else:
         sqls = generate_sql(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams,
                             sample_template(samples[0]))
+        if n_samples > 1:
+            from t2s_pipeline.evaluation.self_consistency import self_consistent_sql
+
+            votes = self_consistent_sql(model, tokenizer, conversations, db_paths, n_samples, batch_size,
+                                        max_new_tokens, temperature, chat_template=sample_template(samples[0]),
+                                        timeout_s=timeout_s, greedy=sqls)
+            sqls = [v["sql"] for v in votes]
     losses = masked_losses(model, tokenizer, samples, batch_size)
     del model
     seconds = time.monotonic() - start
@@ -87,9 +98,13 @@ def evaluate(
     base_model_dir, adapter_dir, trajectories_dir, raw_dir, out_dir,
     limit: int | None = None, batch_size: int = 16, max_new_tokens: int = 128, timeout_s: float = 5.0, log=print,
     protocol: str = SPIDER, num_beams: int = 1, incremental: bool = False, workers: int | None = None,
-    loss_log: str | Path | None = None, plots: bool = True,
+    loss_log: str | Path | None = None, plots: bool = True, rl_adapter_dir=None, n_samples: int = 1,
+    temperature: float = 1.0,
 ) -> dict:
-    """Score the base model and base + adapter on the test split; write the report files to out_dir."""
+    """Score the base model, base + SFT adapter and (given rl_adapter_dir) base + RL adapter on the test
+    split; write the report files to out_dir. n_samples > 1 votes each answer by execution result."""
+    if n_samples > 1 and (incremental or num_beams > 1):
+        raise ValueError("n_samples > 1 (self-consistency) samples whole queries: not with incremental or num_beams")
     start = time.monotonic()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -99,22 +114,26 @@ def evaluate(
                          f"in the {samples[0].get('format')!r} format")
     db_paths = {s["meta"]["db_id"]: Path(raw_dir) / "databases" / f"{s['meta']['db_id']}.sqlite" for s in samples}
 
+    models = [("base", None), ("fine_tuned", adapter_dir)] + ([("rl", rl_adapter_dir)] if rl_adapter_dir else [])
+    names = [name for name, _ in models]
     predicted, losses, gen_seconds = {}, {}, {}
-    for name, adapter in (("base", None), ("fine_tuned", adapter_dir)):
+    for name, adapter in models:
         predicted[name], losses[name], gen_seconds[name] = predict(
-            name, base_model_dir, adapter, samples, batch_size, max_new_tokens, num_beams, incremental, log)
+            name, base_model_dir, adapter, samples, batch_size, max_new_tokens, num_beams, incremental, log,
+            n_samples, temperature, [db_paths[s["meta"]["db_id"]] for s in samples], timeout_s)
 
     judge_start = time.monotonic()
     items = [(db_paths[s["meta"]["db_id"]], s["meta"]["gold_sql"], predicted[name][k])
-             for name in MODELS for k, s in enumerate(samples)]
+             for name in names for k, s in enumerate(samples)]
     verdicts = judge_many(items, timeout_s=timeout_s, protocol=protocol, workers=workers)
     judge_seconds = time.monotonic() - judge_start
 
     report = {"questions": len(samples), "protocol": protocol, "scored_kind": samples[0]["meta"]["kind"],
               "settings": {"batch_size": batch_size, "max_new_tokens": max_new_tokens, "num_beams": num_beams,
-                           "incremental": incremental, "timeout_s": timeout_s, "limit": limit}}
+                           "incremental": incremental, "timeout_s": timeout_s, "limit": limit,
+                           "n_samples": n_samples, "temperature": temperature if n_samples > 1 else None}}
     predictions = []
-    for m, name in enumerate(MODELS):
+    for m, name in enumerate(names):
         rows = [_prediction_row(name, s, predicted[name][k], verdicts[m * len(samples) + k], losses[name][k])
                 for k, s in enumerate(samples)]
         report[name] = summarize(rows)
@@ -124,6 +143,9 @@ def evaluate(
         log(f"{name}: EX {s['execution_accuracy']:.3f}, EM {s['exact_match']:.3f}, F1 {s['record_f1']:.3f}, "
             f"loss {s['loss']} on {len(rows)} questions")
     report["ex_gain"] = round(report["fine_tuned"]["execution_accuracy"] - report["base"]["execution_accuracy"], 4)
+    if "rl" in report:
+        report["rl_ex_gain"] = round(report["rl"]["execution_accuracy"] - report["fine_tuned"]["execution_accuracy"], 4)
+    report["best_adapter"] = best_adapter(report)
     report["judge_seconds"] = round(judge_seconds, 2)
     log(f"judged {len(items)} predictions in {judge_seconds:.2f} s")
 
@@ -139,6 +161,18 @@ def evaluate(
     write_jsonl(out_dir / "predictions.jsonl", predictions)
     (out_dir / "report.md").write_text(render_markdown(report, predictions))
     return report
+
+
+def best_adapter(report: dict) -> str | None:
+    """The adapter to merge: of SFT (`fine_tuned`) and RL (`rl`), those not worse than the base in execution
+    accuracy, the higher one (then the higher EX on unseen SQL; SFT on a full tie); None when neither passes."""
+    base = report["base"]["execution_accuracy"]
+    passing = [name for name in ("fine_tuned", "rl") if name in report and report[name]["execution_accuracy"] >= base]
+    if not passing:
+        return None
+    key = lambda name: (report[name]["execution_accuracy"], report[name]["execution_accuracy_unseen_sql"] or 0.0,
+                        name == "fine_tuned")
+    return max(passing, key=key)
 
 
 def _prediction_row(name: str, sample: dict, sql: str, verdict: dict, loss: tuple[float, int]) -> dict:
@@ -200,34 +234,43 @@ def pick_examples(predictions: list[dict], n: int = EXAMPLES, model: str = "fine
 
 def render_markdown(report: dict, predictions: list[dict]) -> str:
     base, tuned = report["base"], report["fine_tuned"]
+    names = [name for name in MODELS if name in report]
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
     cell = lambda s: str(s or "").replace("|", "\\|").replace("\n", " ")
+    head = lambda first, cols: ["| " + " | ".join([*first, *cols]) + " |", "|" + "---|" * (len(first) + len(cols))]
     protocol = report.get("protocol", SPIDER)
+    n_samples = report.get("settings", {}).get("n_samples", 1)
     lines = [
         f"# Evaluation on {report['questions']} held-out questions", "",
         f"Execution accuracy under the {protocol} protocol"
         + (" (multiset of rows, a list when the gold orders its top level, any column order)." if protocol == SPIDER
-           else " (set of rows)."), "",
-        "| metric | base | fine-tuned |", "|---|---|---|",
+           else " (set of rows).")
+        + (f" Self-consistency: each answer voted by execution result over {n_samples} queries." if n_samples > 1
+           else ""), "",
+        *head(["metric"], [LABELS[n] for n in names]),
     ]
     for key in ("execution_accuracy", "execution_accuracy_unseen_sql", "exact_match", "record_f1", "loss",
                 "perplexity"):
-        lines.append(f"| {key} | {fmt(base.get(key))} | {fmt(tuned.get(key))} |")
+        lines.append(f"| {key} | " + " | ".join(fmt(report[n].get(key)) for n in names) + " |")
+    if report.get("best_adapter") is not None or "rl" in report:
+        lines += ["", f"Best adapter not worse than the base: {LABELS.get(report.get('best_adapter'), 'none')}."]
     for section in ("by_benchmark", "by_difficulty"):
         lines += ["", f"## EX {section.replace('_', ' ')}", "",
-                  "| group | n | base | fine-tuned | EM base | EM fine-tuned | F1 fine-tuned |",
-                  "|---|---|---|---|---|---|---|"]
+                  *head(["group", "n"], [LABELS[n] for n in names] + [f"EM {LABELS[n]}" for n in names]
+                        + [f"F1 {LABELS[names[-1]]}"])]
         for group, stats in tuned.get(section, {}).items():
-            b = base.get(section, {}).get(group, {})
-            lines.append(f"| {group} | {stats['n']} | {fmt(b.get('ex'))} | {fmt(stats['ex'])} | {fmt(b.get('em'))} "
-                         f"| {fmt(stats.get('em'))} | {fmt(stats.get('f1'))} |")
-    verdict_names = sorted(set(base.get("verdicts", {})) | set(tuned.get("verdicts", {})))
+            per = [report[n].get(section, {}).get(group, {}) for n in names]
+            lines.append(f"| {group} | {stats['n']} | " + " | ".join(fmt(p.get("ex")) for p in per) + " | "
+                         + " | ".join(fmt(p.get("em")) for p in per) + f" | {fmt(per[-1].get('f1'))} |")
+    verdict_names = sorted(set().union(*(report[n].get("verdicts", {}) for n in names)))
     if verdict_names:
-        lines += ["", "## Verdicts", "", "| verdict | base | fine-tuned |", "|---|---|---|"]
-        lines += [f"| {v} | {base['verdicts'].get(v, 0)} | {tuned['verdicts'].get(v, 0)} |" for v in verdict_names]
-    lines += ["", "## Example predictions (fine-tuned)", "", "| question | predicted SQL | verdict | gold SQL |",
+        lines += ["", "## Verdicts", "", *head(["verdict"], [LABELS[n] for n in names])]
+        lines += [f"| {v} | " + " | ".join(str(report[n]["verdicts"].get(v, 0)) for n in names) + " |"
+                  for v in verdict_names]
+    shown = names[-1]
+    lines += ["", f"## Example predictions ({LABELS[shown]})", "", "| question | predicted SQL | verdict | gold SQL |",
               "|---|---|---|---|"]
-    for row in pick_examples(predictions):
+    for row in pick_examples(predictions, model=shown):
         pred = f"`{cell(row['pred_sql'])}`" if row["pred_sql"].strip() else "(empty)"
         lines.append(f"| {cell(row['question'])} | {pred} | {row['reason']} "
                      f"| `{cell(row.get('gold_sql'))}` |")

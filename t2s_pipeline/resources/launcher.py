@@ -20,10 +20,12 @@ from pydantic import Field
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 ACCELERATE_CONFIGS = CONFIGS / "accelerate"
 DEEPSPEED_CONFIGS = CONFIGS / "deepspeed"
+TRAIN_MODULE = "t2s_pipeline.training.train"
 
 
 class AccelerateLauncher(dg.ConfigurableResource):
-    """Runs `accelerate launch -m t2s_pipeline.training.train` with a launch profile, reporting through Pipes."""
+    """Runs `accelerate launch -m <entry point>` (t2s_pipeline.training.train or .grpo) with a launch profile,
+    reporting through Pipes."""
 
     launch_profile: str = Field(
         default="single_process",
@@ -77,7 +79,7 @@ class AccelerateLauncher(dg.ConfigurableResource):
     def world_size(self) -> int:
         return int(self.num_processes or self.profile().get("num_processes") or 1)
 
-    def command(self, run_config_path: Path) -> list[str]:
+    def command(self, run_config_path: Path, module: str = TRAIN_MODULE) -> list[str]:
         command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(self.config_file())]
         if self.num_processes is not None:
             if self.num_processes < 1:
@@ -95,7 +97,7 @@ class AccelerateLauncher(dg.ConfigurableResource):
             value = getattr(self, name)
             if value is not None:
                 command += [f"--{name}", str(value)]
-        return command + ["-m", "t2s_pipeline.training.train", "--config", str(run_config_path)]
+        return command + ["-m", module, "--config", str(run_config_path)]
 
     def env(self) -> dict[str, str]:
         env = {"TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
@@ -105,16 +107,19 @@ class AccelerateLauncher(dg.ConfigurableResource):
         return {**env, **self.extra_env}
 
     def launch(self, context: dg.AssetExecutionContext, run_config: dict, work_dir: Path,
-               env: Optional[dict[str, str]] = None) -> dict:
-        """Write run.json, launch, stream logs; returns the metrics rank 0 reported. `env` adds variables for
-        the training processes (credentials go there, never into run.json, which is part of the artifact)."""
+               env: Optional[dict[str, str]] = None, module: str = TRAIN_MODULE) -> dict:
+        """Write run.json, launch `module` (a training entry point: SFT's train, RL's grpo), stream logs; returns
+        the metrics rank 0 reported. `env` adds variables for the training processes (credentials go there,
+        never into run.json, which is part of the artifact)."""
         run_config_path = work_dir / "run.json"
         run_config_path.write_text(json.dumps(run_config, indent=2))
-        command = self.command(run_config_path)
+        command = self.command(run_config_path, module)
         context.log.info("launching: " + " ".join(command))
         invocation = dg.PipesSubprocessClient().run(context=context, command=command,
                                                     env={**self.env(), **(env or {})})
         messages = [m for m in invocation.get_custom_messages() if isinstance(m, dict) and "metrics" in m]
         if not messages:
             raise RuntimeError("the training process ended without reporting its metrics through Pipes")
+        if len(messages) > 1:
+            raise RuntimeError(f"{len(messages)} metrics reports came through Pipes: only rank 0 may report")
         return messages[-1]["metrics"]

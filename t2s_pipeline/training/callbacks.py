@@ -94,13 +94,15 @@ def make_guard_callback(cfg, guard: GuardState, log=lambda msg: None):
     return GuardCallback()
 
 
-def make_guarded_trainer_class():
-    """A Trainer that reports each micro-step loss and each step's gradient norm to a GuardState,
-    and (for tests) can make one step's loss NaN."""
+def make_guarded_trainer_class(base=None):
+    """A Trainer (or a subclass given as `base`: TRL's GRPOTrainer) that reports each micro-step loss and each
+    step's gradient norm to a GuardState, and (for tests) can make one step's loss NaN."""
     import torch
-    from transformers import Trainer
 
-    class GuardedTrainer(Trainer):
+    if base is None:
+        from transformers import Trainer as base
+
+    class GuardedTrainer(base):
         def __init__(self, *args, guard: GuardState, inject_nan_at_step: int = 0, **kwargs):
             super().__init__(*args, **kwargs)
             self.guard = guard

@@ -213,12 +213,15 @@ class ExecutionReward:
         self.last: list[dict] = []
 
     def __call__(self, prompts=None, completions=None, gold_sql=None, databases=None, answer_format=None,
-                 ordered=None, log_metric=None, **_) -> list[float]:
+                 ordered=None, id=None, log_metric=None, log_extra=None, **_) -> list[float]:
         n = len(completions)
         tasks = [(completion_text(completions[i]), gold_sql[i], list(databases[i]),
                   (answer_format[i] if answer_format else None) or SQL,
                   ordered[i] if ordered else None, self.cfg) for i in range(n)]
         self.last = self.score(tasks)
+        if log_extra is not None:  # columns of TRL's completions table (and of completions.jsonl)
+            log_extra("id", list(id) if id else [None] * n)
+            log_extra("verdict", [s["reason"] for s in self.last])
         if log_metric is not None and n:
             log_metric("execution/correct", sum(s["correct"] for s in self.last) / n)
             log_metric("execution/executes", sum(s["executes"] for s in self.last) / n)

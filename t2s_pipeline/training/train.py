@@ -73,7 +73,8 @@ def _tokens_per_second(sampled: dict, sampled_batches: int, steps: int, accumula
     return sampled["real_tokens"] / sampled_batches * steps * accumulation * world_size / seconds
 
 
-def make_progress_callback(pipes, loss_log_path: Path, is_rank0: bool):
+def make_progress_callback(pipes, loss_log_path: Path, is_rank0: bool, shown_keys: dict[str, str] | None = None):
+    """shown_keys: {log key: name} of the figures the Pipes line shows (default: every logged figure)."""
     from transformers import TrainerCallback
 
     class ProgressCallback(TrainerCallback):
@@ -85,7 +86,10 @@ def make_progress_callback(pipes, loss_log_path: Path, is_rank0: bool):
             record = {"step": state.global_step, "epoch": state.epoch, **logs}
             with open(loss_log_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
-            shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in logs.items())
+            figures = logs if shown_keys is None else {name: logs[k] for k, name in shown_keys.items() if k in logs}
+            if not figures:
+                return
+            shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items())
             pipes.log.info(f"step {state.global_step}/{state.max_steps}: {shown}")
 
     return ProgressCallback()

@@ -1,0 +1,264 @@
+"""GRPO entry point (reinforcement learning with the execution reward), run by `accelerate launch`.
+
+    accelerate launch --config_file t2s_pipeline/configs/accelerate/single_process.yaml \
+        -m t2s_pipeline.training.grpo --config run.json
+
+run.json: {"model_dir", "trajectories_dir", "raw_dir", "output_dir", "rl": {RLConfig, init_from = the SFT
+adapter}}, optionally "suite_dir" (test-suite databases: the reward must match on each), "checkpoint_dir",
+"resume", "upload_checkpoints_to" and "wandb", as for train.py.
+Writes output_dir/adapter (the adapter after RL), loss_log.jsonl (every logged figure), completions.jsonl
+(each sampled completion with its reward and verdict), trainer_state.json and metrics.json. Under Dagster
+Pipes rank 0 streams reward mean, share correct, KL and completion length, then sends the final metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from t2s_pipeline.training.pipes import open_pipes_on_rank0
+from t2s_pipeline.training.rl_config import RLConfig
+
+# The figures the progress line shows: TRL's log keys -> short names.
+PROGRESS = {"reward": "reward", "execution/correct": "correct", "kl": "kl",
+            "completions/mean_length": "completion_len", "loss": "loss", "grad_norm": "grad_norm"}
+
+
+def make_grpo_trainer_class(completions_path: Path | None):
+    """TRL's GRPOTrainer with the guards, writing each generation batch's completions, rewards and verdicts
+    to completions.jsonl (rank 0: the trainer gathers every process's completions there)."""
+    from trl import GRPOTrainer
+
+    from t2s_pipeline.training.callbacks import make_guarded_trainer_class
+
+    class RecordingGRPOTrainer(GRPOTrainer):
+        _generations = 0
+        _written = 0
+
+        def _generate_and_score_completions(self, *args, **kwargs):
+            output = super()._generate_and_score_completions(*args, **kwargs)
+            self._generations += 1
+            return output
+
+        def log(self, logs, start_time=None):
+            if completions_path and self.accelerator.is_main_process and self._generations > self._written:
+                self._written = self._generations
+                self._write_completions()
+            super().log(logs, start_time)
+
+        def _write_completions(self):
+            rewards = self._logs["rewards"]["execution"]
+            extra = self._logs["extra"]
+            with open(completions_path, "a") as f:
+                for k, completion in enumerate(self._logs["completion"]):
+                    text = completion if isinstance(completion, str) else "".join(
+                        m.get("content") or "" for m in completion)
+                    f.write(json.dumps({"step": self.state.global_step, "id": extra["id"][k], "completion": text,
+                                        "reward": rewards[k], "verdict": extra["verdict"][k]}) + "\n")
+
+    return make_guarded_trainer_class(base=RecordingGRPOTrainer)
+
+
+def prompt_dataset(rows: list[dict], tokenizer):
+    """The dataset GRPOTrainer samples from: chat prompts as messages (the tokenizer's template), Alpaca
+    prompts as their rendered text."""
+    from datasets import Dataset
+
+    from t2s_pipeline.samples.prompts import ALPACA_TEMPLATE
+
+    def prompt(row):
+        if row["format"] == "alpaca":
+            return tokenizer.apply_chat_template(row["prompt"], chat_template=ALPACA_TEMPLATE, tokenize=False,
+                                                 add_generation_prompt=True)
+        return row["prompt"]
+
+    if len({r["format"] for r in rows}) > 1:
+        raise ValueError("the prompts mix the chat and Alpaca formats: GRPO needs one")
+    return Dataset.from_list([{"prompt": prompt(r), "gold_sql": r["gold_sql"], "databases": r["databases"],
+                               "answer_format": r["answer_format"], "id": r["id"]} for r in rows])
+
+
+def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
+    """Continue the SFT adapter cfg.init_from with GRPO on the train questions; returns the metrics."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoTokenizer, set_seed
+    from trl import GRPOConfig
+
+    from t2s_pipeline.training.callbacks import GuardState, make_guard_callback
+    from t2s_pipeline.training.checkpoint_upload import make_checkpoint_upload_callback
+    from t2s_pipeline.training.config import resolve_attention, resolve_precision
+    from t2s_pipeline.training.reward import ExecutionReward
+    from t2s_pipeline.training.rl_prompts import rl_prompts
+    from t2s_pipeline.training.train import (
+        ADAPTER_FILES, _load_model, _peak_memory_gib, adapter_folder, last_checkpoint_before, make_progress_callback,
+        newest_complete_checkpoint,
+    )
+
+    start = time.monotonic()
+    out = Path(run["output_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_dir = Path(run.get("checkpoint_dir") or out / "checkpoints")
+    rank, world_size = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    if problem := cfg.batch_problem(world_size):
+        raise ValueError(problem)
+    if not cfg.init_from:
+        raise ValueError("init_from is empty: GRPO continues an SFT adapter")
+    cuda = torch.cuda.is_available()
+    precision = resolve_precision(cfg, cuda, cuda and torch.cuda.is_bf16_supported())
+    attention = resolve_attention(cfg, cuda)
+    use_vllm = cfg.use_vllm(cuda)
+    adapter = adapter_folder(cfg.init_from)
+    has_tokenizer = (adapter / "tokenizer_config.json").is_file()
+    tokenizer = AutoTokenizer.from_pretrained(adapter if has_tokenizer else run["model_dir"])
+    tokenizer.padding_side = "left"
+    set_seed(cfg.seed)
+    base = _load_model(run["model_dir"], cfg, precision, attention, cuda)
+    base.config.use_cache = not cfg.activation_checkpointing  # generation needs the KV cache to be fast
+    model = PeftModel.from_pretrained(base, str(adapter), is_trainable=True)
+    rows = rl_prompts(run["trajectories_dir"], run["raw_dir"], max_prompts=cfg.max_prompts, seed=cfg.seed,
+                      suite_dir=Path(run["suite_dir"]) if run.get("suite_dir") else None)
+    dataset = prompt_dataset(rows, tokenizer)
+    reward = ExecutionReward(cfg.reward_config())
+    pipes.log.info(f"GRPO from {adapter}: {len(rows)} prompts, {cfg.num_generations} completions each, "
+                   f"world size {world_size}, generation {'vllm' if use_vllm else 'hf'}, precision {precision}")
+    args = GRPOConfig(
+        output_dir=str(ckpt_dir),
+        use_cpu=not cuda,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler_type,
+        warmup_steps=cfg.warmup_steps,
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.per_device_train_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        num_generations=cfg.num_generations,
+        max_completion_length=cfg.max_completion_length,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        beta=cfg.beta,
+        num_iterations=cfg.num_iterations,
+        epsilon=cfg.epsilon,
+        loss_type=cfg.loss_type,
+        scale_rewards=cfg.scale_rewards,
+        max_grad_norm=cfg.max_grad_norm,
+        logging_steps=cfg.logging_steps,
+        save_strategy="steps" if cfg.save_steps else "no",
+        save_steps=cfg.save_steps or 500,
+        save_total_limit=cfg.save_total_limit,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        gradient_checkpointing=cfg.activation_checkpointing,
+        use_vllm=use_vllm,
+        vllm_mode="colocate",
+        vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        report_to=["wandb"] if run.get("wandb") and rank == 0 else [],
+        log_completions=False,  # completions.jsonl instead (TRL's printing floods the log)
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+    guard = GuardState()
+    uploader = make_checkpoint_upload_callback(run["upload_checkpoints_to"], log=pipes.log.info,
+                                               warn=pipes.log.warning) if run.get("upload_checkpoints_to") else None
+    trainer = make_grpo_trainer_class(out / "completions.jsonl" if rank == 0 else None)(
+        model=model,
+        reward_funcs=[reward],
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=[make_progress_callback(pipes, out / "loss_log.jsonl", rank == 0, PROGRESS),
+                   make_guard_callback(cfg, guard, log=pipes.log.warning if rank == 0 else (lambda m: None)),
+                   *([uploader] if uploader else [])],
+        guard=guard,
+        inject_nan_at_step=cfg.debug_inject_nan_at_step,
+    )
+    resume_from = newest_complete_checkpoint(ckpt_dir, world_size, log=pipes.log.warning) \
+        if run.get("resume", True) else None
+    if resume_from is not None:
+        pipes.log.info(f"resuming from {resume_from}")
+    train_start = time.monotonic()
+    try:
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    finally:
+        reward.close()
+    train_seconds = time.monotonic() - train_start
+    result_checkpoint = None
+    if guard.bad:
+        good = last_checkpoint_before(ckpt_dir, guard.bad_step)
+        if good is not None and rank == 0:
+            (out / "adapter").mkdir(parents=True, exist_ok=True)
+            for name in ADAPTER_FILES:
+                if (good / name).is_file():
+                    shutil.copy2(good / name, out / "adapter" / name)
+            tokenizer.save_pretrained(out / "adapter")
+        result_checkpoint = good.name if good is not None else None
+    else:
+        trainer.save_model(str(out / "adapter"))
+        if rank == 0:
+            tokenizer.save_pretrained(out / "adapter")
+    if rank == 0:
+        _drop_reference_adapter(out / "adapter")
+        trainer.state.save_to_json(str(out / "trainer_state.json"))
+        if ckpt_dir != out / "checkpoints" and ckpt_dir.is_dir():
+            for path in ckpt_dir.glob("checkpoint-*"):
+                shutil.copytree(path, out / "checkpoints" / path.name, dirs_exist_ok=True)
+    logs = [h for h in trainer.state.log_history if "reward" in h]
+    first, last = (logs[0], logs[-1]) if logs else ({}, {})
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    device_hours = (time.monotonic() - start) / 3600.0 * world_size
+    metrics = {
+        "world_size": world_size,
+        "generation": "vllm" if use_vllm else "hf",
+        "precision": precision,
+        "init_from": cfg.init_from,
+        "prompts": len(rows),
+        "num_generations": cfg.num_generations,
+        "steps": trainer.state.global_step,
+        "first_reward": first.get("reward"),
+        "final_reward": last.get("reward"),
+        "first_share_correct": first.get("execution/correct"),
+        "final_share_correct": last.get("execution/correct"),
+        "final_kl": last.get("kl"),
+        "final_completion_length": last.get("completions/mean_length"),
+        "first_loss": losses[0] if losses else None,
+        "final_loss": losses[-1] if losses else None,
+        "train_seconds": round(train_seconds, 1),
+        "stopped_reason": guard.stopped_reason,
+        "bad_step": guard.bad_step if guard.bad else None,
+        "bad_value": guard.bad_value,
+        "result_checkpoint": result_checkpoint,
+        "resumed_from": resume_from.name if resume_from is not None else None,
+        "checkpoints_uploaded": uploader.uploaded if uploader else None,
+        "device_hours": round(device_hours, 6),
+        "peak_memory_gib": round(_peak_memory_gib(cuda), 3),
+        "estimated_cost": round(device_hours * cfg.price_per_gpu_hour, 4) if cfg.price_per_gpu_hour else None,
+    }
+    if rank == 0:
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def _drop_reference_adapter(adapter_dir: Path) -> None:
+    """With beta > 0 TRL keeps a frozen copy of the start adapter named `ref`, which save_model writes to
+    adapter_dir/ref: the result is the trained `default` adapter alone."""
+    shutil.rmtree(adapter_dir / "ref", ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="run.json with model_dir, trajectories_dir, raw_dir, "
+                                                        "output_dir, rl")
+    run = json.loads(Path(parser.parse_args(argv).config).read_text())
+    cfg = RLConfig.from_dict(run["rl"])
+    with open_pipes_on_rank0() as pipes:
+        metrics = grpo(run, cfg, pipes)
+        pipes.report_custom_message({"metrics": metrics})
+
+
+if __name__ == "__main__":
+    main()
