@@ -1,10 +1,12 @@
 """`t2s ask`: ask a model a question about a SQLite database; print its SQL and the result.
 
-    t2s ask --model DIR [--adapter DIR] --db FILE "How many singers are there?"
+    t2s ask --model DIR [--adapter DIR] --db FILE [--samples N] "How many singers are there?"
 
 The model folder is a merged model or a base model (with --adapter, a LoRA adapter on top). The
 prompt is the one the model was trained on: the database's schema (read from the file) and the
 question. The SQL runs in the read-only sandbox (timeout, row cap); pipe SQL is read back first.
+With --samples N (self-consistency) the model writes N queries (the greedy one, then N - 1 sampled) and
+the answer is the query whose result most of them agree on.
 Exit status: 0 when the query ran, 1 when it did not (the verdict is printed), 2 on bad arguments.
 """
 
@@ -33,8 +35,10 @@ def format_table(columns: list[str], rows: list[tuple], max_rows: int = 20, widt
 
 
 def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = None, evidence: str = "",
-        max_new_tokens: int = 256, num_beams: int = 1, timeout_s: float = 5.0, max_rows: int = 1000):
-    """(sql, ExecResult): the model's SQL for the question and its sandboxed result."""
+        max_new_tokens: int = 256, num_beams: int = 1, timeout_s: float = 5.0, max_rows: int = 1000,
+        samples: int = 1, temperature: float = 1.0, votes: dict | None = None):
+    """(sql, ExecResult): the model's SQL for the question and its sandboxed result. samples > 1 votes
+    over that many queries by execution result; `votes`, when given, receives the vote's figures."""
     from t2s_pipeline.evaluation.generate import generate_sql, load_model
     from t2s_pipeline.evaluation.metrics import prepare_sql
     from t2s_pipeline.samples.prompts import prompt_messages
@@ -43,8 +47,18 @@ def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = N
 
     schema = schema_text(read_sqlite_schema(db_path))
     model, tokenizer = load_model(model_dir, adapter_dir)
-    [sql] = generate_sql(model, tokenizer, [prompt_messages(schema, question, evidence)], batch_size=1,
-                         max_new_tokens=max_new_tokens, num_beams=num_beams)
+    conversation = prompt_messages(schema, question, evidence)
+    [sql] = generate_sql(model, tokenizer, [conversation], batch_size=1, max_new_tokens=max_new_tokens,
+                         num_beams=num_beams)
+    if samples > 1:
+        from t2s_pipeline.evaluation.self_consistency import self_consistent_sql
+
+        [chosen] = self_consistent_sql(model, tokenizer, [conversation], [db_path], samples, batch_size=samples,
+                                       max_new_tokens=max_new_tokens, temperature=temperature, timeout_s=timeout_s,
+                                       greedy=[sql])
+        sql = chosen["sql"]
+        if votes is not None:
+            votes.update(chosen)
     return sql, execute_sql(db_path, prepare_sql(sql), timeout_s=timeout_s, max_rows=max_rows)
 
 
@@ -56,10 +70,17 @@ def run_ask(args: argparse.Namespace) -> int:
     if not Path(args.db).is_file():
         print(f"t2s ask: database not found: {args.db}", file=sys.stderr)
         return 2
+    if args.samples < 1 or (args.samples > 1 and args.num_beams > 1):
+        print("t2s ask: --samples must be at least 1, and beam search (--num-beams) votes on nothing", file=sys.stderr)
+        return 2
+    votes: dict = {}
     sql, result = ask(args.model, args.db, args.question, args.adapter, args.evidence, args.max_new_tokens,
-                      args.num_beams, args.timeout, max(args.rows, 1000))
+                      args.num_beams, args.timeout, max(args.rows, 1000), args.samples, args.temperature, votes)
     print("SQL:")
     print(sql or "(empty)")
+    if votes:
+        print(f"(self-consistency: {votes['votes']} of {votes['candidates']} queries agree on this result; "
+              f"{votes['ran']} ran)")
     print()
     if not result.ok:
         print(f"{result.status}: {result.error}")
@@ -80,6 +101,9 @@ def add_parser(sub) -> None:
     p.add_argument("--evidence", default="", help="external knowledge for the question (BIRD-style)")
     p.add_argument("--max-new-tokens", type=int, default=256, help="generation length limit")
     p.add_argument("--num-beams", type=int, default=1, help="beam search width (1: greedy)")
+    p.add_argument("--samples", type=int, default=1, help="self-consistency: queries to write and vote on by "
+                                                           "their results (1: greedy only)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature for --samples")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds the query may run")
     p.add_argument("--rows", type=int, default=20, help="rows to print")
     p.set_defaults(func=run_ask)

@@ -110,3 +110,18 @@ def test_format_table():
     assert lines[2] == "1  | NULL"
     assert lines[3] == "22 | xxxxxxxxx…"
     assert lines[-1] == "... 1 more rows"
+
+
+def test_ask_with_samples_votes_over_that_many_queries(tiny_base_dir, db, capsys):
+    before = digest(db)
+    status = main(["ask", "--model", str(tiny_base_dir), "--db", str(db), "--max-new-tokens", "8",
+                   "--samples", "3", "How many singers are there?"])
+    printed = capsys.readouterr().out
+    assert status in (0, 1)
+    assert "self-consistency:" in printed and "of 3 queries agree" in printed
+    assert digest(db) == before
+
+
+def test_samples_below_one_is_refused(tiny_base_dir, db, capsys):
+    assert main(["ask", "--model", str(tiny_base_dir), "--db", str(db), "--samples", "0", "q"]) == 2
+    assert "--samples" in capsys.readouterr().err

@@ -14,7 +14,7 @@ from t2s_pipeline.assets.eval_report import (
 )
 from t2s_pipeline.resources.storage import DirectoryIOManager, current_version_path, publish_directory
 
-UPSTREAM = ("base_model", "trajectories", "lora_adapter", "raw_benchmarks")
+UPSTREAM = ("base_model", "trajectories", "lora_adapter", "raw_benchmarks", "rl_adapter")
 
 
 def fake_report(ex: float, questions: int = 2) -> dict:
@@ -25,7 +25,8 @@ def fake_report(ex: float, questions: int = 2) -> dict:
 def materialized(tmp_path_factory, tiny_base_dir, trajectories_dir, lora_adapter_dir, raw_dir):
     """eval_report materialized once, after a stored previous report that scored better (a regression)."""
     root = tmp_path_factory.mktemp("storage")
-    sources = dict(zip(UPSTREAM, (tiny_base_dir, trajectories_dir, lora_adapter_dir, raw_dir)))
+    # The RL stage's artifact: here the same untrained adapter, so the report has all three models.
+    sources = dict(zip(UPSTREAM, (tiny_base_dir, trajectories_dir, lora_adapter_dir, raw_dir, lora_adapter_dir)))
     for key, folder in sources.items():
         publish_directory(root, [key], folder, "upstream0")
     previous = tmp_path_factory.mktemp("previous_report")
@@ -52,14 +53,15 @@ def test_materialization_metadata_has_the_tables_and_the_plots(materialized):
     report_md = metadata["report"].value
     assert isinstance(metadata["report"], dg.MarkdownMetadataValue)
     assert "## EX by benchmark" in report_md and "## EX by difficulty" in report_md
-    assert "| group | n | base | fine-tuned |" in report_md
-    assert "## Example predictions (fine-tuned)" in report_md
+    assert "| group | n | base | fine-tuned | RL |" in report_md
+    assert "## Example predictions (RL)" in report_md
     plots = metadata["plots"]
     assert isinstance(plots, dg.MarkdownMetadataValue)
     for name in ("loss curves", "accuracy by difficulty"):
         assert f"### {name}" in plots.value
     assert plots.value.count("](data:image/png;base64,iVBORw0KGgo") >= 2  # inlined PNGs
-    for key in ("base_execution_accuracy", "fine_tuned_execution_accuracy", "fine_tuned_record_f1", "ex_gain"):
+    for key in ("base_execution_accuracy", "fine_tuned_execution_accuracy", "fine_tuned_record_f1", "ex_gain",
+                "rl_execution_accuracy", "rl_ex_gain", "best_adapter"):
         assert key in metadata, key
     folder = current_version_path(root, "eval_report")
     assert (folder / "loss_curves.png").is_file() and (folder / "report.json").is_file()

@@ -238,3 +238,22 @@ def test_exact_match_of_a_cot_answer_is_against_the_sql_in_its_block():
     sample = whole_query_sample(pair, tiny.SCHEMA, cot=True)
     verdict = {"correct": True, "reason": "ok", "error": "", "f1": 1.0}
     assert _prediction_row("fine_tuned", sample, "SELECT count(*) FROM singer", verdict, (1.0, 3))["em"] is True
+
+
+def test_best_adapter_is_the_higher_of_sft_and_rl_among_those_not_worse_than_base():
+    from t2s_pipeline.evaluation.report import best_adapter
+
+    def report(base, sft, rl=None, sft_unseen=0.0, rl_unseen=0.0):
+        r = {"base": {"execution_accuracy": base},
+             "fine_tuned": {"execution_accuracy": sft, "execution_accuracy_unseen_sql": sft_unseen}}
+        if rl is not None:
+            r["rl"] = {"execution_accuracy": rl, "execution_accuracy_unseen_sql": rl_unseen}
+        return r
+
+    assert best_adapter(report(0.1, 0.3, 0.4)) == "rl"
+    assert best_adapter(report(0.1, 0.4, 0.3)) == "fine_tuned"
+    assert best_adapter(report(0.1, 0.4, 0.4, sft_unseen=0.1, rl_unseen=0.2)) == "rl"
+    assert best_adapter(report(0.1, 0.4, 0.4)) == "fine_tuned"  # a full tie keeps the simpler adapter
+    assert best_adapter(report(0.5, 0.4, 0.6)) == "rl"
+    assert best_adapter(report(0.5, 0.4, 0.3)) is None
+    assert best_adapter(report(0.1, 0.3)) == "fine_tuned"

@@ -1,0 +1,41 @@
+"""The RL prompts: one per train question, with the gold, the databases and the format the reward checks."""
+
+from __future__ import annotations
+
+from t2s_pipeline.records import write_jsonl
+from t2s_pipeline.training.reward import COT, PIPE, SQL
+from t2s_pipeline.training.rl_prompts import rl_prompts
+from t2s_pipeline_tests.training import tiny
+
+
+def test_one_prompt_per_train_question_without_the_answer(trajectories_dir, tmp_path):
+    rows = rl_prompts(trajectories_dir, tmp_path)
+    assert len(rows) == len(tiny.split_samples()["train"]) == len({r["id"] for r in rows})
+    row = rows[0]
+    assert [m["role"] for m in row["prompt"]] == ["system", "user"]
+    assert row["gold_sql"] == tiny.QUESTIONS[0][1]
+    assert row["databases"] == [str(tmp_path / "databases" / "music.sqlite")]
+    assert row["answer_format"] == SQL
+
+
+def test_repeated_questions_count_once_a_cap_draws_and_suites_add_databases(tmp_path):
+    samples = tiny.split_samples()["train"]
+    write_jsonl(tmp_path / "train.jsonl", samples + samples[:3])
+    suite = tmp_path / "suite" / "music"
+    suite.mkdir(parents=True)
+    (suite / "v1.sqlite").write_bytes(b"")
+    assert len(rl_prompts(tmp_path, tmp_path)) == len(samples)
+    capped = rl_prompts(tmp_path, tmp_path, max_prompts=3, seed=1)
+    assert len(capped) == 3 and capped == rl_prompts(tmp_path, tmp_path, max_prompts=3, seed=1)
+    assert rl_prompts(tmp_path, tmp_path, suite_dir=tmp_path / "suite")[0]["databases"][1].endswith("music/v1.sqlite")
+
+
+def test_pipe_and_chain_of_thought_samples_ask_for_their_format(tmp_path):
+    pipe = tiny.sample(0, "train")
+    pipe["meta"]["kind"] = "pipe_whole_query"
+    cot = tiny.sample(1, "train")
+    cot["meta"]["answer"] = "cot"
+    write_jsonl(tmp_path / "train.jsonl", [pipe])
+    assert rl_prompts(tmp_path, tmp_path)[0]["answer_format"] == PIPE
+    write_jsonl(tmp_path / "train.jsonl", [cot])
+    assert rl_prompts(tmp_path, tmp_path)[0]["answer_format"] == COT
