@@ -209,6 +209,8 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
                 shutil.copytree(path, out / "checkpoints" / path.name, dirs_exist_ok=True)
     logs = [h for h in trainer.state.log_history if "reward" in h]
     first, last = (logs[0], logs[-1]) if logs else ({}, {})
+    tail = logs[-max(1, len(logs) // 4):]  # one step's figures are noisy: the last quarter of the run's
+    mean = lambda key: round(sum(h.get(key, 0.0) for h in tail) / len(tail), 4) if tail else None
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     device_hours = (time.monotonic() - start) / 3600.0 * world_size
     metrics = {
@@ -221,6 +223,8 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
         "steps": trainer.state.global_step,
         "first_reward": first.get("reward"),
         "final_reward": last.get("reward"),
+        "reward_mean": mean("reward"),
+        "share_correct": mean("execution/correct"),
         "first_share_correct": first.get("execution/correct"),
         "final_share_correct": last.get("execution/correct"),
         "final_kl": last.get("kl"),
