@@ -32,12 +32,12 @@ class GoldenPairsConfig(dg.Config):
 
 
 @dg.asset(
-    code_version="1",
+    code_version="2",
     group_name="data",
     kinds={"sqlite", "python"},
     description="Gold SQL executed read-only with a timeout on its database, rewritten into pipe SQL, and the "
                 "rewrite (and each of its prefixes) proven equal to the gold by execution; pairs whose gold runs "
-                "are kept, the rest rejected with a reason code.",
+                "are kept, the rest rejected with a reason code, raw_benchmarks' load rejects included.",
 )
 def golden_pairs(context: dg.AssetExecutionContext, config: GoldenPairsConfig, raw_benchmarks: Path,
                  io_manager: dg.ResourceParam[DirectoryIOManager]) -> dg.Output:
@@ -56,6 +56,8 @@ def golden_pairs(context: dg.AssetExecutionContext, config: GoldenPairsConfig, r
         "input": stats["input"],
         "kept": stats["kept"],
         "rejected": stats["rejected"],
+        "rejected_at_load": stats["rejected_at_load"],
+        "examples": stats["examples"],
         "pipe_validated": stats["pipe_validated"],
         "pipe_rejected": stats["pipe_rejected"],
         "validation_rate": stats["validation_rate"],
