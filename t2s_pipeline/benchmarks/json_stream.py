@@ -9,7 +9,7 @@ element; two broken elements in a row are skipped together, as one. A file that 
 top-level array closes (an interrupted download) is not a broken record but a broken file: reading
 stops with TruncatedJSONError, naming the file and the byte offset, so no load silently keeps a prefix.
 
-ijson's C backend (yajl2_c) reads a large array 1.4-1.9x faster (bench/json_stream_speed.py) and
+ijson's C backend (yajl2_c) reads a large array about 2x faster (bench/json_stream_speed.py) and
 reports truncation, but it stops at the first broken element, where a loader must reject that one
 record and read on; so the reading stays here.
 """
