@@ -218,6 +218,8 @@ def _post_item(names: _Keys, item: exp.Expr) -> exp.Expr:
 
 
 def _aggregate_name(node: exp.Expr) -> str:
+    if isinstance(node, exp.Filter):
+        return _aggregate_name(node.this) + "_filtered"
     fn = node.key.lower()
     arg = node.this
     if isinstance(arg, exp.Star):

@@ -65,6 +65,7 @@ class Rewriter:
 
     def select(self, node: exp.Select) -> list[Step]:
         with_ = self.with_clause(node.args.get("with_"))
+        node = inline_named_windows(node)
         for arg in ("laterals", "prewhere", "qualify", "windows", "connect", "sample", "kind"):
             if node.args.get(arg):
                 raise Unsupported(arg.rstrip("_"))
@@ -332,4 +333,31 @@ class Rewriter:
             column.replace(fixed)
 
 
-__all__ = ["Rewriter", "Step", "Unsupported"]
+def inline_named_windows(node: exp.Select) -> exp.Select:
+    """`... OVER w ... WINDOW w AS (ORDER BY x)` -> `... OVER (ORDER BY x)`: pipe EXTEND has no WINDOW clause.
+
+    A window that names another (`OVER (w ROWS ...)`) takes the named one's PARTITION BY and ORDER BY
+    and keeps its own frame.
+    """
+    named = node.args.get("windows")
+    if not named:
+        return node
+    node = node.copy()
+    definitions = {w.this.name.lower(): w for w in node.args["windows"] if isinstance(w.this, exp.Identifier)}
+    scope = list(node.expressions) + ([node.args["order"]] if node.args.get("order") else [])
+    for part in scope:
+        for window in [n for n in walk_scope(part) if isinstance(n, exp.Window)]:
+            alias = window.args.get("alias")
+            definition = definitions.get(alias.name.lower()) if isinstance(alias, exp.Identifier) else None
+            if definition is None:
+                continue
+            for arg in ("partition_by", "order", "spec"):
+                if not window.args.get(arg) and definition.args.get(arg):
+                    window.set(arg, definition.args[arg].copy() if arg != "partition_by"
+                               else [e.copy() for e in definition.args[arg]])
+            window.set("alias", None)
+    node.set("windows", None)
+    return node
+
+
+__all__ = ["Rewriter", "Step", "Unsupported", "inline_named_windows"]

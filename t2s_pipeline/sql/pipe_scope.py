@@ -44,8 +44,13 @@ def nested_queries(node: exp.Expr) -> list[exp.Expr]:
 
 
 def is_aggregate(node: exp.Expr) -> bool:
-    """An aggregate function call of this scope (not a window function; max(a, b) is Greatest)."""
-    return isinstance(node, exp.AggFunc) and not isinstance(node.parent, exp.Window)
+    """An aggregate function call of this scope (not a window function; max(a, b) is Greatest).
+
+    `COUNT(*) FILTER (WHERE ...)` is one aggregate: the FILTER node, not the call inside it.
+    """
+    if isinstance(node, exp.Filter):
+        return isinstance(node.this, exp.AggFunc) and not isinstance(node.parent, exp.Window)
+    return isinstance(node, exp.AggFunc) and not isinstance(node.parent, (exp.Window, exp.Filter))
 
 
 def aggregates(node: exp.Expr) -> list[exp.Expr]:

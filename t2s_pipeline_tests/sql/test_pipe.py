@@ -275,6 +275,17 @@ CASES = [
      'FROM singer AS T1\n|> JOIN performs AS T3 ON T1.singer_id = T3.singer_id\n|> JOIN concert AS T2 ON T2.concert_id = T3.concert_id\n'
      '|> AGGREGATE AVG(T1.age) AS a, COUNT(*) AS count_all GROUP BY T2.name\n|> WHERE count_all > 1\n'
      '|> EXTEND AVG(a) OVER () AS avg_1\n|> ORDER BY a - avg_1 DESC\n|> LIMIT 2\n|> SELECT name, a, a - avg_1 AS gap'),
+    ('named_window_over_aggregate',  # EXTEND has no WINDOW clause: the named window is written out
+     'SELECT country, COUNT(*), ROW_NUMBER() OVER w FROM singer GROUP BY country WINDOW w AS (ORDER BY COUNT(*), country)',
+     'FROM singer\n|> AGGREGATE COUNT(*) AS count_all GROUP BY country\n'
+     '|> EXTEND ROW_NUMBER() OVER (ORDER BY count_all, country) AS rownumber_1\n|> SELECT country, count_all, rownumber_1'),
+    ('named_window_with_frame',
+     'SELECT name, SUM(age) OVER (w ROWS UNBOUNDED PRECEDING) AS s FROM singer WINDOW w AS (PARTITION BY country ORDER BY age, name)',
+     'FROM singer\n|> EXTEND SUM(age) OVER (PARTITION BY country ORDER BY age, name ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) '
+     'AS s\n|> SELECT name, s'),
+    ('aggregate_filter',  # one aggregate: its FILTER is not a second expression after AGGREGATE
+     'SELECT country, COUNT(*) FILTER (WHERE age > 30) FROM singer GROUP BY country',
+     'FROM singer\n|> AGGREGATE COUNT(*) FILTER(WHERE age > 30) AS count_all_filtered GROUP BY country'),
 ]
 
 
