@@ -22,8 +22,8 @@ from sqlglot import exp
 
 from t2s_pipeline.sql.pipe_rewrite import Step, Unsupported
 from t2s_pipeline.sql.pipe_scope import (
-    PLAIN, aggregates, ident, is_aggregate, key_of, plain_item, replace_in_scope, same_column, walk_scope,
-    window_or_strip, windows,
+    PLAIN, aggregates, ident, is_aggregate, key_of, nested_queries, plain_item, replace_in_scope, same_column,
+    walk_scope, window_or_strip, windows,
 )
 
 class _Keys:
@@ -138,6 +138,11 @@ def aggregate_steps(rw, node: exp.Select, items: list, group: list, having, orde
                          for k in names.keys)
     text = "|> AGGREGATE" + (f" {agg_text}" if agg_text else "") + (f" GROUP BY {key_text}" if key_text else "")
     steps: list[Step] = [("AGGREGATE", text)]
+    correlated = _outer_names_in_nested(node, sources)
+    if len(correlated) > 1:
+        raise Unsupported("correlated_after_aggregate", ", ".join(sorted(correlated)))
+    if correlated:  # a nested query names the outer table: the grouped rows take its name
+        steps.append(("AS", f"|> AS {ident(correlated.pop())}"))
     if having is not None:
         steps.append(("WHERE", "|> WHERE " + rw.sql(names.post(having))))
 
@@ -157,6 +162,25 @@ def aggregate_steps(rw, node: exp.Select, items: list, group: list, having, orde
     if post_order and not suffix:
         steps.append(("ORDER BY", "|> ORDER BY " + ", ".join(rw.sql(o) for o in post_order)))
     return steps + rw.limit(node) + select
+
+
+def _outer_names_in_nested(node: exp.Select, sources: list) -> set[str]:
+    """The outer FROM/JOIN names that nested queries of sources refer to (correlated subqueries).
+
+    After AGGREGATE the table names are gone; `|> AS name` gives the grouped rows that name again,
+    so `(SELECT ... WHERE s2.k = s.k)` still finds `s.k`, a group key.
+    """
+    tables = [node.args["from_"].this] + [j.this for j in node.args.get("joins") or []]
+    outer = {t.alias_or_name.lower(): t.alias_or_name for t in tables if isinstance(t, (exp.Table, exp.Subquery))}
+    used = set()
+    for source in sources:
+        for query in nested_queries(source):
+            inner = {t.alias_or_name.lower() for t in query.find_all(exp.Table, exp.Subquery) if t.alias_or_name}
+            for column in query.find_all(exp.Column):
+                name = column.table.lower()
+                if name and name in outer and name not in inner:
+                    used.add(outer[name])
+    return used
 
 
 def _window_aggregates(source: exp.Expr) -> list[exp.Expr]:
@@ -220,8 +244,8 @@ def _post_item(names: _Keys, item: exp.Expr) -> exp.Expr:
 def _aggregate_name(node: exp.Expr) -> str:
     if isinstance(node, exp.Filter):
         return _aggregate_name(node.this) + "_filtered"
-    fn = node.key.lower()
-    arg = node.this
+    fn = node.name.lower() if isinstance(node, exp.Anonymous) else node.key.lower()
+    arg = node.this if not isinstance(node, exp.Anonymous) else (node.expressions or [None])[0]
     if isinstance(arg, exp.Star):
         return f"{fn}_all"
     distinct = isinstance(arg, exp.Distinct)

@@ -232,6 +232,9 @@ class Rewriter:
             return []
         if limit is None:
             raise Unsupported("offset_without_limit")
+        for part in (limit, offset):  # sqlglot reads `|> LIMIT 1 + 1` as a crash, not a query
+            if part is not None and not (isinstance(part.expression, exp.Literal) and part.expression.is_int):
+                raise Unsupported("limit_expression")
         text = "|> LIMIT " + self.sql(limit.expression)
         if offset is not None:
             text += " OFFSET " + self.sql(offset.expression)

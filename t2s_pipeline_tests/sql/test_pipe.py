@@ -283,6 +283,14 @@ CASES = [
      'SELECT name, SUM(age) OVER (w ROWS UNBOUNDED PRECEDING) AS s FROM singer WINDOW w AS (PARTITION BY country ORDER BY age, name)',
      'FROM singer\n|> EXTEND SUM(age) OVER (PARTITION BY country ORDER BY age, name ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) '
      'AS s\n|> SELECT name, s'),
+    ('sqlite_total_aggregate',  # sqlglot reads TOTAL() as an anonymous function: it is an aggregate all the same
+     'SELECT country, TOTAL(net_worth) FROM singer GROUP BY country',
+     'FROM singer\n|> AGGREGATE TOTAL(net_worth) AS total_net_worth GROUP BY country'),
+    ('correlated_subquery_after_aggregate',  # `|> AS s` names the grouped rows for the subquery's s.country
+     'SELECT country, MAX(age) AS m, (SELECT name FROM singer AS s2 WHERE s2.country = s.country ORDER BY age DESC '
+     'LIMIT 1) AS oldest FROM singer AS s GROUP BY country',
+     'FROM singer AS s\n|> AGGREGATE MAX(age) AS m GROUP BY country\n|> AS s\n|> SELECT country, m, (FROM singer AS s2 '
+     '|> WHERE s2.country = s.country |> ORDER BY age DESC |> LIMIT 1 |> SELECT name) AS oldest'),
     ('aggregate_filter',  # one aggregate: its FILTER is not a second expression after AGGREGATE
      'SELECT country, COUNT(*) FILTER (WHERE age > 30) FROM singer GROUP BY country',
      'FROM singer\n|> AGGREGATE COUNT(*) FILTER(WHERE age > 30) AS count_all_filtered GROUP BY country'),
@@ -348,6 +356,7 @@ def test_subqueries_can_stay_standard():
 @pytest.mark.parametrize("gold, construct", [
     ("WITH RECURSIVE t(x) AS (SELECT 1) SEARCH DEPTH FIRST BY x SET o SELECT x FROM t", "with_search"),
     ("SELECT 1 + 1", "no_from"),
+    ("SELECT name FROM singer LIMIT 1 + 1", "limit_expression"),
     ("SELECT * FROM singer GROUP BY country", "star_with_aggregate"),
     ("SELECT name, count(*) FROM singer", "bare_column_without_group_by"),
     ("SELECT country FROM singer GROUP BY country HAVING row_number() OVER (ORDER BY count(*)) > 1",
