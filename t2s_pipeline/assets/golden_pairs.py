@@ -25,7 +25,7 @@ class GoldenPairsConfig(dg.Config):
                                                  "execution. Off: gold queries are only executed.")
     min_validation_rate: float = Field(
         default=DEFAULT_MIN_VALIDATION_RATE,
-        description="Floor of the blocking check golden_pairs_validation_rate: the share of input questions "
+        description="Floor of the blocking check golden_pairs_validation_rate: the share of loaded questions "
                     "with a proven pipe rewrite (or, with pipe off, a gold query that runs).")
     force: bool = Field(default=False, description="Recompute even when a stored version was made from the same "
                         "raw_benchmarks, config and code (it is reused otherwise).")
@@ -73,7 +73,7 @@ def golden_pairs(context: dg.AssetExecutionContext, config: GoldenPairsConfig, r
 
 
 @dg.asset_check(asset=golden_pairs, blocking=True,
-                description="The share of input questions with a pipe rewrite proven by execution is at least the "
+                description="The share of loaded questions (load rejects aside) with a pipe rewrite proven by execution is at least the "
                             "configured floor (golden_pairs config min_validation_rate). Blocks trajectories.")
 def golden_pairs_validation_rate(golden_pairs: Path) -> dg.AssetCheckResult:
     stats = read_json(golden_pairs / "stats.json")
