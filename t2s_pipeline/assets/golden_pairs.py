@@ -73,8 +73,9 @@ def golden_pairs(context: dg.AssetExecutionContext, config: GoldenPairsConfig, r
 
 
 @dg.asset_check(asset=golden_pairs, blocking=True,
-                description="The share of loaded questions (load rejects aside) with a pipe rewrite proven by execution is at least the "
-                            "configured floor (golden_pairs config min_validation_rate). Blocks trajectories.")
+                description="The share of loaded questions (load rejects aside) with a pipe rewrite proven by "
+                            "execution is at least the configured floor (golden_pairs config min_validation_rate). "
+                            "Blocks trajectories.")
 def golden_pairs_validation_rate(golden_pairs: Path) -> dg.AssetCheckResult:
     stats = read_json(golden_pairs / "stats.json")
     floor = stats.get("min_validation_rate", DEFAULT_MIN_VALIDATION_RATE)
