@@ -26,7 +26,8 @@ def write_array(path: Path, rows: int) -> None:
     with open(path, "w", encoding="utf-8") as f:
         f.write("[\n")
         for n in range(rows):
-            record = {"db_id": f"db_{n % 50}", "question": f"How many orders over {n} were placed by city {rng.random()}?",
+            record = {"db_id": f"db_{n % 50}",
+                      "question": f"How many orders over {n} were placed by city {rng.random()}?",
                       "query": f"SELECT city, COUNT(*) FROM orders WHERE amount > {n} GROUP BY city ORDER BY 2 DESC",
                       "difficulty": "moderate", "cot": "Let me think step by step. " * rng.randint(20, 100),
                       "score": rng.random()}
