@@ -3,8 +3,9 @@
 Two spellings of one query (case, whitespace, `!=` or `<>`, `AS` before an alias or not, a trailing
 `;`, 'France' or Spider's "France") give the same text. String literals are compared without case too,
 as eval_report's seen-in-train check does: 'Timmothy' and 'timmothy' make the same query for a split.
-It is built from sqlglot's tokens, not its parse tree: a tenth of the cost (0.1 ms a query on Spider dev against 0.7 ms for a round trip), which
-counts over millions of pairs. SQL the tokenizer refuses falls back to lower-cased, whitespace-collapsed text.
+It is built from sqlglot's tokens, not its parse tree: a seventh of the cost (0.1 ms a query on Spider
+dev against 0.7 ms for a round trip), which counts over millions of pairs. SQL the tokenizer refuses
+falls back to lower-cased, whitespace-collapsed text.
 """
 
 from __future__ import annotations
