@@ -10,6 +10,8 @@ falls back to lower-cased, whitespace-collapsed text.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sqlglot
 from sqlglot.tokens import TokenType
 
@@ -18,6 +20,7 @@ _DROPPED = {TokenType.ALIAS, TokenType.SEMICOLON}
 _QUOTED = {TokenType.STRING, TokenType.IDENTIFIER}  # SQLite reads Spider's "France" as either
 
 
+@lru_cache(maxsize=1 << 16)  # paraphrases repeat their query: each text is tokenized once
 def normalized_sql(sql: str) -> str:
     try:
         tokens = _DIALECT.tokenize(sql)
