@@ -237,3 +237,60 @@ def mutants(gold_sql: str, model: DatabaseModel, rng: random.Random, limit: int 
         if text != gold_text:
             out[text] = None
     return list(out)
+
+
+def tie_probes(gold_sql: str) -> list[tuple[str, int, int | None, bool]] | None:
+    """Queries that show whether the gold's answer on a database depends on how SQLite breaks ties.
+
+    One per SELECT with an ORDER BY that matters (a LIMIT, or the top level, whose order is compared):
+    (probe, number of sort keys, limit + offset or None, top level). The probe is that SELECT with its
+    sort keys put first in its select list and no LIMIT, so equal keys with different rows show up.
+    None when the gold takes an arbitrary LIMIT (no ORDER BY) or a probe cannot be made: then no
+    variant can judge the gold safely.
+    """
+    tree = parse(gold_sql)
+    if tree is None:
+        return None
+    probes = []
+    for select in tree.find_all(exp.Select):
+        order, limit = select.args.get("order"), select.args.get("limit")
+        top = select is tree
+        if limit is not None and order is None:
+            return None
+        if order is None or (limit is None and not top):
+            continue
+        cut = None
+        if limit is not None:
+            offset = select.args.get("offset")
+            values = [limit.expression] + ([offset.expression] if offset is not None else [])
+            if not all(isinstance(v, exp.Literal) and not v.is_string for v in values):
+                return None
+            cut = sum(int(literal_value(v)) for v in values)
+        probe = select.copy()
+        probe.set("limit", None)
+        probe.set("offset", None)
+        keys = [o.this.copy() for o in order.expressions]
+        probe.set("expressions", keys + [e.copy() for e in select.expressions])
+        try:
+            probes.append((probe.sql(dialect="sqlite"), len(keys), cut, top))
+        except sqlglot.errors.SqlglotError:
+            return None
+    return probes
+
+
+def ties_matter(rows: list[tuple], keys: int, cut: int | None, top: bool) -> bool:
+    """Whether rows with equal sort keys but different values would change the answer (see tie_probes)."""
+    runs: list[tuple[int, int]] = []  # [start, end) of runs of equal keys
+    start = 0
+    for i in range(1, len(rows) + 1):
+        if i == len(rows) or rows[i][:keys] != rows[start][:keys]:
+            runs.append((start, i))
+            start = i
+    for a, b in runs:
+        if len({row[keys:] for row in rows[a:b]}) < 2:
+            continue
+        if cut is not None and a < cut < b:
+            return True  # the limit cuts a run of ties: which rows make it in is arbitrary
+        if top and (cut is None or a < cut):
+            return True  # the order of tied rows within the answer is arbitrary and compared
+    return False

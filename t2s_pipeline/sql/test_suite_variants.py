@@ -29,7 +29,7 @@ class Column:
     pk: bool
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: one object per table
 class Table:
     name: str
     columns: list[Column]
