@@ -41,7 +41,7 @@ UNKILLED_SAMPLE = 25  # unkilled mutants listed per database
 @dataclass(frozen=True)
 class SuiteConfig:
     max_variants: int = 8  # variant databases kept per database (besides the original)
-    candidates: int = 24  # candidate variants generated per database, before distillation
+    candidates: int = 48  # candidate variants generated per database, before distillation
     mutants_per_query: int = 30  # mutants drawn per gold query
     timeout_s: float = 1.0  # per query while distilling (a mutant that runs longer is killed there)
     seed: int = 0
@@ -194,8 +194,14 @@ def generate_suites(jobs: list[tuple[str, str | Path, list[str]]], out_dir: str 
     if workers <= 1:
         reports = [_generate_task(t) for t in tasks]
     else:
-        with _mp_context().Pool(workers) as pool:
+        pool = _mp_context().Pool(workers)
+        try:
             reports = pool.map(_generate_task, tasks, chunksize=1)
+            pool.close()  # the workers exit on their own: terminating them shows up as an interrupt in Dagster
+            pool.join()
+        except BaseException:
+            pool.terminate()
+            raise
     for r in reports:
         log(f"test suite {r['db_id']}: {len(r['variants'])} variants, {r['mutants_generated']} mutants, "
             f"kill rate original {r['kill_rate_original']:.3f} -> suite {r['kill_rate_suite']:.3f} ({r['seconds']} s)")
