@@ -8,7 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from t2s_pipeline.assets.common import computed, input_hash, log_to, reuse_stored, scratch_dir
-from t2s_pipeline.records import read_jsonl
+from t2s_pipeline.records import read_json, read_jsonl
 from t2s_pipeline.resources.storage import DirectoryIOManager
 from t2s_pipeline.sql.test_suite import SuiteConfig, generate_suites
 
@@ -28,19 +28,18 @@ class SuitesConfig(dg.Config):
                         "raw_benchmarks, golden_pairs, config and code (it is reused otherwise).")
 
 
-def suite_jobs(raw_benchmarks: Path, golden_pairs: Path) -> list[tuple[str, Path, list[str]]]:
-    """(db_id, database, gold queries that run on it) for every database with a kept golden pair."""
+def suite_jobs(raw_benchmarks: Path, golden_pairs: Path) -> list[tuple[str, Path, list[str], dict | None]]:
+    """(db_id, database, gold queries that run on it, schema) for every database with a kept golden pair."""
     golds: dict[str, list[str]] = defaultdict(list)
     for pair in read_jsonl(golden_pairs / "pairs.jsonl"):
         golds[pair["db_id"]].append(pair["gold_sql"])
-    return [(db_id, raw_benchmarks / "databases" / f"{db_id}.sqlite", sqls) for db_id, sqls in sorted(golds.items())
-            if (raw_benchmarks / "databases" / f"{db_id}.sqlite").is_file()]
+    schemas = read_json(raw_benchmarks / "schemas.json") if (raw_benchmarks / "schemas.json").is_file() else {}
+    return [(db_id, raw_benchmarks / "databases" / f"{db_id}.sqlite", sqls, schemas.get(db_id))
+            for db_id, sqls in sorted(golds.items()) if (raw_benchmarks / "databases" / f"{db_id}.sqlite").is_file()]
 
 
 def unkilled_table(summary: dict, out: Path, limit: int = 20) -> dg.MetadataValue:
     """Markdown: mutants that no database of the suite tells apart from their gold (first `limit`)."""
-    from t2s_pipeline.records import read_json
-
     cell = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
     lines = ["| database | gold | mutant not killed | told apart by a candidate |", "|---|---|---|---|"]
     for db_id in summary["by_database"]:

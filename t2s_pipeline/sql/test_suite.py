@@ -71,13 +71,15 @@ def _differs(gold: list[tuple], other: list[tuple] | None, ordered: bool) -> boo
 
 
 def generate_suite(db_id: str, db_path: str | Path, gold_sqls: list[str], out_dir: str | Path,
-                   config: SuiteConfig = SuiteConfig()) -> dict:
-    """Generate, distill and write the suite of one database; returns its report (also in <db_id>/report.json)."""
+                   config: SuiteConfig = SuiteConfig(), schema: dict | None = None) -> dict:
+    """Generate, distill and write the suite of one database; returns its report (also in <db_id>/report.json).
+
+    schema: the database's schema (sql/schema.py form), for foreign keys its DDL does not declare."""
     start = time.monotonic()
     rng = random.Random(f"{config.seed}:{db_id}")
     target = Path(out_dir) / db_id
     target.mkdir(parents=True, exist_ok=True)
-    model = read_model(db_path, rng)
+    model = read_model(db_path, rng, schema)
     golds = list(dict.fromkeys(s for s in gold_sqls if s and s.strip()))
     boundaries = boundary_values(gold_constants(golds))
 
@@ -181,14 +183,15 @@ def distill(kills: list[set], already: set, max_variants: int) -> list[int]:
 # --- many databases -------------------------------------------------------------------------------------
 
 
-def generate_suites(jobs: list[tuple[str, str | Path, list[str]]], out_dir: str | Path,
-                    config: SuiteConfig = SuiteConfig(), workers: int | None = None, log=print) -> dict:
-    """Suites for (db_id, db_path, gold queries) jobs, `workers` processes at a time; writes out_dir/report.json
-    with the per-database reports and the totals, and returns it. (Scripts need a `__main__` guard.)"""
+def generate_suites(jobs: list[tuple], out_dir: str | Path, config: SuiteConfig = SuiteConfig(),
+                    workers: int | None = None, log=print) -> dict:
+    """Suites for (db_id, db_path, gold queries[, schema]) jobs, `workers` processes at a time; writes
+    out_dir/report.json with the per-database reports and the totals, and returns it. (Scripts need a
+    `__main__` guard.)"""
     start = time.monotonic()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tasks = sorted(((db_id, str(path), golds, str(out), config) for db_id, path, golds in jobs),
+    tasks = sorted(((job[0], str(job[1]), job[2], str(out), config, job[3] if len(job) > 3 else None) for job in jobs),
                    key=lambda t: -len(t[2]))  # the biggest first: the last to finish are small
     workers = min(workers or os.cpu_count() or 1, len(tasks)) if tasks else 1
     if workers <= 1:
@@ -211,8 +214,8 @@ def generate_suites(jobs: list[tuple[str, str | Path, list[str]]], out_dir: str 
 
 
 def _generate_task(task) -> dict:
-    db_id, path, golds, out, config = task
-    return generate_suite(db_id, path, golds, out, config)
+    db_id, path, golds, out, config, schema = task
+    return generate_suite(db_id, path, golds, out, config, schema)
 
 
 def _mp_context():

@@ -65,8 +65,12 @@ def affinity(declared: str) -> str:
     return "numeric"
 
 
-def read_model(db_path: str | Path, rng: random.Random) -> DatabaseModel:
-    """Read the original database once: DDL, columns, keys, rows and value pools."""
+def read_model(db_path: str | Path, rng: random.Random, schema: dict | None = None) -> DatabaseModel:
+    """Read the original database once: DDL, columns, keys, rows and value pools.
+
+    schema: optional, in sql/schema.py's form; its foreign keys count as well as those the DDL declares
+    (benchmarks often list keys in tables.json that their SQLite files do not declare)."""
+    listed = {t["name"].lower(): t.get("foreign_keys", []) for t in (schema or {}).get("tables", [])}
     conn = sqlite3.connect(f"file:{Path(db_path).resolve()}?mode=ro", uri=True)
     conn.text_factory = lambda b: b.decode("utf-8", errors="replace")
     try:
@@ -90,6 +94,10 @@ def read_model(db_path: str | Path, rng: random.Random) -> DatabaseModel:
                 child = by_name.get(str(fk[3]).lower())
                 if child is not None:
                     table.fks[child] = (fk[2], fk[4] or "")
+            for fk in listed.get(name.lower(), []):
+                child = by_name.get(str(fk["column"]).lower())
+                if child is not None and child not in table.fks:
+                    table.fks[child] = (fk["ref_table"], fk.get("ref_column") or "")
             for i in range(len(columns)):
                 values = list(dict.fromkeys(row[i] for row in rows if row[i] is not None))
                 table.pools.append(rng.sample(values, MAX_POOL) if len(values) > MAX_POOL else values)
