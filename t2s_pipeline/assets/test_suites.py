@@ -75,8 +75,8 @@ def test_suites(context: dg.AssetExecutionContext, config: SuitesConfig, raw_ben
         "variants": summary["variants"],
         "mutants_generated": summary["mutants_generated"],
         "mutants_killable": summary["mutants_killable"],
-        "kill_rate_original": summary["kill_rate_original"],
-        "kill_rate_suite": summary["kill_rate_suite"],
+        "original_kill_rate": summary["kill_rate_original"],
+        "suite_kill_rate": summary["kill_rate_suite"],
         "unkilled_mutants": unkilled_table(summary, out),
         "seconds": summary["seconds"],
     })

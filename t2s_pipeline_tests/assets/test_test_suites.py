@@ -27,7 +27,7 @@ def test_test_suites_asset(tmp_path):
     first = run(instance, tmp_path)
     assert not first["reused"].value
     assert first["databases"].value == 5 and 5 <= first["variants"].value <= 5 * 8
-    assert first["kill_rate_suite"].value > first["kill_rate_original"].value
+    assert first["suite_kill_rate"].value > first["original_kill_rate"].value
     assert first["unkilled_mutants"].value.startswith("| database | gold | mutant not killed |")
     folder = current_version_path(tmp_path / "storage", "test_suites")
     summary = json.loads((folder / "report.json").read_text())
