@@ -4,6 +4,9 @@ A verdict for one prediction: {"correct", "reason", "error", "f1"}, reason one o
 ok | wrong_result | exec_error | timeout | denied | not_sql, or gold_<status> when the gold query
 itself fails (a missing database is an exec_error whose error says "database not found").
 
+The rule itself (one database or a test suite: right on every database) is sql/judge.py's; a verdict
+judged on a suite also says `original_correct`, the verdict of the original database alone.
+
 `judge_many` scores a list of predictions: each distinct (database, gold query) is executed once,
 a prediction whose text equals a query already run on that database reuses its result, and the work
 goes to worker processes when it is big enough to pay for them (see `judge_many`).

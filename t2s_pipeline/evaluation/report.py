@@ -32,7 +32,6 @@ from t2s_pipeline.records import read_jsonl, write_json, write_jsonl
 from t2s_pipeline.samples.prompts import sample_template
 from t2s_pipeline.samples.trajectories import WHOLE_QUERY_KINDS
 from t2s_pipeline.sql.compare import SPIDER
-from t2s_pipeline.sql.test_suite import suite_databases
 
 MODELS = ("base", "fine_tuned")
 EXAMPLES = 10
@@ -112,6 +111,8 @@ def evaluate(
             name, base_model_dir, adapter, samples, batch_size, max_new_tokens, num_beams, incremental, log)
 
     judge_start = time.monotonic()
+    from t2s_pipeline.sql.test_suite_read import suite_databases  # sqlglot: only when evaluating
+
     databases = [suite_databases(suite_dir, s["meta"]["db_id"], db_paths[s["meta"]["db_id"]], s["meta"]["gold_sql"])
                  for s in samples]
     items = [(databases[k], s["meta"]["gold_sql"], predicted[name][k])

@@ -12,6 +12,7 @@ For one database and the gold queries over it:
 Written to out_dir/<db_id>/: variant-<k>.sqlite and report.json (variants kept, the gold queries each
 variant does not judge, mutants generated, killable (killed by some database), killed by the
 original alone and by the suite, and a sample of the mutants the suite does not kill).
+test_suite_read.suite_databases reads a suite back for the judge.
 
 Deterministic for a seed (the random generator is seeded with seed and db_id).
 """
@@ -26,7 +27,6 @@ import sqlite3
 import threading
 import time
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from t2s_pipeline.sql.compare import column_permutation, normalize_rows, orders_top_level
@@ -140,6 +140,7 @@ def generate_suite(db_id: str, db_path: str | Path, gold_sqls: list[str], out_di
     unkilled.sort(key=lambda u: not u["killable"])  # the ones some candidate told apart first
     report = {
         "db_id": db_id, "gold_queries": len(golds), "gold_queries_run": len(live), "candidates": config.candidates,
+        "judged_gold": [sql for _, sql, _, _ in live],
         "variants": variants, "mutants_generated": generated, "mutants_killable": len(killable),
         "killed_by_original": len(killed_original), "killed_by_suite": len(killed_suite),
         "kill_rate_original": _rate(len(killed_original), len(killable)),
@@ -235,28 +236,6 @@ def summarize(reports: list[dict], seconds: float) -> dict:
         "kill_rate_original": _rate(total("killed_by_original"), killable),
         "kill_rate_suite": _rate(total("killed_by_suite"), killable),
         "seconds": round(seconds, 2),
-        "by_database": {r["db_id"]: {k: v for k, v in r.items() if k not in ("unkilled", "config")}
+        "by_database": {r["db_id"]: {k: v for k, v in r.items() if k not in ("unkilled", "config", "judged_gold")}
                         for r in sorted(reports, key=lambda r: r["db_id"])},
     }
-
-
-# --- reading a suite back ------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=256)
-def _suite_variants(suite_dir: str, db_id: str) -> tuple[tuple[str, frozenset], ...]:
-    path = Path(suite_dir) / db_id / REPORT
-    if not path.is_file():
-        return ()
-    report = json.loads(path.read_text())
-    return tuple((str(Path(suite_dir) / db_id / v["file"]), frozenset(v.get("skipped_gold", ())))
-                 for v in report["variants"])
-
-
-def suite_databases(suite_dir: str | Path | None, db_id: str, original: str | Path, gold_sql: str) -> tuple[str, ...]:
-    """The databases that judge a question: the original, then the suite's variants for db_id, less those
-    whose report says this gold query cannot be judged there. No suite (or no entry): the original alone."""
-    if suite_dir is None:
-        return (str(original),)
-    variants = _suite_variants(str(suite_dir), db_id)
-    return (str(original), *(path for path, skipped in variants if gold_sql not in skipped))

@@ -14,7 +14,8 @@ from t2s_pipeline.benchmarks.raw import write_raw_benchmarks
 from t2s_pipeline.benchmarks.sources import load_embedded
 from t2s_pipeline.records import read_jsonl
 from t2s_pipeline.sql.judge import judge
-from t2s_pipeline.sql.test_suite import SuiteConfig, distill, generate_suite, generate_suites, suite_databases
+from t2s_pipeline.sql.test_suite import SuiteConfig, distill, generate_suite, generate_suites
+from t2s_pipeline.sql.test_suite_read import suite_databases
 
 ISSUE_DBS = ("flights", "retail", "school")
 
@@ -57,6 +58,24 @@ def test_the_issue_cases(embedded, db_id, gold, pred, suite_correct):
     assert verdict.correct is suite_correct and verdict.original_correct is True
     if not suite_correct:
         assert "differs from the gold on variant-" in verdict.error
+
+
+def test_gold_queries_the_suite_was_not_made_with_are_probed_for_ties(embedded):
+    tmp, golds, _, _ = embedded
+    known = golds["flights"][0]
+    assert databases(tmp, "flights", "  " + known.replace(" ", "  ") + " ;") == databases(tmp, "flights", known)
+    assert len(databases(tmp, "flights", "SELECT name FROM airport LIMIT 1")) == 1  # an arbitrary row: original only
+    assert len(databases(tmp, "flights", "SELECT city, COUNT(*) FROM airport GROUP BY city")) > 1
+    # Judged only where one city has the most airports (counted here directly).
+    tied = "SELECT city FROM airport GROUP BY city ORDER BY COUNT(*) DESC LIMIT 1"
+    unique_top = set()
+    for path in (tmp / "suites" / "flights").glob("variant-*.sqlite"):
+        conn = sqlite3.connect(path)
+        counts = [n for (n,) in conn.execute("SELECT COUNT(*) FROM airport GROUP BY city ORDER BY 1 DESC")]
+        conn.close()
+        if len(counts) < 2 or counts[0] > counts[1]:
+            unique_top.add(str(path))
+    assert set(databases(tmp, "flights", tied)[1:]) == unique_top
 
 
 def test_variants_keep_the_schema_and_consistent_foreign_keys(embedded):
