@@ -97,7 +97,9 @@ def generate_suite(db_id: str, db_path: str | Path, gold_sqls: list[str], out_di
             ordered = orders_top_level(sql)
             live.append((g, sql, ordered, rows))
             probes[g] = tie_probes(sql)
-            muts[g] = mutants(sql, model, rng, config.mutants_per_query)
+            # No variant to choose (candidates or max_variants 0): no mutant to run either.
+            muts[g] = mutants(sql, model, rng, config.mutants_per_query) if config.candidates and config.max_variants \
+                else []
             for m, mutant in enumerate(muts[g]):
                 if _differs(rows, _run(original, mutant, config.timeout_s), ordered):
                     killed_original.add((g, m))

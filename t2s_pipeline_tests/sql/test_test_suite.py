@@ -173,6 +173,14 @@ def test_distill_is_a_greedy_cover_bounded_by_max_variants():
     assert distill([set(), set()], already=set(), max_variants=8) == []
 
 
+def test_no_candidates_no_suite(embedded, tmp_path):
+    tmp, golds, _, _ = embedded
+    report = generate_suite("retail", tmp / "raw" / "databases" / "retail.sqlite", golds["retail"], tmp_path,
+                            SuiteConfig(candidates=0))
+    assert report["variants"] == [] and report["mutants_generated"] == 0
+    assert suite_databases(tmp_path, "retail", "orig.sqlite", golds["retail"][0]) == ("orig.sqlite",)
+
+
 def test_config_is_validated():
     with pytest.raises(ValueError, match="max_variants"):
         SuiteConfig(max_variants=-1)
