@@ -152,8 +152,7 @@ def test_a_gold_that_fails_on_a_variant_drops_that_variant(tmp_path):
     conn.close()
     # This gold cannot run on the original: a gold failure, whatever the prediction.
     assert judge("SELECT 1", "SELECT x FROM only_here", [original, variant]).reason == "gold_exec_error"
-    # abs() on text errors in neither; a gold error on the variant only (a scalar subquery of 2 rows is fine
-    # in SQLite, so use a missing column in the variant instead): simulate with a table only the original has.
+    # A gold query that runs on the original only (its table is missing from the variant).
     conn = sqlite3.connect(original)
     conn.execute("CREATE TABLE only_original (y)")
     conn.commit()
