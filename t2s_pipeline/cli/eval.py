@@ -168,7 +168,10 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.compare_sequential:
         from t2s_pipeline.sql.compare import orders_top_level
 
+        from t2s_pipeline.sql.execute import check_query
+
         orders_top_level.cache_clear()  # the baseline starts cold too
+        check_query.cache_clear()
         start = time.monotonic()
         baseline = score(gold, preds, db_dir, args.protocol, args.timeout, workers=1, cache=False, suite_dir=suite_dir)
         base_seconds = time.monotonic() - start
