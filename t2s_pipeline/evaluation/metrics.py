@@ -28,6 +28,7 @@ from t2s_pipeline.sql.execute import EXEC_ERROR, OK, ExecResult, connect_readonl
 from t2s_pipeline.sql.judge import DEFAULT_MAX_ROWS, GOLD_TIMEOUT_FACTOR, judge_runs, prepare_sql
 from t2s_pipeline.sql.judge import judge as judge_sql
 SEQUENTIAL_BUDGET_S = 0.5  # judge in this process for this long before handing the rest to workers
+POOL_START_S = 1.0  # about what starting a forkserver pool and importing in its workers costs on 2 cores
 
 
 # --- SQL text --------------------------------------------------------------------------------------
@@ -94,8 +95,8 @@ def judge_many(
     cache=False: every item runs its gold and its prediction (the plain sequential baseline).
     workers: processes to use (default: all cores); 1 keeps everything in this process. With more,
     groups are judged here first and, when that has taken longer than sequential_budget_s, the rest
-    goes to a process pool: a pool costs a few hundred milliseconds to start, more than a
-    few hundred small queries take. (Scripts that call this need an `if __name__ == "__main__":` guard.)
+    goes to a process pool, unless the rest should take less than POOL_START_S here: a pool costs
+    about a second to start, more than a few hundred small queries take. (Scripts that call this need an `if __name__ == "__main__":` guard.)
     """
     groups: dict[tuple, list[tuple[int, str]]] = defaultdict(list)
     for i, (db_path, gold_sql, pred_sql) in enumerate(items):
@@ -108,7 +109,8 @@ def judge_many(
     start, done = time.monotonic(), 0
     connections = _Connections()
     try:
-        while done < len(tasks) and (workers <= 1 or time.monotonic() - start < sequential_budget_s):
+        while done < len(tasks) and (workers <= 1 or _stay_sequential(time.monotonic() - start, done, len(tasks),
+                                                                       sequential_budget_s)):
             for i, v in _judge_group(tasks[done], connections):
                 out[i] = v
             done += 1
@@ -135,6 +137,14 @@ def judge_many(
         finally:
             connections.close()
     return out  # type: ignore[return-value]
+
+
+def _stay_sequential(elapsed: float, done: int, total: int, budget_s: float) -> bool:
+    """Within the budget; or past it, when the rest should take less here than a pool takes to start (small
+    queries on a suite's many small databases)."""
+    if elapsed < budget_s:
+        return True
+    return done > 0 and elapsed / done * (total - done) < POOL_START_S
 
 
 def _databases_key(db_path) -> str | tuple[str, ...]:

@@ -12,6 +12,7 @@ column.
 from __future__ import annotations
 
 import random
+from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
@@ -239,7 +240,8 @@ def mutants(gold_sql: str, model: DatabaseModel, rng: random.Random, limit: int 
     return list(out)
 
 
-def tie_probes(gold_sql: str) -> list[tuple[str, int, int | None, bool]] | None:
+@lru_cache(maxsize=16_384)  # asked once per variant of a suite
+def tie_probes(gold_sql: str) -> tuple[tuple[str, int, int | None, bool], ...] | None:
     """Queries that show whether the gold's answer on a database depends on how SQLite breaks ties.
 
     One per SELECT with an ORDER BY that matters (a LIMIT, or the top level, whose order is compared):
@@ -275,7 +277,7 @@ def tie_probes(gold_sql: str) -> list[tuple[str, int, int | None, bool]] | None:
             probes.append((probe.sql(dialect="sqlite"), len(keys), cut, top))
         except sqlglot.errors.SqlglotError:
             return None
-    return probes
+    return tuple(probes)
 
 
 def ties_matter(rows: list[tuple], keys: int, cut: int | None, top: bool) -> bool:

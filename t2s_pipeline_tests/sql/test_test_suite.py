@@ -211,7 +211,7 @@ def test_tie_probes_find_answers_that_depend_on_ties():
     from t2s_pipeline.sql.test_suite_mutants import tie_probes, ties_matter
 
     assert tie_probes("SELECT name FROM t LIMIT 1") is None  # an arbitrary row: no variant can judge it
-    assert tie_probes("SELECT name FROM t") == []
+    assert tie_probes("SELECT name FROM t") == ()
     [(probe, keys, cut, top)] = tie_probes("SELECT name FROM t GROUP BY name ORDER BY COUNT(*) DESC LIMIT 1")
     assert probe == "SELECT COUNT(*), name FROM t GROUP BY name ORDER BY COUNT(*) DESC" and (keys, cut, top) == (1, 1, True)
     assert ties_matter([(2, "a"), (2, "b"), (1, "c")], keys, cut, top)  # two names share the top count
