@@ -48,6 +48,11 @@ class TrajectoriesConfig(dg.Config):
     mix: list[MixSourceConfig] = Field(default=[], description="Weighted mixing of the train questions by source; "
                                        "dev and test are never mixed. Sources not listed keep their raw_benchmarks "
                                        "weight. With equal weights and no cap the train split is unchanged.")
+    literal_variants: int = Field(default=0, ge=0, description="Literal-swapped copies of each train pair: every "
+                                  "literal the question states (a name, a number) replaced by another in both the "
+                                  "question and the SQL, so a small model learns to copy literals rather than "
+                                  "memorize them. Standard-SQL target only; a copy that writes a dev or test "
+                                  "question or query is left out.")
     force: bool = Field(default=False, description="Recompute even when a stored version was made from the same "
                         "inputs, config and code (it is reused otherwise).")
 
@@ -74,7 +79,8 @@ def trajectories(context: dg.AssetExecutionContext, config: TrajectoriesConfig, 
                                mix=mix_sources(raw_benchmarks, config.mix),
                                schema_token_budget=config.schema_token_budget,
                                values_per_column=config.values_per_column,
-                               prompt_format=config.prompt_format, cot=config.cot)
+                               prompt_format=config.prompt_format, cot=config.cot,
+                               literal_variants=config.literal_variants)
     context.log.info(f"trajectories: samples per split {stats['samples']}, kinds {stats['kinds']}")
     preview = [{"kind": s["meta"]["kind"], "question": s["messages"][1]["content"].rsplit("Question: ", 1)[-1],
                 "answer": s["messages"][-1]["content"]} for s in list(read_jsonl(out / "train.jsonl"))[:8]]

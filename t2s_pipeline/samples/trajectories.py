@@ -25,11 +25,13 @@ only their ids, databases, sources and difficulties are held in memory.
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections import Counter
 from pathlib import Path
 
 from t2s_pipeline.records import read_json, read_jsonl, write_json
+from t2s_pipeline.samples.literal_swap import string_literals, swap_literals
 from t2s_pipeline.samples.mixing import MixSource, mix_pairs
 from t2s_pipeline.samples.prompts import FORMATS, cot_answer, prompt_messages
 from t2s_pipeline.samples.splits import SPLITS, leakage, split_by_question, text_keys
@@ -90,6 +92,7 @@ def build_trajectories(
     values_per_column: int = 0,
     prompt_format: str = "chat",
     cot: bool = False,
+    literal_variants: int = 0,
 ) -> dict:
     """Write train.jsonl, dev.jsonl, test.jsonl and stats.json; returns the stats.
 
@@ -98,6 +101,8 @@ def build_trajectories(
     keeping the gold query's tables in train samples (see schema_prompt.py).
     values_per_column: example values shown per column in the schema (0: none).
     prompt_format: `chat` or `alpaca` (prompts.py); cot: answer with the chain of thought when a pair has one.
+    literal_variants: literal-swapped copies of each train pair (literal_swap.py; standard-SQL target only),
+    never one that writes a dev or test question or query.
     """
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
@@ -107,6 +112,8 @@ def build_trajectories(
         raise ValueError(f"prompt_format must be one of {FORMATS}, got {prompt_format!r}")
     if prompt_format == "alpaca" and tool_share:
         raise ValueError("tool_share needs prompt_format 'chat': the Alpaca format has no tool calls")
+    if literal_variants and (target != "sql" or cot):
+        raise ValueError("literal_variants swaps literals in the standard SQL: it needs target 'sql' and no cot")
     start = time.monotonic()
     fractions = fractions or {"train": 0.8, "dev": 0.1, "test": 0.1}
     out_dir = Path(out_dir)
@@ -122,6 +129,7 @@ def build_trajectories(
     mixed, mix_stats = mix_pairs([p for p in light if assignment[p["id"]] == "train"], mix or {}, seed)
     times_in_train = Counter(p["id"] for p in mixed)
     tools = _ToolSamples(Path(raw_dir), schemas, target, tool_share, seed, timeout_s)
+    swaps = _LiteralSwaps(pairs_path, light, assignment, literal_variants, seed)
     out = _SplitFiles(out_dir)
     try:
         for pair in read_jsonl(pairs_path):
@@ -140,6 +148,9 @@ def build_trajectories(
                     out.write(split, sample)
             if tool_sample is not None:
                 out.write(split, tool_sample)
+            for swapped in swaps.pairs(pair) if split == "train" else ():
+                for sample in pair_samples(swapped, prompts.text(swapped, gold_tables=True), target):
+                    out.write(split, sample)
     finally:
         out.close()
         tools.close()
@@ -156,6 +167,8 @@ def build_trajectories(
         "tool_share": tool_share,
         "tool_samples": tools.made,
         "pairs_without_pipe": out.pairs_without_pipe,
+        "literal_swaps": {"variants_per_pair": literal_variants, "written": swaps.written,
+                          "left_out_as_held_out": swaps.held_out_hits},
         "mix": mix_stats,
         "schema_prompts": prompts.stats(),
         "fractions": fractions,
@@ -165,6 +178,32 @@ def build_trajectories(
     }
     write_json(out_dir / "stats.json", stats)
     return stats
+
+
+class _LiteralSwaps:
+    """Literal-swapped copies of train pairs, drawn with the seed; a copy whose question or SQL is a held-out
+    one (a dev or test pair's normalized text on the same database) is left out and counted."""
+
+    def __init__(self, pairs_path: Path, light: list[dict], assignment: dict[str, str], variants: int, seed: int):
+        self.variants, self.written, self.held_out_hits = variants, 0, 0
+        self.rng = random.Random(f"{seed}:literal_swaps")
+        self.held_out = {key for p in light if assignment[p["id"]] != "train" for key in p["keys"]}
+        self.strings = string_literals(
+            [p["gold_sql"] for p in read_jsonl(pairs_path) if assignment[p["id"]] == "train"]) if variants else []
+
+    def pairs(self, pair: dict) -> list[dict]:
+        out = []
+        for k in range(self.variants):
+            swap = swap_literals(pair["question"], pair["gold_sql"], self.strings, self.rng)
+            if swap is None:
+                break
+            if set(text_keys(pair["db_id"], *swap)) & self.held_out:
+                self.held_out_hits += 1
+                continue
+            out.append({**pair, "id": f"{pair['id']}#swap{k}", "question": swap[0], "gold_sql": swap[1],
+                        "pipe_sql": None})
+        self.written += len(out)
+        return out
 
 
 def split_leakage(light: list[dict], assignment: dict[str, str], fractions: dict[str, float], seed: int) -> dict:

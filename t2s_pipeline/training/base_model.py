@@ -38,7 +38,7 @@ def pretraining_documents(trajectories_dir: str | Path, literal_variants: int = 
                 for key in _texts(sample["messages"][-2]["content"].rpartition("Question: ")[2],
                                   sample["messages"][-1]["content"])} if literal_variants else set()
     rng, pool = random.Random(seed), string_literals([sql for _, sql in pairs])
-    swapped = [swap for q, sql in pairs for _ in range(literal_variants if pool else 0)
+    swapped = [swap for q, sql in pairs for _ in range(literal_variants)
                if (swap := swap_literals(q, sql, pool, rng)) and not held_out & _texts(*swap)]
     return [SYSTEM_PROMPT, *schemas.values(), *(f"Question: {q}\nSQL: {sql}" for q, sql in pairs + swapped)]
 

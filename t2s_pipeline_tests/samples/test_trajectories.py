@@ -248,3 +248,29 @@ def test_paraphrases_of_one_query_stay_in_one_split_and_leakage_is_reported(tmp_
     assert leakage["left"] == {s: {"question": 0, "sql": 0, "either": 0} for s in ("dev", "test")}
     assert leakage["removed"]["test"]["sql"] > 0  # a plain split by question would have leaked
     assert sum(leakage["questions"].values()) == sum(leakage["plain_split_questions"].values()) == 60
+
+
+def test_literal_swapped_copies_are_train_only_and_never_write_a_held_out_query(tmp_path):
+    pairs = [make_example("mini", "train", k, "shop", f"How many orders are above {k}?",
+                          f"SELECT count(*) FROM orders WHERE amount > {k}") for k in range(1, 10)]
+    write_jsonl(tmp_path / "pairs.jsonl", pairs)
+    write_json(tmp_path / "schemas.json", SCHEMAS)
+    stats = build_trajectories(tmp_path, tmp_path, tmp_path / "traj", seed=0, literal_variants=5,
+                               fractions={"train": 0.6, "dev": 0.2, "test": 0.2})
+    splits = {s: list(read_jsonl(tmp_path / "traj" / f"{s}.jsonl")) for s in ("train", "dev", "test")}
+    copies = [s for s in splits["train"] if "#swap" in s["meta"]["id"]]
+    held_out = {s["meta"]["gold_sql"] for split in ("dev", "test") for s in splits[split]}
+    assert len(held_out) == 4 and not any("#swap" in s["meta"]["id"] for split in ("dev", "test") for s in splits[split])
+    # one-digit numbers: 5 copies of each of 5 train pairs, drawn from 1-9, must hit the 4 held-out ones
+    assert stats["literal_swaps"]["left_out_as_held_out"] > 0
+    assert len(copies) == stats["literal_swaps"]["written"] == 25 - stats["literal_swaps"]["left_out_as_held_out"]
+    assert not {s["meta"]["gold_sql"] for s in splits["train"]} & held_out
+    for s in copies:  # the question and the SQL carry the same new number
+        number = s["meta"]["gold_sql"].rsplit(" ", 1)[1]
+        assert s["messages"][1]["content"].endswith(f"above {number}?")
+        assert s["messages"][2]["content"] == s["meta"]["gold_sql"]
+
+
+def test_literal_swaps_need_the_standard_sql_target(tmp_path):
+    with pytest.raises(ValueError, match="literal_variants"):
+        build_trajectories(tmp_path, tmp_path, tmp_path / "traj", target="pipe", literal_variants=1)
