@@ -40,8 +40,8 @@ def test_the_embedded_benchmark_validates_every_pair(tmp_path, capsys):
     out = tmp_path / "golden"
     assert main(["golden-pairs", "--benchmark", "embedded", "--out", str(out), "--workers", "2"]) == 0
     stats = read_json(out / "stats.json")
-    assert stats["input"] == 755 and stats["validation_rate"] == 1.0, stats["rejects_by_reason"]
-    assert "pipe rewrites proven 755" in capsys.readouterr().out
+    assert stats["input"] == 1821 and stats["validation_rate"] == 1.0, stats["rejects_by_reason"]
+    assert "pipe rewrites proven 1821" in capsys.readouterr().out
 
 
 def test_a_spider_root_is_required(tmp_path, capsys):
