@@ -7,12 +7,13 @@ from t2s_pipeline.definitions import defs
 EDGES = {
     "raw_benchmarks": set(),
     "golden_pairs": {"raw_benchmarks"},
+    "test_suites": {"raw_benchmarks", "golden_pairs"},
     "trajectories": {"golden_pairs", "raw_benchmarks"},
     "base_model": {"trajectories"},
     "tokenized_splits": {"trajectories", "base_model"},
     "lora_adapter": {"tokenized_splits", "base_model"},
     "rl_adapter": {"lora_adapter", "base_model", "trajectories", "raw_benchmarks"},
-    "eval_report": {"lora_adapter", "rl_adapter", "base_model", "trajectories", "raw_benchmarks"},
+    "eval_report": {"lora_adapter", "rl_adapter", "base_model", "trajectories", "raw_benchmarks", "test_suites"},
     "merged_model": {"lora_adapter", "rl_adapter", "base_model", "eval_report"},
 }
 GROUPS = {"data", "training", "evaluation"}

@@ -48,17 +48,23 @@ class TrajectoriesConfig(dg.Config):
     mix: list[MixSourceConfig] = Field(default=[], description="Weighted mixing of the train questions by source; "
                                        "dev and test are never mixed. Sources not listed keep their raw_benchmarks "
                                        "weight. With equal weights and no cap the train split is unchanged.")
+    literal_variants: int = Field(default=0, ge=0, description="Literal-swapped copies of each train pair: every "
+                                  "literal the question states (a name, a number) replaced by another in both the "
+                                  "question and the SQL, so a small model learns to copy literals rather than "
+                                  "memorize them. Standard-SQL target only; a copy that writes a dev or test "
+                                  "question or query is left out.")
     force: bool = Field(default=False, description="Recompute even when a stored version was made from the same "
                         "inputs, config and code (it is reused otherwise).")
 
 
 @dg.asset(
-    code_version="1",
+    code_version="2",
     group_name="data",
     kinds={"json"},
     description="Chat samples in the OpenAI chat format: whole-query SQL by default; pipe SQL one operator at a "
-                "time and tool-calling conversations when configured. Split train/dev/test by question id, "
-                "stratified by database.",
+                "time and tool-calling conversations when configured. Split train/dev/test by question, "
+                "stratified by database, without leakage: questions sharing a normalized question or SQL "
+                "go to one split together.",
 )
 def trajectories(context: dg.AssetExecutionContext, config: TrajectoriesConfig, golden_pairs: Path,
                  raw_benchmarks: Path, io_manager: dg.ResourceParam[DirectoryIOManager]) -> dg.Output:
@@ -73,7 +79,8 @@ def trajectories(context: dg.AssetExecutionContext, config: TrajectoriesConfig, 
                                mix=mix_sources(raw_benchmarks, config.mix),
                                schema_token_budget=config.schema_token_budget,
                                values_per_column=config.values_per_column,
-                               prompt_format=config.prompt_format, cot=config.cot)
+                               prompt_format=config.prompt_format, cot=config.cot,
+                               literal_variants=config.literal_variants)
     context.log.info(f"trajectories: samples per split {stats['samples']}, kinds {stats['kinds']}")
     preview = [{"kind": s["meta"]["kind"], "question": s["messages"][1]["content"].rsplit("Question: ", 1)[-1],
                 "answer": s["messages"][-1]["content"]} for s in list(read_jsonl(out / "train.jsonl"))[:8]]
@@ -87,6 +94,9 @@ def trajectories(context: dg.AssetExecutionContext, config: TrajectoriesConfig, 
     metadata["kinds_by_split"] = dg.MetadataValue.json(stats["kinds_by_split"])
     metadata["mix"] = dg.MetadataValue.json(stats["mix"])
     metadata["schema_prompts"] = dg.MetadataValue.json(stats["schema_prompts"])
+    removed = stats["leakage"]["removed"]
+    metadata["leakage_removed"] = sum(c["either"] for c in removed.values())
+    metadata["leakage"] = dg.MetadataValue.json(stats["leakage"])
     if stats["operators"]:
         metadata["operators"] = counts_table(stats["operators"], key_name="operator")
     context.add_output_metadata(metadata)

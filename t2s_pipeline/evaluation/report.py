@@ -5,7 +5,10 @@ log, accuracy by difficulty and by benchmark). Both models' predictions are judg
 each gold query runs once (see metrics.judge_many).
 
 report.json: {"questions", "protocol", "scored_kind", "settings", "ex_gain", "rl_ex_gain", "best_adapter", "plots",
-              "base" | "fine_tuned" | "rl" (when an RL adapter is given): {"n", "execution_accuracy", "execution_accuracy_unseen_sql",
+              "suite": {"dir", "databases_per_question"} | None,
+              "base" | "fine_tuned" | "rl" (when an RL adapter is given): {"n", "execution_accuracy" (on the
+                  suite, when there is one), "execution_accuracy_original_db", "caught_by_suite" (correct on the
+                  original database, wrong on the suite), "execution_accuracy_unseen_sql",
                   "unseen_sql_questions", "exact_match", "record_f1", "loss", "perplexity", "verdicts",
                   "by_benchmark" | "by_difficulty" | "by_database": {group: {"n", "ex", "em", "f1",
                   "loss", "perplexity"}}, "generation_seconds", "seconds"},
@@ -98,11 +101,14 @@ def evaluate(
     base_model_dir, adapter_dir, trajectories_dir, raw_dir, out_dir,
     limit: int | None = None, batch_size: int = 16, max_new_tokens: int = 128, timeout_s: float = 5.0, log=print,
     protocol: str = SPIDER, num_beams: int = 1, incremental: bool = False, workers: int | None = None,
-    loss_log: str | Path | None = None, plots: bool = True, rl_adapter_dir=None, n_samples: int = 1,
-    temperature: float = 1.0,
+    loss_log: str | Path | None = None, plots: bool = True, suite_dir: str | Path | None = None,
+    rl_adapter_dir=None, n_samples: int = 1, temperature: float = 1.0,
 ) -> dict:
     """Score the base model, base + SFT adapter and (given rl_adapter_dir) base + RL adapter on the test
-    split; write the report files to out_dir. n_samples > 1 votes each answer by execution result."""
+    split; write the report files to out_dir. n_samples > 1 votes each answer by execution result.
+
+    suite_dir: a test_suites folder; each prediction is then judged on its original database and on the
+    suite's variants of it (sql/judge.py), and the report gives EX on both."""
     if n_samples > 1 and (incremental or num_beams > 1):
         raise ValueError("n_samples > 1 (self-consistency) samples whole queries: not with incremental or num_beams")
     start = time.monotonic()
@@ -123,7 +129,11 @@ def evaluate(
             n_samples, temperature, [db_paths[s["meta"]["db_id"]] for s in samples], timeout_s)
 
     judge_start = time.monotonic()
-    items = [(db_paths[s["meta"]["db_id"]], s["meta"]["gold_sql"], predicted[name][k])
+    from t2s_pipeline.sql.test_suite_read import suite_databases  # sqlglot: only when evaluating
+
+    databases = [suite_databases(suite_dir, s["meta"]["db_id"], db_paths[s["meta"]["db_id"]], s["meta"]["gold_sql"])
+                 for s in samples]
+    items = [(databases[k], s["meta"]["gold_sql"], predicted[name][k])
              for name in names for k, s in enumerate(samples)]
     verdicts = judge_many(items, timeout_s=timeout_s, protocol=protocol, workers=workers)
     judge_seconds = time.monotonic() - judge_start
@@ -131,7 +141,9 @@ def evaluate(
     report = {"questions": len(samples), "protocol": protocol, "scored_kind": samples[0]["meta"]["kind"],
               "settings": {"batch_size": batch_size, "max_new_tokens": max_new_tokens, "num_beams": num_beams,
                            "incremental": incremental, "timeout_s": timeout_s, "limit": limit,
-                           "n_samples": n_samples, "temperature": temperature if n_samples > 1 else None}}
+                           "n_samples": n_samples, "temperature": temperature if n_samples > 1 else None},
+              "suite": {"dir": str(suite_dir), "databases_per_question": round(
+                  sum(len(d) for d in databases) / len(databases), 2)} if suite_dir else None}
     predictions = []
     for m, name in enumerate(names):
         rows = [_prediction_row(name, s, predicted[name][k], verdicts[m * len(samples) + k], losses[name][k])
@@ -181,7 +193,8 @@ def _prediction_row(name: str, sample: dict, sql: str, verdict: dict, loss: tupl
         "model": name, "id": meta["id"], "db_id": meta["db_id"], "benchmark": meta.get("benchmark"),
         "difficulty": meta.get("difficulty") or spider_hardness(meta["gold_sql"]),
         "question": _question(sample), "gold_sql": meta["gold_sql"], "pred_sql": sql,
-        "ex": verdict["correct"], "reason": verdict["reason"], "error": verdict["error"], "f1": verdict["f1"],
+        "ex": verdict["correct"], "ex_original": bool(verdict.get("original_correct", verdict["correct"])),
+        "reason": verdict["reason"], "error": verdict["error"], "f1": verdict["f1"],
         "em": exact_match(_answer(sample), sql), "sql_seen_in_train": meta.get("sql_seen_in_train"),
         "loss_sum": round(loss[0], 4), "loss_tokens": loss[1],
     }
@@ -203,6 +216,8 @@ def summarize(rows: list[dict]) -> dict:
     summary = {
         "n": len(rows),
         "execution_accuracy": rate([r["ex"] for r in rows]),
+        "execution_accuracy_original_db": rate([r.get("ex_original", r["ex"]) for r in rows]),
+        "caught_by_suite": sum(bool(r.get("ex_original", r["ex"])) and not r["ex"] for r in rows),
         "execution_accuracy_unseen_sql": rate(unseen) if unseen else None,
         "unseen_sql_questions": len(unseen),
         "exact_match": rate([r["em"] for r in rows]),
@@ -249,8 +264,18 @@ def render_markdown(report: dict, predictions: list[dict]) -> str:
            else ""), "",
         *head(["metric"], [LABELS[n] for n in names]),
     ]
+    suite = report.get("suite")
+    if suite:
+        lines[4:4] = [f"Judged on the original database and on its test-suite variants ({suite['databases_per_question']} "
+                      "databases per question on average): correct only if right on every one.", ""]
+        row = lambda label, key, show=fmt: f"| {label} | " + " | ".join(show(report[n].get(key)) for n in names) + " |"
+        lines += [row("execution_accuracy (original database)", "execution_accuracy_original_db"),
+                  row("execution_accuracy (test suite)", "execution_accuracy"),
+                  row("correct on the original database, wrong on the suite", "caught_by_suite", lambda v: str(v or 0))]
     for key in ("execution_accuracy", "execution_accuracy_unseen_sql", "exact_match", "record_f1", "loss",
                 "perplexity"):
+        if suite and key == "execution_accuracy":
+            continue  # given above, on the suite and on the original database
         lines.append(f"| {key} | " + " | ".join(fmt(report[n].get(key)) for n in names) + " |")
     if report.get("best_adapter") is not None or "rl" in report:
         lines += ["", f"Best adapter not worse than the base: {LABELS.get(report.get('best_adapter'), 'none')}."]

@@ -29,11 +29,12 @@ def _other_number(text: str, rng: random.Random) -> str:
 
 
 def swap_literals(question: str, sql: str, strings: list[str], rng: random.Random) -> tuple[str, str] | None:
-    """One swapped copy of the pair, or None when the question states none of the SQL's literals.
+    """One swapped copy of the pair, or None when the question states none of the SQL's literals (or a
+    string one and `strings` is empty).
     Strings are replaced by a value drawn from `strings` (other literals of the train SQL), numbers by a
     number with as many digits."""
     literals = copyable_literals(question, sql)
-    if not literals:
+    if not literals or (not strings and any(f"'{lit}'" in sql for lit in literals)):
         return None
     for lit in literals:
         is_number = _NUMBER.fullmatch(lit) is not None and f"'{lit}'" not in sql

@@ -12,7 +12,11 @@ The target says which samples each pair gives:
 A share of the pairs (tool_share, default 0) also gives a tool-calling sample (`tool_call`, see
 tools.py) ending in the pair's pipe query when the target includes pipe and it has one, else its SQL.
 
-Splits are by question id, stratified by database: every sample of a pair is in its pair's split.
+Splits are by question, stratified by database, and leak-free: questions sharing a normalized
+question or SQL on one database go to one split together (splits.py), so no test or dev question's
+(db_id, question) or (db_id, SQL) is in train; stats.json `leakage` says how many held-out questions a
+plain split by question would have leaked (`removed`) and that none is left. Every sample of a pair
+is in its pair's split.
 The train questions can be mixed by source with weights, caps and difficulties (mixing.py); a
 question the mix repeats has its samples written that many times. The pairs stream from the file:
 only their ids, databases, sources and difficulties are held in memory.
@@ -21,14 +25,16 @@ only their ids, databases, sources and difficulties are held in memory.
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections import Counter
 from pathlib import Path
 
 from t2s_pipeline.records import read_json, read_jsonl, write_json
+from t2s_pipeline.samples.literal_swap import string_literals, swap_literals
 from t2s_pipeline.samples.mixing import MixSource, mix_pairs
 from t2s_pipeline.samples.prompts import FORMATS, cot_answer, prompt_messages
-from t2s_pipeline.samples.splits import SPLITS, split_by_question
+from t2s_pipeline.samples.splits import SPLITS, leakage, split_by_question, text_keys
 from t2s_pipeline.samples.steps import pipe_step_samples, pipe_whole_query_sample
 from t2s_pipeline.samples.schema_prompt import fit_schema
 from t2s_pipeline.sql.schema import sample_values, schema_text
@@ -86,6 +92,7 @@ def build_trajectories(
     values_per_column: int = 0,
     prompt_format: str = "chat",
     cot: bool = False,
+    literal_variants: int = 0,
 ) -> dict:
     """Write train.jsonl, dev.jsonl, test.jsonl and stats.json; returns the stats.
 
@@ -94,6 +101,8 @@ def build_trajectories(
     keeping the gold query's tables in train samples (see schema_prompt.py).
     values_per_column: example values shown per column in the schema (0: none).
     prompt_format: `chat` or `alpaca` (prompts.py); cot: answer with the chain of thought when a pair has one.
+    literal_variants: literal-swapped copies of each train pair (literal_swap.py; standard-SQL target only),
+    never one that writes a dev or test question or query.
     """
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
@@ -103,19 +112,24 @@ def build_trajectories(
         raise ValueError(f"prompt_format must be one of {FORMATS}, got {prompt_format!r}")
     if prompt_format == "alpaca" and tool_share:
         raise ValueError("tool_share needs prompt_format 'chat': the Alpaca format has no tool calls")
+    if literal_variants and (target != "sql" or cot):
+        raise ValueError("literal_variants swaps literals in the standard SQL: it needs target 'sql' and no cot")
     start = time.monotonic()
     fractions = fractions or {"train": 0.8, "dev": 0.1, "test": 0.1}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     pairs_path = Path(pairs_dir) / "pairs.jsonl"
     # What splitting and mixing need, kept in memory; the pairs themselves stream from the file twice.
-    light = [{k: p.get(k) for k in ("id", "db_id", "benchmark", "difficulty")} for p in read_jsonl(pairs_path)]
+    light = [{**{k: p.get(k) for k in ("id", "db_id", "benchmark", "difficulty")},
+              "keys": text_keys(p["db_id"], p["question"], p["gold_sql"])} for p in read_jsonl(pairs_path)]
     schemas = read_json(Path(raw_dir) / "schemas.json")
     prompts = SchemaPrompts(Path(raw_dir), schemas, schema_token_budget, values_per_column)
     assignment = split_by_question(light, fractions, seed)
+    leaks = split_leakage(light, assignment, fractions, seed)
     mixed, mix_stats = mix_pairs([p for p in light if assignment[p["id"]] == "train"], mix or {}, seed)
     times_in_train = Counter(p["id"] for p in mixed)
     tools = _ToolSamples(Path(raw_dir), schemas, target, tool_share, seed, timeout_s)
+    swaps = _LiteralSwaps(pairs_path, light, assignment, literal_variants, seed)
     out = _SplitFiles(out_dir)
     try:
         for pair in read_jsonl(pairs_path):
@@ -134,6 +148,9 @@ def build_trajectories(
                     out.write(split, sample)
             if tool_sample is not None:
                 out.write(split, tool_sample)
+            for swapped in swaps.pairs(pair) if split == "train" else ():
+                for sample in pair_samples(swapped, prompts.text(swapped, gold_tables=True), target):
+                    out.write(split, sample)
     finally:
         out.close()
         tools.close()
@@ -150,14 +167,54 @@ def build_trajectories(
         "tool_share": tool_share,
         "tool_samples": tools.made,
         "pairs_without_pipe": out.pairs_without_pipe,
+        "literal_swaps": {"variants_per_pair": literal_variants, "written": swaps.written,
+                          "left_out_as_held_out": swaps.held_out_hits},
         "mix": mix_stats,
         "schema_prompts": prompts.stats(),
         "fractions": fractions,
+        "leakage": leaks,
         "seed": seed,
         "seconds": round(time.monotonic() - start, 2),
     }
     write_json(out_dir / "stats.json", stats)
     return stats
+
+
+class _LiteralSwaps:
+    """Literal-swapped copies of train pairs, drawn with the seed; a copy whose question or SQL is a held-out
+    one (a dev or test pair's normalized text on the same database) is left out and counted."""
+
+    def __init__(self, pairs_path: Path, light: list[dict], assignment: dict[str, str], variants: int, seed: int):
+        self.variants, self.written, self.held_out_hits = variants, 0, 0
+        self.rng = random.Random(f"{seed}:literal_swaps")
+        self.held_out = {key for p in light if assignment[p["id"]] != "train" for key in p["keys"]}
+        self.strings = string_literals(
+            [p["gold_sql"] for p in read_jsonl(pairs_path) if assignment[p["id"]] == "train"]) if variants else []
+
+    def pairs(self, pair: dict) -> list[dict]:
+        out = []
+        for k in range(self.variants):
+            swap = swap_literals(pair["question"], pair["gold_sql"], self.strings, self.rng)
+            if swap is None:
+                break
+            if set(text_keys(pair["db_id"], *swap)) & self.held_out:
+                self.held_out_hits += 1
+                continue
+            out.append({**pair, "id": f"{pair['id']}#swap{k}", "question": swap[0], "gold_sql": swap[1],
+                        "pipe_sql": None})
+        self.written += len(out)
+        return out
+
+
+def split_leakage(light: list[dict], assignment: dict[str, str], fractions: dict[str, float], seed: int) -> dict:
+    """What the grouped split removed: the held-out questions a plain split by question id (the same
+    seed) would have left sharing a normalized question or SQL with train; and what is left (none)."""
+    plain = split_by_question([{"id": p["id"], "db_id": p["db_id"]} for p in light], fractions, seed)
+    left = leakage(light, assignment)
+    if any(c["either"] for c in left.values()):
+        raise AssertionError(f"the split leaks held-out questions into train: {left}")
+    return {"removed": leakage(light, plain), "left": left,
+            "questions": dict(Counter(assignment.values())), "plain_split_questions": dict(Counter(plain.values()))}
 
 
 class _SplitFiles:

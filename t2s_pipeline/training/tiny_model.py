@@ -52,11 +52,11 @@ class TinyModelConfig:
     num_heads: int = 4
     intermediate_size: int = 512
     max_position_embeddings: int = 1024
-    pretrain_steps: int = 250
+    pretrain_steps: int = 600  # 250 steps (and 100 LoRA steps) scored EX 0.14 on unseen SQL, 600 (and 200) 0.66
     pretrain_lr: float = 2e-3
     pretrain_batch_size: int = 32
     pretrain_max_length: int = 256
-    literal_variants: int = 0  # literal-swapped copies of each train pair in the pretraining documents
+    literal_variants: int = 3  # literal-swapped copies of each train pair in the pretraining documents
     seed: int = 0
 
 
@@ -132,7 +132,7 @@ def pretrain(model, tokenizer, documents: list[str], cfg: TinyModelConfig, log=p
         scheduler.step()
         optimizer.zero_grad()
         losses.append(loss.item())
-        if step % 25 == 0 or step == cfg.pretrain_steps - 1:
+        if step % max(1, cfg.pretrain_steps // 10) == 0 or step == cfg.pretrain_steps - 1:
             log(f"tiny base pretraining step {step + 1}/{cfg.pretrain_steps} loss {loss.item():.3f}")
     model.eval()
     return losses

@@ -226,3 +226,51 @@ def test_alpaca_format_and_cot_answers(tmp_path):
 def test_alpaca_has_no_tool_calls(tmp_path):
     with pytest.raises(ValueError, match="tool_share needs prompt_format 'chat'"):
         build_trajectories(tmp_path, tmp_path, tmp_path / "out", prompt_format="alpaca", tool_share=0.5)
+
+
+def test_paraphrases_of_one_query_stay_in_one_split_and_leakage_is_reported(tmp_path):
+    pairs = []
+    for k in range(20):  # 20 queries, each asked three ways
+        for j, wording in enumerate(("How many orders above {}?", "Count the orders over {}.", "Orders above {}: how many?")):
+            pairs.append(make_example("mini", "train", 3 * k + j, "shop", wording.format(k * 10),
+                                      f"SELECT count(*) FROM orders WHERE amount > {k * 10}"))
+    write_jsonl(tmp_path / "pairs.jsonl", pairs)
+    write_json(tmp_path / "schemas.json", SCHEMAS)
+    stats = build_trajectories(tmp_path, tmp_path, tmp_path / "traj", seed=0)
+    split_of = {s["meta"]["id"]: split for split in ("train", "dev", "test")
+                for s in read_jsonl(tmp_path / "traj" / f"{split}.jsonl")}
+    for k in range(20):
+        assert len({split_of[f"mini/train/{3 * k + j}"] for j in range(3)}) == 1
+    train_sql = {s["meta"]["gold_sql"] for s in read_jsonl(tmp_path / "traj" / "train.jsonl")}
+    held_out = [s for split in ("dev", "test") for s in read_jsonl(tmp_path / "traj" / f"{split}.jsonl")]
+    assert held_out and not any(s["meta"]["gold_sql"] in train_sql for s in held_out)
+    leakage = stats["leakage"]
+    assert leakage["left"] == {s: {"question": 0, "sql": 0, "either": 0} for s in ("dev", "test")}
+    assert leakage["removed"]["test"]["sql"] > 0  # a plain split by question would have leaked
+    assert sum(leakage["questions"].values()) == sum(leakage["plain_split_questions"].values()) == 60
+
+
+def test_literal_swapped_copies_are_train_only_and_never_write_a_held_out_query(tmp_path):
+    pairs = [make_example("mini", "train", k, "shop", f"How many orders are above {k}?",
+                          f"SELECT count(*) FROM orders WHERE amount > {k}") for k in range(1, 10)]
+    write_jsonl(tmp_path / "pairs.jsonl", pairs)
+    write_json(tmp_path / "schemas.json", SCHEMAS)
+    stats = build_trajectories(tmp_path, tmp_path, tmp_path / "traj", seed=0, literal_variants=5,
+                               fractions={"train": 0.6, "dev": 0.2, "test": 0.2})
+    splits = {s: list(read_jsonl(tmp_path / "traj" / f"{s}.jsonl")) for s in ("train", "dev", "test")}
+    copies = [s for s in splits["train"] if "#swap" in s["meta"]["id"]]
+    held_out = {s["meta"]["gold_sql"] for split in ("dev", "test") for s in splits[split]}
+    assert len(held_out) == 4 and not any("#swap" in s["meta"]["id"] for split in ("dev", "test") for s in splits[split])
+    # one-digit numbers: 5 copies of each of 5 train pairs, drawn from 1-9, must hit the 4 held-out ones
+    assert stats["literal_swaps"]["left_out_as_held_out"] > 0
+    assert len(copies) == stats["literal_swaps"]["written"] == 25 - stats["literal_swaps"]["left_out_as_held_out"]
+    assert not {s["meta"]["gold_sql"] for s in splits["train"]} & held_out
+    for s in copies:  # the question and the SQL carry the same new number
+        number = s["meta"]["gold_sql"].rsplit(" ", 1)[1]
+        assert s["messages"][1]["content"].endswith(f"above {number}?")
+        assert s["messages"][2]["content"] == s["meta"]["gold_sql"]
+
+
+def test_literal_swaps_need_the_standard_sql_target(tmp_path):
+    with pytest.raises(ValueError, match="literal_variants"):
+        build_trajectories(tmp_path, tmp_path, tmp_path / "traj", target="pipe", literal_variants=1)

@@ -22,8 +22,8 @@ from .joined import joined_candidates
 from .schema import Domain
 from .single_table import single_table_candidates
 
-EXAMPLES_PER_DB = 150  # about 60 distinct queries with 2-3 questions each
-MIN_EXAMPLES = 600
+EXAMPLES_PER_DB = 400  # every answerable query (about 160 a database, 2-3 questions each): more distinct queries teach a tiny model to generalize
+MIN_EXAMPLES = 1500
 
 
 def write_embedded_benchmark(out_dir: str | os.PathLike, seed: int = 0) -> Path:
