@@ -23,7 +23,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 
-from t2s_pipeline.sql.compare import SPIDER, orders_top_level
+from t2s_pipeline.sql.compare import SPIDER
 from t2s_pipeline.sql.execute import NOT_SQL, OK, WRONG_RESULT
 
 # What a sample asks its answer to look like (the reward dataset's `answer_format` column).
@@ -123,50 +123,20 @@ def reads_as_pipe(sql: str) -> bool:
     return True
 
 
-_GOLD_CACHE: dict[tuple, object] = {}  # (db, gold) -> its ExecResult, per process
-
-
-def _gold(db_path: str, gold_sql: str, cfg: RewardConfig):
-    from t2s_pipeline.evaluation.metrics import GOLD_TIMEOUT_FACTOR
-    from t2s_pipeline.sql.execute import execute_sql
-
-    key = (db_path, gold_sql, cfg.max_rows)
-    if key not in _GOLD_CACHE:
-        if len(_GOLD_CACHE) > 20_000:
-            _GOLD_CACHE.clear()
-        _GOLD_CACHE[key] = execute_sql(db_path, gold_sql, timeout_s=cfg.timeout_s * GOLD_TIMEOUT_FACTOR,
-                                       max_rows=cfg.max_rows)
-    return _GOLD_CACHE[key]
-
-
 def judge_on_databases(pred_sql: str, gold_sql: str, databases: list[str], ordered: bool | None = None,
                        timeout_s: float = 2.0, max_rows: int = 10_000, protocol: str = SPIDER) -> dict:
     """A verdict for one prediction over a list of databases (the original first, then suite variants):
-    {"correct", "executes", "reason", "error"}. Correct only when it matches the gold on every one;
-    `executes` when it ran on the first. The single place the reward compares results."""
-    from t2s_pipeline.evaluation.metrics import _compare, _gold_failure, prepare_sql
-    from t2s_pipeline.sql.execute import execute_sql
+    {"correct", "executes", "reason", "error"}, from the one judge evaluation uses too (sql/judge.py).
+    Correct only when it matches the gold on every database; `executes` when it ran on the original."""
+    from t2s_pipeline.sql.judge import judge
 
-    if not databases:
-        raise ValueError("judge_on_databases needs at least one database")
-    cfg = RewardConfig(timeout_s=timeout_s, max_rows=max_rows, protocol=protocol)
-    ordered = orders_top_level(gold_sql) if ordered is None else ordered
-    sql = prepare_sql(pred_sql)
-    executes = False
-    for n, db in enumerate(databases):
-        gold = _gold(str(db), gold_sql, cfg)
-        if not gold.ok:
-            failure = _gold_failure(gold)
-            return {"correct": False, "executes": executes, "reason": failure["reason"], "error": failure["error"]}
-        pred = execute_sql(db, sql, timeout_s=timeout_s, max_rows=max_rows)
-        if not pred.ok:
-            return {"correct": False, "executes": executes, "reason": pred.status, "error": pred.error}
-        executes = True
-        verdict = _compare(gold, pred, ordered, protocol)
-        if not verdict["correct"]:
-            return {"correct": False, "executes": True, "reason": WRONG_RESULT,
-                    "error": verdict["error"] if n == 0 else f"differs on database {n + 1} of {len(databases)}"}
-    return {"correct": True, "executes": True, "reason": OK, "error": ""}
+    verdict = judge(pred_sql, gold_sql, databases, ordered=ordered, timeout_s=timeout_s, protocol=protocol,
+                    max_rows=max_rows, connections=_CONNECTIONS)
+    executes = verdict.correct or verdict.reason == WRONG_RESULT or bool(verdict.original_correct)
+    return {"correct": verdict.correct, "executes": executes, "reason": verdict.reason, "error": verdict.error}
+
+
+_CONNECTIONS: dict = {}  # read-only connections per database file, kept per process across batches
 
 
 def score_one(text: str, gold_sql: str, databases: list[str], answer_format: str = SQL,

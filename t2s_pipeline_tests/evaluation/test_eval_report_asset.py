@@ -14,7 +14,7 @@ from t2s_pipeline.assets.eval_report import (
 )
 from t2s_pipeline.resources.storage import DirectoryIOManager, current_version_path, publish_directory
 
-UPSTREAM = ("base_model", "trajectories", "lora_adapter", "raw_benchmarks", "rl_adapter")
+UPSTREAM = ("base_model", "trajectories", "lora_adapter", "raw_benchmarks", "rl_adapter", "test_suites")
 
 
 def fake_report(ex: float, questions: int = 2) -> dict:
@@ -26,7 +26,10 @@ def materialized(tmp_path_factory, tiny_base_dir, trajectories_dir, lora_adapter
     """eval_report materialized once, after a stored previous report that scored better (a regression)."""
     root = tmp_path_factory.mktemp("storage")
     # The RL stage's artifact: here the same untrained adapter, so the report has all three models.
-    sources = dict(zip(UPSTREAM, (tiny_base_dir, trajectories_dir, lora_adapter_dir, raw_dir, lora_adapter_dir)))
+    suites = tmp_path_factory.mktemp("test_suites")  # no variants: judged on the original database
+    (suites / "report.json").write_text("{}")
+    sources = dict(zip(UPSTREAM, (tiny_base_dir, trajectories_dir, lora_adapter_dir, raw_dir, lora_adapter_dir,
+                                  suites)))
     for key, folder in sources.items():
         publish_directory(root, [key], folder, "upstream0")
     previous = tmp_path_factory.mktemp("previous_report")

@@ -55,7 +55,7 @@ def test_correct_means_equal_on_every_database(dbs):
     assert judge_on_databases(lookalike, GOLD, dbs[:1])["correct"] is True
     verdict = judge_on_databases(lookalike, GOLD, dbs)
     assert verdict["correct"] is False and verdict["executes"] is True
-    assert "database 2 of 2" in verdict["error"]
+    assert verdict["reason"] == "wrong_result" and verdict["error"]
     assert score_one(lookalike, GOLD, dbs)["reward"] == 0.1
     assert score_one(GOLD, GOLD, dbs)["reward"] == 1.0
 
