@@ -25,7 +25,8 @@ QUESTIONS = [
     ("Name the youngest singer.", "SELECT name FROM singer ORDER BY age LIMIT 1"),
     ("Count singers per country.", "SELECT country, count(*) FROM singer GROUP BY country"),
 ]
-TINY_KW = dict(vocab_size=300, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, pretrain_steps=2)
+TINY_KW = dict(vocab_size=300, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, pretrain_steps=2,
+               literal_variants=0)
 
 _CACHE: dict[str, Path] = {}
 
