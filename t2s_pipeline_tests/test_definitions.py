@@ -10,7 +10,7 @@ EDGES = {
     "trajectories": {"golden_pairs", "raw_benchmarks"},
     "base_model": {"trajectories"},
     "tokenized_splits": {"trajectories", "base_model"},
-    "lora_adapter": {"tokenized_splits", "base_model"},
+    "lora_adapter": {"tokenized_splits", "base_model", "trajectories", "raw_benchmarks"},
     "eval_report": {"lora_adapter", "base_model", "trajectories", "raw_benchmarks"},
     "merged_model": {"lora_adapter", "base_model", "eval_report"},
 }

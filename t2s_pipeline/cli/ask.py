@@ -2,7 +2,8 @@
 
     t2s ask --model DIR [--adapter DIR] --db FILE "How many singers are there?"
 
-The model folder is a merged model or a base model (with --adapter, a LoRA adapter on top). The
+The model folder is a merged model or a base model (with --adapter, a LoRA adapter on top), decoder-only
+or encoder-decoder (T5: the schema and question go to the encoder, with beam search by default). The
 prompt is the one the model was trained on: the database's schema (read from the file) and the
 question. The SQL runs in the read-only sandbox (timeout, row cap); pipe SQL is read back first.
 Exit status: 0 when the query ran, 1 when it did not (the verdict is printed), 2 on bad arguments.
@@ -33,9 +34,10 @@ def format_table(columns: list[str], rows: list[tuple], max_rows: int = 20, widt
 
 
 def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = None, evidence: str = "",
-        max_new_tokens: int = 256, num_beams: int = 1, timeout_s: float = 5.0, max_rows: int = 1000):
-    """(sql, ExecResult): the model's SQL for the question and its sandboxed result."""
-    from t2s_pipeline.evaluation.generate import generate_sql, load_model
+        max_new_tokens: int = 256, num_beams: int = 0, timeout_s: float = 5.0, max_rows: int = 1000):
+    """(sql, ExecResult): the model's SQL for the question and its sandboxed result. num_beams 0 picks by model
+    family (5 for an encoder-decoder model such as T5, else greedy)."""
+    from t2s_pipeline.evaluation.generate import default_num_beams, generate_sql, load_model
     from t2s_pipeline.evaluation.metrics import prepare_sql
     from t2s_pipeline.samples.prompts import prompt_messages
     from t2s_pipeline.sql.execute import execute_sql
@@ -44,7 +46,7 @@ def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = N
     schema = schema_text(read_sqlite_schema(db_path))
     model, tokenizer = load_model(model_dir, adapter_dir)
     [sql] = generate_sql(model, tokenizer, [prompt_messages(schema, question, evidence)], batch_size=1,
-                         max_new_tokens=max_new_tokens, num_beams=num_beams)
+                         max_new_tokens=max_new_tokens, num_beams=num_beams or default_num_beams(model))
     return sql, execute_sql(db_path, prepare_sql(sql), timeout_s=timeout_s, max_rows=max_rows)
 
 
@@ -79,7 +81,8 @@ def add_parser(sub) -> None:
     p.add_argument("--db", required=True, help="the SQLite database file")
     p.add_argument("--evidence", default="", help="external knowledge for the question (BIRD-style)")
     p.add_argument("--max-new-tokens", type=int, default=256, help="generation length limit")
-    p.add_argument("--num-beams", type=int, default=1, help="beam search width (1: greedy)")
+    p.add_argument("--num-beams", type=int, default=0,
+                   help="beam search width (1: greedy; 0, the default: 5 for encoder-decoder models like T5, else 1)")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds the query may run")
     p.add_argument("--rows", type=int, default=20, help="rows to print")
     p.set_defaults(func=run_ask)
