@@ -4,8 +4,11 @@ Nothing is downloaded. The tokenizer is a byte-level BPE trained on the training
 special tokens (<pad> 0, </s> 1, <unk> 2) and sentinels <extra_id_N> for span corruption. Like the
 tiny Llama, a random network learns little from a short fine-tuning, so the base is pretrained
 briefly the way T5 was: spans of the train documents are replaced by sentinels in the encoder input,
-and the decoder writes the missing spans. It learns the language of schemas, questions and SQL, not
-the mapping from a prompt to its query, which fine-tuning then adds.
+and the decoder writes the missing spans; and, for half the documents, as a prefix language model (the
+encoder reads the start of a document, the decoder writes the rest), which gives the decoder whole
+stretches of SQL to write (span corruption alone left a decoder that repeated itself after 400 steps of
+fine-tuning: 0 of 75 dev questions right). Like the tiny Llama, it has read questions next to their SQL
+but never a prompt in the fine-tuning format; fine-tuning then teaches it to answer one.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class TinyT5Config:
     pretrain_max_length: int = 256
     noise_density: float = 0.15
     mean_span_length: float = 3.0
+    prefix_lm_share: float = 0.5  # documents trained as a prefix language model instead of by span corruption
     seed: int = 0
 
 
@@ -97,6 +101,12 @@ def span_corruption(ids: list[int], rng: random.Random, sentinel_ids: list[int],
     return inputs + ids[pos:] + [eos], targets + [eos]
 
 
+def prefix_lm(ids: list[int], rng: random.Random, eos: int) -> tuple[list[int], list[int]]:
+    """(encoder input, decoder target): the document cut at a random point, its start read, the rest written."""
+    cut = rng.randint(1, len(ids) - 1)
+    return ids[:cut] + [eos], ids[cut:] + [eos]
+
+
 def _padded(rows: list[list[int]], pad: int):
     import torch
 
@@ -124,7 +134,8 @@ def pretrain(model, tokenizer, documents: list[str], cfg: TinyT5Config, log=prin
     model.train()
     losses = []
     for step in range(cfg.pretrain_steps):
-        pairs = [span_corruption(ids, rng, sentinel_ids, tokenizer.eos_token_id, cfg.noise_density,
+        pairs = [prefix_lm(ids, rng, tokenizer.eos_token_id) if rng.random() < cfg.prefix_lm_share else
+                 span_corruption(ids, rng, sentinel_ids, tokenizer.eos_token_id, cfg.noise_density,
                                  cfg.mean_span_length)
                  for ids in rng.sample(encoded, min(cfg.pretrain_batch_size, len(encoded)))]
         input_ids, mask = _padded([p[0] for p in pairs], tokenizer.pad_token_id)
@@ -138,7 +149,7 @@ def pretrain(model, tokenizer, documents: list[str], cfg: TinyT5Config, log=prin
         optimizer.zero_grad()
         losses.append(loss.item())
         if step % 25 == 0 or step == cfg.pretrain_steps - 1:
-            log(f"tiny T5 span-corruption step {step + 1}/{cfg.pretrain_steps} loss {loss.item():.3f}")
+            log(f"tiny T5 pretraining step {step + 1}/{cfg.pretrain_steps} loss {loss.item():.3f}")
     model.eval()
     return losses
 
@@ -160,7 +171,7 @@ def build_tiny_t5(documents: list[str], out_dir: str | Path, cfg: TinyT5Config |
         "parameters": sum(p.numel() for p in model.parameters()),
         "vocab_size": len(tokenizer),
         "pretrain_documents": len(documents),
-        "pretrain_objective": "span_corruption",
+        "pretrain_objective": f"span_corruption + prefix_lm ({cfg.prefix_lm_share:.0%})",
         "pretrain_first_loss": losses[0] if losses else None,
         "pretrain_last_loss": losses[-1] if losses else None,
         "seconds": round(time.monotonic() - start, 1),
