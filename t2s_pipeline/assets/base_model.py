@@ -22,7 +22,7 @@ class BaseModelConfig(dg.Config):
                     "models are detected from the model's config (is_encoder_decoder).")
     tiny_pretrain_steps: int = Field(default=TinyModelConfig.pretrain_steps,
                                      description="Pretraining steps of the tiny base on the train texts (unmasked "
-                                     "language modelling for 'tiny', span corruption for 'tiny-t5').")
+                                     "language modelling for 'tiny', span corruption and prefix LM for 'tiny-t5').")
     tiny_seed: int = Field(default=0, description="Seed of the tiny model's weights and pretraining order.")
     force: bool = Field(default=False, description="Rebuild (or download again) even when a stored version was "
                         "made from the same model, trajectories, config and code (it is reused otherwise; a "
@@ -34,8 +34,8 @@ class BaseModelConfig(dg.Config):
     group_name="training",
     kinds={"pytorch", "huggingface"},
     description="The base model folder: the tiny default (a Llama built from a config, a BPE tokenizer trained "
-                "on the train texts, briefly pretrained), the tiny T5 (encoder-decoder, pretrained by span "
-                "corruption) or a local folder / hub model, decoder-only or encoder-decoder.",
+                "on the train texts, briefly pretrained), the tiny T5 (encoder-decoder, pretrained by span corruption and "
+                "prefix LM) or a local folder / hub model, decoder-only or encoder-decoder.",
 )
 def base_model(context: dg.AssetExecutionContext, config: BaseModelConfig, trajectories: Path,
                io_manager: dg.ResourceParam[DirectoryIOManager]) -> dg.Output:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 from pathlib import Path
 
 from t2s_pipeline.records import read_jsonl
+from t2s_pipeline.samples.literal_swap import string_literals, swap_literals
 from t2s_pipeline.samples.prompts import SYSTEM_PROMPT
 from t2s_pipeline.samples.trajectories import WHOLE_QUERY_KINDS
 from t2s_pipeline.training.tiny_model import TinyModelConfig, build_tiny_base
@@ -16,9 +18,10 @@ TINY_T5 = "tiny-t5"
 HUB_SHORT_NAMES = {"t5-small": "google-t5/t5-small", "t5-base": "google-t5/t5-base"}
 
 
-def pretraining_documents(trajectories_dir: str | Path) -> list[str]:
+def pretraining_documents(trajectories_dir: str | Path, literal_variants: int = 0, seed: int = 0) -> list[str]:
     """Plain-text documents from the train split: each schema once, and each question with its SQL
-    (or pipe SQL) from the whole-query samples.
+    (or pipe SQL) from the whole-query samples, plus `literal_variants` literal-swapped copies of each
+    pair whose question states its literals (samples/literal_swap.py).
 
     Like a code model that has read SQL next to questions but was never tuned to answer in a
     chat, the tiny base learns the language of the task; fine-tuning teaches it to answer from a
@@ -32,8 +35,11 @@ def pretraining_documents(trajectories_dir: str | Path) -> list[str]:
         turns = {m["role"]: m["content"] for m in sample["messages"]}
         schema, _, question = turns["user"].partition("\n\nQuestion: ")
         schemas[sample["meta"]["db_id"]] = schema
-        pairs.append(f"Question: {question}\nSQL: {turns['assistant']}")
-    return [SYSTEM_PROMPT, *schemas.values(), *pairs]
+        pairs.append((question, turns["assistant"]))
+    rng, pool = random.Random(seed), string_literals([sql for _, sql in pairs])
+    swapped = [swap for q, sql in pairs for _ in range(literal_variants if pool else 0)
+               if (swap := swap_literals(q, sql, pool, rng))]
+    return [SYSTEM_PROMPT, *schemas.values(), *(f"Question: {q}\nSQL: {sql}" for q, sql in pairs + swapped)]
 
 
 def prepare_base_model(source: str, trajectories_dir: str | Path, out_dir: str | Path,
@@ -42,7 +48,9 @@ def prepare_base_model(source: str, trajectories_dir: str | Path, out_dir: str |
     models alike; `architecture` says which (read from the model's config)."""
     out_dir = Path(out_dir)
     if source == TINY:
-        stats = build_tiny_base(pretraining_documents(trajectories_dir), out_dir, tiny, log=log)
+        tiny = tiny or TinyModelConfig()
+        documents = pretraining_documents(trajectories_dir, tiny.literal_variants, tiny.seed)
+        stats = build_tiny_base(documents, out_dir, tiny, log=log)
         return {"source": TINY, "architecture": architecture(out_dir), **stats}
     if source == TINY_T5:
         from t2s_pipeline.training.tiny_t5 import build_tiny_t5
