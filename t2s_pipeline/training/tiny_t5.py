@@ -149,7 +149,7 @@ def pretrain(model, tokenizer, documents: list[str], cfg: TinyT5Config, log=prin
         optimizer.zero_grad()
         losses.append(loss.item())
         if step % 25 == 0 or step == cfg.pretrain_steps - 1:
-            log(f"tiny T5 pretraining step {step + 1}/{cfg.pretrain_steps} loss {loss.item():.3f}")
+            log(f"tiny base pretraining step {step + 1}/{cfg.pretrain_steps} loss {loss.item():.3f} (T5)")
     model.eval()
     return losses
 
