@@ -28,3 +28,18 @@ def tokenizer(tiny_base_dir):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(tiny_base_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_t5_dir(tmp_path_factory):
+    return tiny.tiny_t5_dir(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def t5_tokenized_dir(tmp_path_factory):
+    return tiny.t5_tokenized_dir(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def music_databases(tmp_path_factory):
+    return tiny.music_databases(tmp_path_factory)

@@ -11,7 +11,7 @@ EDGES = {
     "trajectories": {"golden_pairs", "raw_benchmarks"},
     "base_model": {"trajectories"},
     "tokenized_splits": {"trajectories", "base_model"},
-    "lora_adapter": {"tokenized_splits", "base_model"},
+    "lora_adapter": {"tokenized_splits", "base_model", "trajectories", "raw_benchmarks"},
     "rl_adapter": {"lora_adapter", "base_model", "trajectories", "raw_benchmarks"},
     "eval_report": {"lora_adapter", "rl_adapter", "base_model", "trajectories", "raw_benchmarks", "test_suites"},
     "merged_model": {"lora_adapter", "rl_adapter", "base_model", "eval_report"},

@@ -10,15 +10,19 @@ from t2s_pipeline.assets.common import computed, hash_files, input_hash, log_to,
 from t2s_pipeline.resources.storage import DirectoryIOManager
 from t2s_pipeline.training.base_model import prepare_base_model
 from t2s_pipeline.training.tiny_model import TinyModelConfig
+from t2s_pipeline.training.tiny_t5 import TinyT5Config
 
 
 class BaseModelConfig(dg.Config):
     model: str = Field(
         default="tiny",
-        description="'tiny' builds the embedded default here; else a local model folder or a hub id "
-                    "such as Qwen/Qwen2.5-Coder-1.5B-Instruct (downloaded at run time).")
+        description="'tiny' builds the embedded default (a decoder-only Llama) here; 'tiny-t5' builds a tiny "
+                    "encoder-decoder T5 here; else a local model folder or a hub id such as "
+                    "Qwen/Qwen2.5-Coder-1.5B-Instruct or t5-small (downloaded at run time). Encoder-decoder "
+                    "models are detected from the model's config (is_encoder_decoder).")
     tiny_pretrain_steps: int = Field(default=TinyModelConfig.pretrain_steps,
-                                     description="Unmasked pretraining steps of the tiny base on the train texts.")
+                                     description="Pretraining steps of the tiny base on the train texts (unmasked "
+                                     "language modelling for 'tiny', span corruption and prefix LM for 'tiny-t5').")
     tiny_seed: int = Field(default=0, description="Seed of the tiny model's weights and pretraining order.")
     force: bool = Field(default=False, description="Rebuild (or download again) even when a stored version was "
                         "made from the same model, trajectories, config and code (it is reused otherwise; a "
@@ -30,7 +34,8 @@ class BaseModelConfig(dg.Config):
     group_name="training",
     kinds={"pytorch", "huggingface"},
     description="The base model folder: the tiny default (a Llama built from a config, a BPE tokenizer trained "
-                "on the train texts, briefly pretrained) or a local folder / hub model.",
+                "on the train texts, briefly pretrained), the tiny T5 (encoder-decoder, pretrained by span corruption and "
+                "prefix LM) or a local folder / hub model, decoder-only or encoder-decoder.",
 )
 def base_model(context: dg.AssetExecutionContext, config: BaseModelConfig, trajectories: Path,
                io_manager: dg.ResourceParam[DirectoryIOManager]) -> dg.Output:
@@ -41,7 +46,8 @@ def base_model(context: dg.AssetExecutionContext, config: BaseModelConfig, traje
         return reused
     out = scratch_dir(context)
     tiny = TinyModelConfig(pretrain_steps=config.tiny_pretrain_steps, seed=config.tiny_seed)
-    stats = prepare_base_model(config.model, trajectories, out, tiny, log=log_to(context))
+    tiny_t5 = TinyT5Config(pretrain_steps=config.tiny_pretrain_steps, seed=config.tiny_seed)
+    stats = prepare_base_model(config.model, trajectories, out, tiny, log=log_to(context), tiny_t5=tiny_t5)
     context.add_output_metadata({
         k: (dg.MetadataValue.json(v) if isinstance(v, dict) else v) for k, v in stats.items() if v is not None
     })

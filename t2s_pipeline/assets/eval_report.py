@@ -23,7 +23,8 @@ class EvalReportConfig(dg.Config):
     timeout_s: float = Field(default=5.0, description="Wall-clock limit per predicted query (read-only sandbox).")
     protocol: str = Field(default="spider", description="Execution accuracy protocol: 'spider' (test-suite: multiset "
                           "of rows, any column order) or 'bird' (set of rows).")
-    num_beams: int = Field(default=1, description="Beam search width; 1 decodes greedily.")
+    num_beams: int = Field(default=0, ge=0, description="Beam search width; 1 decodes greedily; 0 picks by model "
+                           "family: 5 for encoder-decoder models (T5), 1 for decoder-only ones.")
     incremental: bool = Field(default=False, description="Pipe-trained models: ask for one pipe operator at a time.")
     workers: Optional[int] = Field(default=None, description="Processes that execute SQL; empty uses every core "
                                    "when the work is big enough to pay for a pool.")

@@ -42,13 +42,16 @@ class LoraAdapterConfig(dg.Config):
     code_version="1",
     group_name="training",
     kinds={"pytorch", "accelerate"},
-    description="A LoRA adapter trained on tokenized_splits by an `accelerate launch` subprocess (Dagster Pipes): "
-                "the final adapter, trainer_state.json, the loss log and metrics. With s3:// storage each "
+    description="A LoRA adapter (or, with finetuning: full, the whole model) trained on tokenized_splits by an "
+                "`accelerate launch` subprocess (Dagster Pipes), decoder-only or encoder-decoder (T5): the result "
+                "(the best by metric_for_best when generation_eval_steps selects), trainer_state.json, the loss "
+                "log and metrics. With s3:// storage each "
                 "checkpoint is uploaded as it is saved, so a run whose machine was lost resumes elsewhere.",
 )
 def lora_adapter(context: dg.AssetExecutionContext, config: LoraAdapterConfig, launcher: AccelerateLauncher,
                  tracking: WandbTracking, io_manager: dg.ResourceParam[DirectoryIOManager],
-                 tokenized_splits: Path, base_model: Path) -> dg.Output[Path]:
+                 tokenized_splits: Path, base_model: Path, trajectories: Path,
+                 raw_benchmarks: Path) -> dg.Output[Path]:
     cfg = load_preset(config.preset)
     cfg = type(cfg).from_dict({**cfg.to_dict(), **config.overrides()})
     if cfg.effective_batch_size and cfg.effective_batch(launcher.world_size()) != cfg.effective_batch_size:
@@ -60,7 +63,10 @@ def lora_adapter(context: dg.AssetExecutionContext, config: LoraAdapterConfig, l
     if config.resume:
         checkpoints.fetch_newest(launcher.world_size(), log=context.log.info)
     run = {"model_dir": str(base_model), "data_dir": str(tokenized_splits), "output_dir": str(out),
-           **checkpoints.run_fields(config.resume), "wandb": tracking.enabled, "training": cfg.to_dict()}
+           **checkpoints.run_fields(config.resume), "wandb": tracking.enabled, "training": cfg.to_dict(),
+           # The generation eval (model selection) reads dev questions and runs SQL on their databases.
+           "selection": {"dev_samples": str(trajectories / "dev.jsonl"),
+                         "databases_dir": str(raw_benchmarks / "databases")}}
     # Credentials travel in the environment only: run.json is part of the artifact.
     env = {**io_manager.aws_env(), **tracking.training_env(f"lora_adapter-{context.run.run_id[:8]}")}
     metrics = launcher.launch(context, run, out, env=env)

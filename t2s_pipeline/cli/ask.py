@@ -2,7 +2,8 @@
 
     t2s ask --model DIR [--adapter DIR] --db FILE [--samples N] "How many singers are there?"
 
-The model folder is a merged model or a base model (with --adapter, a LoRA adapter on top). The
+The model folder is a merged model or a base model (with --adapter, a LoRA adapter on top), decoder-only
+or encoder-decoder (T5: the schema and question go to the encoder, with beam search by default). The
 prompt is the one the model was trained on: the database's schema (read from the file) and the
 question. The SQL runs in the read-only sandbox (timeout, row cap); pipe SQL is read back first.
 With --samples N (self-consistency) the model writes N queries (the greedy one, then N - 1 sampled) and
@@ -35,11 +36,12 @@ def format_table(columns: list[str], rows: list[tuple], max_rows: int = 20, widt
 
 
 def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = None, evidence: str = "",
-        max_new_tokens: int = 256, num_beams: int = 1, timeout_s: float = 5.0, max_rows: int = 1000,
+        max_new_tokens: int = 256, num_beams: int = 0, timeout_s: float = 5.0, max_rows: int = 1000,
         samples: int = 1, temperature: float = 1.0, votes: dict | None = None):
-    """(sql, ExecResult): the model's SQL for the question and its sandboxed result. samples > 1 votes
-    over that many queries by execution result; `votes`, when given, receives the vote's figures."""
-    from t2s_pipeline.evaluation.generate import generate_sql, load_model
+    """(sql, ExecResult): the model's SQL for the question and its sandboxed result. num_beams 0 picks by model
+    family (5 for an encoder-decoder model such as T5, else greedy). samples > 1 votes over that many queries
+    by execution result; `votes`, when given, receives the vote's figures."""
+    from t2s_pipeline.evaluation.generate import default_num_beams, generate_sql, load_model
     from t2s_pipeline.evaluation.metrics import prepare_sql
     from t2s_pipeline.samples.prompts import prompt_messages
     from t2s_pipeline.sql.execute import execute_sql
@@ -49,7 +51,7 @@ def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = N
     model, tokenizer = load_model(model_dir, adapter_dir)
     conversation = prompt_messages(schema, question, evidence)
     [sql] = generate_sql(model, tokenizer, [conversation], batch_size=1, max_new_tokens=max_new_tokens,
-                         num_beams=num_beams)
+                         num_beams=num_beams or default_num_beams(model))
     if samples > 1:
         from t2s_pipeline.evaluation.self_consistency import self_consistent_sql
 
@@ -100,7 +102,8 @@ def add_parser(sub) -> None:
     p.add_argument("--db", required=True, help="the SQLite database file")
     p.add_argument("--evidence", default="", help="external knowledge for the question (BIRD-style)")
     p.add_argument("--max-new-tokens", type=int, default=256, help="generation length limit")
-    p.add_argument("--num-beams", type=int, default=1, help="beam search width (1: greedy)")
+    p.add_argument("--num-beams", type=int, default=0,
+                   help="beam search width (1: greedy; 0, the default: 5 for encoder-decoder models like T5, else 1)")
     p.add_argument("--samples", type=int, default=1, help="self-consistency: queries to write and vote on by "
                                                            "their results (1: greedy only)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature for --samples")

@@ -1,5 +1,8 @@
 """SQL generation: batched greedy decoding with left padding, stopping at the end-of-turn token.
 
+Encoder-decoder models (T5, read from the model's config) get the encoder prompt (samples/prompts.py)
+and their decoder's whole output is the reply.
+
 Options: beam search (`num_beams`), and for pipe-trained models an incremental mode that asks for
 one pipe operator at a time until the model ends the query. SQL is taken out of a markdown code
 block when the model writes one. torch and transformers are imported inside the functions.
@@ -24,22 +27,77 @@ def extract_sql(text: str) -> str:
 
 
 def load_model(model_dir: str, adapter_dir: str | None = None):
-    """A causal LM and its tokenizer, with a LoRA adapter applied when one is given (the adapter's
-    tokenizer when it saved one, else the model's)."""
+    """A causal LM or an encoder-decoder model (from its config) and its tokenizer, with a LoRA adapter
+    applied when one is given (the adapter's tokenizer when it saved one, else the model's). An
+    `adapter_dir` that holds a whole model (full fine-tuning) is loaded instead of the base."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
     from pathlib import Path
 
+    full_model = adapter_dir and is_full_model(adapter_dir)
+    source = adapter_dir if full_model else model_dir
     has_tokenizer = adapter_dir and (Path(adapter_dir) / "tokenizer_config.json").is_file()
     tokenizer = AutoTokenizer.from_pretrained(adapter_dir if has_tokenizer else model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    if adapter_dir:
+    seq2seq = getattr(AutoConfig.from_pretrained(source), "is_encoder_decoder", False)
+    model = (AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM).from_pretrained(source, dtype=torch.float32)
+    if adapter_dir and not full_model:
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, adapter_dir)
     model.eval()
     return model, tokenizer
+
+
+def is_full_model(folder) -> bool:
+    """A folder of a whole model (config.json, no adapter_config.json): what full fine-tuning saves."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    return (folder / "config.json").is_file() and not (folder / "adapter_config.json").is_file()
+
+
+def is_seq2seq(model) -> bool:
+    """An encoder-decoder model (T5), read from its config (through a PEFT wrapper too)."""
+    return bool(getattr(model.config, "is_encoder_decoder", False))
+
+
+def default_num_beams(model) -> int:
+    """5 beams for encoder-decoder models (what T5 text-to-SQL systems use), greedy for the others."""
+    return 5 if is_seq2seq(model) else 1
+
+
+def _encode_seq2seq(tokenizer, texts: list[str]):
+    """Encoder inputs as tokenize_seq2seq made them for training: the text and EOS, padded on the right."""
+    import torch
+
+    rows = [ids + [tokenizer.eos_token_id] for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    width = max(len(r) for r in rows)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
+    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def _complete_seq2seq(model, tokenizer, conversations: list[list[dict]], batch_size: int, max_new_tokens: int,
+                      num_beams: int) -> list[str]:
+    """The decoder's reply to each conversation's encoder prompt (samples/prompts.encoder_prompt)."""
+    import torch
+
+    from t2s_pipeline.samples.prompts import encoder_prompt
+
+    texts = [encoder_prompt(c) for c in conversations]
+    outputs: list[str] = []
+    for i in range(0, len(texts), batch_size):
+        batch = _encode_seq2seq(tokenizer, texts[i : i + batch_size])
+        options = dict(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=tokenizer.eos_token_id,
+                       pad_token_id=tokenizer.pad_token_id, use_cache=True)
+        if num_beams > 1:
+            options.update(num_beams=num_beams, early_stopping=True)
+        with torch.no_grad():
+            generated = model.generate(**batch, **options)
+        outputs.extend(tokenizer.batch_decode(generated, skip_special_tokens=True))
+    return outputs
 
 
 def stop_token_ids(tokenizer) -> list[int]:
@@ -57,6 +115,9 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
     draws that many replies per conversation by sampling instead (consecutive in the output)."""
     import torch
 
+    if is_seq2seq(model):
+        return _complete_seq2seq(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams)
+
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -73,6 +134,8 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
                            num_return_sequences=samples)
         elif num_beams > 1:
             options.update(num_beams=num_beams, early_stopping=True)
+        if not getattr(model.config, "use_cache", True):
+            options["use_cache"] = True  # a model loaded for training has the cache off
         with torch.no_grad():
             generated = model.generate(**batch, **options)
         new_tokens = generated[:, batch["input_ids"].shape[1]:]
@@ -143,8 +206,12 @@ def generate_incremental(model, tokenizer, conversations: list[list[dict]], batc
 
 
 def masked_losses(model, tokenizer, samples: list[dict], batch_size: int = 16) -> list[tuple[float, int]]:
-    """Per sample: the summed cross-entropy over its assistant tokens (prompt masked) and their count."""
+    """Per sample: the summed cross-entropy over its assistant tokens (prompt masked) and their count.
+    For an encoder-decoder model: over the decoder's answer and its EOS."""
     import torch
+
+    if is_seq2seq(model):
+        return _seq2seq_losses(model, tokenizer, samples, batch_size)
 
     from t2s_pipeline.training.tokenize import IGNORE_INDEX, tokenize_batch
 
@@ -173,3 +240,26 @@ def masked_loss(model, tokenizer, samples: list[dict], batch_size: int = 16) -> 
     per_sample = masked_losses(model, tokenizer, samples, batch_size)
     total, tokens = sum(s for s, _ in per_sample), sum(n for _, n in per_sample)
     return total / tokens if tokens else None
+
+
+def _seq2seq_losses(model, tokenizer, samples: list[dict], batch_size: int) -> list[tuple[float, int]]:
+    import torch
+
+    from t2s_pipeline.training.tokenize import IGNORE_INDEX
+    from t2s_pipeline.training.tokenize_seq2seq import encode_pairs, source_and_target
+
+    pairs = [source_and_target(s) or ("", "") for s in samples]
+    rows = encode_pairs(tokenizer, pairs)
+    out: list[tuple[float, int]] = []
+    for i in range(0, len(rows), batch_size):
+        chunk = rows[i : i + batch_size]
+        batch = _encode_seq2seq(tokenizer, [p[0] for p in pairs[i : i + batch_size]])
+        width = max(len(labels) for _, labels in chunk)
+        labels = torch.tensor([labels + [IGNORE_INDEX] * (width - len(labels)) for _, labels in chunk])
+        with torch.no_grad():
+            logits = model(**batch, labels=labels).logits.float()
+        loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels, ignore_index=IGNORE_INDEX,
+                                                 reduction="none")
+        out.extend((float(s), int(n)) for s, n in zip(loss.sum(dim=1).tolist(),
+                                                      (labels != IGNORE_INDEX).sum(dim=1).tolist()))
+    return out

@@ -100,18 +100,23 @@ def predict(name, model_dir, adapter_dir, samples, batch_size=16, max_new_tokens
 def evaluate(
     base_model_dir, adapter_dir, trajectories_dir, raw_dir, out_dir,
     limit: int | None = None, batch_size: int = 16, max_new_tokens: int = 128, timeout_s: float = 5.0, log=print,
-    protocol: str = SPIDER, num_beams: int = 1, incremental: bool = False, workers: int | None = None,
+    protocol: str = SPIDER, num_beams: int = 0, incremental: bool = False, workers: int | None = None,
     loss_log: str | Path | None = None, plots: bool = True, suite_dir: str | Path | None = None,
     rl_adapter_dir=None, n_samples: int = 1, temperature: float = 1.0,
 ) -> dict:
     """Score the base model, base + SFT adapter and (given rl_adapter_dir) base + RL adapter on the test
     split; write the report files to out_dir. n_samples > 1 votes each answer by execution result.
 
+    num_beams 0 picks the model family's default: 5 beams for an encoder-decoder model (T5), else greedy.
     suite_dir: a test_suites folder; each prediction is then judged on its original database and on the
     suite's variants of it (sql/judge.py), and the report gives EX on both."""
     if n_samples > 1 and (incremental or num_beams > 1):
         raise ValueError("n_samples > 1 (self-consistency) samples whole queries: not with incremental or num_beams")
+    from t2s_pipeline.training.base_model import is_encoder_decoder
+
     start = time.monotonic()
+    seq2seq = is_encoder_decoder(base_model_dir)
+    num_beams = num_beams or (5 if seq2seq else 1)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     samples = load_test_samples(trajectories_dir, limit)
@@ -139,6 +144,7 @@ def evaluate(
     judge_seconds = time.monotonic() - judge_start
 
     report = {"questions": len(samples), "protocol": protocol, "scored_kind": samples[0]["meta"]["kind"],
+              "architecture": "encoder-decoder" if seq2seq else "decoder-only",
               "settings": {"batch_size": batch_size, "max_new_tokens": max_new_tokens, "num_beams": num_beams,
                            "incremental": incremental, "timeout_s": timeout_s, "limit": limit,
                            "n_samples": n_samples, "temperature": temperature if n_samples > 1 else None},

@@ -54,3 +54,10 @@ def sample_template(sample: dict) -> str | None:
 def cot_answer(cot: str, sql: str) -> str:
     """A chain-of-thought answer: the reasoning, then the query in a ```sql block (what extract_sql reads)."""
     return f"{cot.strip()}\n\n```sql\n{sql}\n```"
+
+
+def encoder_prompt(messages: list[dict]) -> str:
+    """What an encoder-decoder model (T5) reads: the user turns (schema with its columns, question,
+    evidence; the query so far for a pipe step), without the system prompt, which is the same for every
+    sample and would only take room in the encoder's input."""
+    return "\n\n".join(m["content"] for m in messages if m["role"] == "user")

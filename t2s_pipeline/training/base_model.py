@@ -14,6 +14,9 @@ from t2s_pipeline.samples.trajectories import WHOLE_QUERY_KINDS
 from t2s_pipeline.training.tiny_model import TinyModelConfig, build_tiny_base
 
 TINY = "tiny"
+TINY_T5 = "tiny-t5"
+# Hub models whose id has no owner part; the hub serves them under these full ids.
+HUB_SHORT_NAMES = {"t5-small": "google-t5/t5-small", "t5-base": "google-t5/t5-base"}
 
 
 def pretraining_documents(trajectories_dir: str | Path, literal_variants: int = 0, seed: int = 0) -> list[str]:
@@ -54,14 +57,36 @@ def _texts(question: str, sql: str) -> set[str]:
 
 
 def prepare_base_model(source: str, trajectories_dir: str | Path, out_dir: str | Path,
-                       tiny: TinyModelConfig | None = None, log=print) -> dict:
-    """Write a Hugging Face model folder into out_dir and describe it."""
+                       tiny: TinyModelConfig | None = None, log=print, tiny_t5=None) -> dict:
+    """Write a Hugging Face model folder into out_dir and describe it. Decoder-only and encoder-decoder
+    models alike; `architecture` says which (read from the model's config)."""
     out_dir = Path(out_dir)
     if source == TINY:
         tiny = tiny or TinyModelConfig()
         documents = pretraining_documents(trajectories_dir, tiny.literal_variants, tiny.seed)
         stats = build_tiny_base(documents, out_dir, tiny, log=log)
-        return {"source": TINY, **stats}
+        return {"source": TINY, "architecture": architecture(out_dir), **stats}
+    if source == TINY_T5:
+        from t2s_pipeline.training.tiny_t5 import build_tiny_t5
+
+        stats = build_tiny_t5(pretraining_documents(trajectories_dir), out_dir, tiny_t5, log=log)
+        return {"source": TINY_T5, "architecture": architecture(out_dir), **stats}
+    stats = _copy_or_download(source, out_dir, log)
+    return {**stats, "architecture": architecture(out_dir)}
+
+
+def is_encoder_decoder(model_dir: str | Path) -> bool:
+    """Whether the model folder holds an encoder-decoder model (T5, BART...), from its config."""
+    from transformers import AutoConfig
+
+    return bool(getattr(AutoConfig.from_pretrained(str(model_dir)), "is_encoder_decoder", False))
+
+
+def architecture(model_dir: str | Path) -> str:
+    return "encoder-decoder" if is_encoder_decoder(model_dir) else "decoder-only"
+
+
+def _copy_or_download(source: str, out_dir: Path, log) -> dict:
     local = Path(source).expanduser()
     if local.is_dir():
         if not (local / "config.json").is_file():
@@ -70,10 +95,16 @@ def prepare_base_model(source: str, trajectories_dir: str | Path, out_dir: str |
         log(f"base model copied from {local}")
         return {"source": str(local.resolve())}
     if "/" not in source:
-        raise ValueError(f"base model {source!r} is neither 'tiny', an existing folder, nor a hub id like 'Qwen/Qwen2.5-Coder-1.5B-Instruct'")
+        if source in HUB_SHORT_NAMES:  # hub ids without an owner (t5-small) are only accepted by name
+            source = HUB_SHORT_NAMES[source]
+        else:
+            raise ValueError(f"base model {source!r} is neither 'tiny', 'tiny-t5', an existing folder, nor a hub id "
+                             "like 'Qwen/Qwen2.5-Coder-1.5B-Instruct' or 't5-small'")
     from huggingface_hub import snapshot_download  # only real runs reach the hub
 
     log(f"downloading {source} from the Hugging Face hub")
     snapshot_download(repo_id=source, local_dir=out_dir,
                       allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"])
+    if not any(out_dir.glob("*.safetensors")):  # older repos (t5-small) may keep only pytorch_model.bin
+        snapshot_download(repo_id=source, local_dir=out_dir, allow_patterns=["*.bin"])
     return {"source": source}

@@ -26,6 +26,8 @@ COMPUTE_DTYPES = ("bf16", "fp16", "fp32")
 ATTENTIONS = ("auto", "flash_attention_2", "sdpa", "eager")
 SCHEDULERS = ("cosine", "linear", "constant_with_warmup")
 BATCHINGS = ("pad", "padding_free")
+FINETUNINGS = ("lora", "full")
+METRICS_FOR_BEST = ("execution_accuracy", "record_f1", "eval_loss")
 # peft added DoRA for bitsandbytes-quantized layers in 0.10.0.
 PEFT_MIN_FOR_QUANTIZED_DORA = (0, 10, 0)
 
@@ -59,6 +61,13 @@ def flash_attention_installed() -> bool:
 
 @dataclass
 class TrainConfig:
+    # What is trained
+    finetuning: str = _f("lora", "'lora' trains a LoRA adapter on the frozen base; 'full' trains every weight (what "
+                                 "the adapter/ folder of the artifact then holds is the whole model).")
+    freeze_encoder: bool = _f(False, "Full fine-tuning of an encoder-decoder model (T5): keep the encoder's weights "
+                                     "fixed (its embeddings, shared with the decoder, stay governed by "
+                                     "freeze_embeddings).")
+    freeze_embeddings: bool = _f(False, "Full fine-tuning: keep the token embeddings (and a tied output layer) fixed.")
     # LoRA
     lora_r: int = _f(16, "LoRA rank.")
     lora_alpha: int = _f(32, "LoRA scaling numerator (scale = alpha / r).")
@@ -103,6 +112,20 @@ class TrainConfig:
     save_total_limit: int = _f(2, "Checkpoints kept on disk.")
     keep_best: bool = _f(False, "Keep the checkpoint with the lowest dev loss and make it the result "
                                 "(needs eval_steps and save_steps, save_steps a multiple of eval_steps).")
+    # Model selection by generated SQL (any model family)
+    generation_eval_steps: int = _f(0, "Every N steps, generate SQL for a dev sample, score execution accuracy and "
+                                       "record F1 with the judge, log both, keep the best model by metric_for_best "
+                                       "as the result; 0 turns it off. The loss-only eval (eval_steps) runs between.")
+    generation_eval_samples: int = _f(64, "Dev questions (the first N whole-query dev samples) scored at each "
+                                          "generation eval.")
+    generation_num_beams: int = _f(0, "Beams when generating for selection; 0 picks by model family (5 for "
+                                      "encoder-decoder models, 1 otherwise).")
+    generation_max_new_tokens: int = _f(128, "Generation length limit for selection.")
+    metric_for_best: str = _f("execution_accuracy", "What selects the kept model: execution_accuracy or record_f1 "
+                                                     "(at each generation eval; higher is better), or eval_loss "
+                                                     "(at each loss eval, every eval_steps; lower is better).")
+    patience: int = _f(0, "Stop after this many selection evaluations in a row without improvement of "
+                          "metric_for_best; 0 never stops early.")
     # Guards
     stop_on_nan: bool = _f(True, "Stop when a training loss or gradient norm is NaN or infinite; the newest "
                                  "checkpoint saved before it becomes the result.")
@@ -111,6 +134,8 @@ class TrainConfig:
     max_wall_hours: float = _f(0.0, "Budget: stop cleanly with a checkpoint after this many hours of training; 0 is no limit.")
     price_per_gpu_hour: float = _f(0.0, "Price of one device hour, for the estimated cost in metrics (0 reports no cost).")
     debug_inject_nan_at_step: int = _f(0, "FOR TESTS ONLY: make the loss of this optimizer step (1-based) NaN; 0 is off.")
+    debug_zero_lr_after_step: int = _f(0, "FOR TESTS ONLY: train with a learning rate of 0 after this optimizer step "
+                                          "(the weights stop changing); 0 is off.")
     seed: int = _f(0, "Seed for data order and LoRA initialisation.")
 
     def __post_init__(self):
@@ -132,6 +157,8 @@ class TrainConfig:
         choice("attn_implementation", ATTENTIONS)
         choice("lr_scheduler_type", SCHEDULERS)
         choice("batching", BATCHINGS)
+        choice("finetuning", FINETUNINGS)
+        choice("metric_for_best", METRICS_FOR_BEST)
         if self.lora_r <= 0:
             p.append(f"lora_r must be positive, got {self.lora_r}")
         if self.lora_alpha <= 0:
@@ -152,7 +179,8 @@ class TrainConfig:
                 p.append(f"{name} must be positive, got {getattr(self, name)}")
         for name in ("warmup_steps", "eval_steps", "save_steps", "effective_batch_size", "max_grad_norm",
                      "max_grad_norm_to_stop", "max_wall_hours", "price_per_gpu_hour", "debug_inject_nan_at_step",
-                     "weight_decay"):
+                     "weight_decay", "generation_eval_steps", "generation_num_beams", "patience",
+                     "debug_zero_lr_after_step"):
             if getattr(self, name) < 0:
                 p.append(f"{name} must not be negative, got {getattr(self, name)}")
         if self.save_steps and self.save_total_limit < 1:
@@ -181,9 +209,34 @@ class TrainConfig:
             elif self.save_steps % self.eval_steps:
                 p.append(f"keep_best needs save_steps ({self.save_steps}) to be a multiple of eval_steps "
                          f"({self.eval_steps}): a checkpoint is kept only where it was evaluated")
+        p += self._selection_problems()
         if self.debug_inject_nan_at_step and self.max_steps > 0 and self.debug_inject_nan_at_step > self.max_steps:
             p.append(f"debug_inject_nan_at_step {self.debug_inject_nan_at_step} is after max_steps {self.max_steps}")
         return p
+
+    def _selection_problems(self) -> list[str]:
+        p = []
+        if (self.freeze_encoder or self.freeze_embeddings) and self.finetuning != "full":
+            p.append("freeze_encoder and freeze_embeddings apply to finetuning full (LoRA already keeps the base "
+                     f"fixed), got finetuning {self.finetuning!r}")
+        if self.finetuning == "full" and (self.quantization != "none" or self.use_dora or self.init_from):
+            p.append("finetuning full trains the plain weights: quantization, use_dora and init_from are LoRA options")
+        if self.generation_eval_samples <= 0 or self.generation_max_new_tokens <= 0:
+            p.append("generation_eval_samples and generation_max_new_tokens must be positive, got "
+                     f"{self.generation_eval_samples} and {self.generation_max_new_tokens}")
+        selecting = self.generation_eval_steps > 0 or self.patience > 0
+        if selecting and self.keep_best:
+            p.append("keep_best (the Trainer's own selection by dev loss) and generation_eval_steps/patience (selection "
+                     "by metric_for_best) are two ways to keep the best model: use one")
+        if selecting and self.metric_for_best != "eval_loss" and not self.generation_eval_steps:
+            p.append(f"metric_for_best {self.metric_for_best} is scored by the generation eval: set "
+                     "generation_eval_steps")
+        if selecting and self.metric_for_best == "eval_loss" and not self.eval_steps:
+            p.append("metric_for_best eval_loss is read at each loss eval: set eval_steps")
+        return p
+
+    def selection_active(self) -> bool:
+        return self.generation_eval_steps > 0 or self.patience > 0
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":

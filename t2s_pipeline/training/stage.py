@@ -78,8 +78,9 @@ def describe_stop(metrics: dict) -> str:
 
 
 def check_adapter_written(out: Path, metrics: dict) -> str | None:
-    """Raises when the run left no adapter in out/adapter; returns a warning when it stopped early."""
-    if not (out / "adapter" / "adapter_config.json").is_file():
+    """Raises when the run left no adapter (or, fully fine-tuned, no model) in out/adapter; returns a warning
+    when it stopped early."""
+    if not any((out / "adapter" / name).is_file() for name in ("adapter_config.json", "config.json")):
         if metrics.get("stopped_reason"):
             raise RuntimeError(f"training stopped ({describe_stop(metrics)}) before any checkpoint was saved: "
                                f"no good adapter to keep in {out / 'adapter'}; set save_steps below the bad step")

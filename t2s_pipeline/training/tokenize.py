@@ -235,6 +235,12 @@ def tokenize_splits(trajectories_dir: str | Path, model_dir: str | Path, out_dir
     from datasets import DatasetDict
     from transformers import AutoTokenizer
 
+    from t2s_pipeline.training.base_model import is_encoder_decoder
+
+    if is_encoder_decoder(model_dir):  # T5: prompt to the encoder, SQL to the decoder
+        from t2s_pipeline.training.tokenize_seq2seq import tokenize_seq2seq_splits
+
+        return tokenize_seq2seq_splits(trajectories_dir, model_dir, out_dir, max_length=max_length, log=log)
     start = time.monotonic()
     encoder = _Encoder(AutoTokenizer.from_pretrained(model_dir))
     workers = workers or os.cpu_count() or 1

@@ -7,7 +7,10 @@ run.json: {"model_dir": ..., "data_dir": <tokenized_splits>, "output_dir": ..., 
 optionally "checkpoint_dir" (a folder that outlives the run, so a killed run is resumed by the next one;
 default output_dir/checkpoints), "resume" (default true), "upload_checkpoints_to" (a store URL each saved
 checkpoint is copied to at once: see checkpoint_upload.py) and "wandb" (true: rank 0 logs to Weights &
-Biases, configured by the WANDB_* environment variables; default false).
+Biases, configured by the WANDB_* environment variables; default false) and "selection" ({"dev_samples":
+trajectories dev.jsonl, "databases_dir": raw_benchmarks databases/}, needed by generation_eval_steps).
+Decoder-only and encoder-decoder models (T5, read from the model's config) alike; `finetuning: full`
+trains every weight and writes the whole model where the adapter would be.
 Writes output_dir/adapter (the final adapter), checkpoints, trainer_state.json and loss_log.jsonl.
 Under Dagster Pipes, rank 0 streams progress logs and sends the final metrics as a custom message.
 """
@@ -95,12 +98,14 @@ def make_progress_callback(pipes, loss_log_path: Path, is_rank0: bool, shown_key
     return ProgressCallback()
 
 
-def _load_model(model_dir: str, cfg: TrainConfig, precision: str, attention: str, cuda: bool):
+def _load_model(model_dir: str, cfg: TrainConfig, precision: str, attention: str, cuda: bool, seq2seq: bool = False):
     import torch
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-    kwargs = {"dtype": dtype[precision], "attn_implementation": attention}
+    kwargs = {"dtype": dtype[precision]}
+    if attention != "default":
+        kwargs["attn_implementation"] = attention
     if cfg.quantization != "none":
         from transformers import BitsAndBytesConfig
 
@@ -114,27 +119,46 @@ def _load_model(model_dir: str, cfg: TrainConfig, precision: str, attention: str
             kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
         if cuda:
             kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
-    model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
+    model = (AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM).from_pretrained(model_dir, **kwargs)
     model.config.use_cache = False
     if cfg.quantization != "none":
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.activation_checkpointing)
-    elif cfg.activation_checkpointing:
+    elif cfg.activation_checkpointing and cfg.finetuning == "lora":
         # The base is frozen: without this, checkpointed blocks see inputs that need no grad and LoRA gets none.
         model.enable_input_require_grads()
     return model
 
 
-def _attach_adapter(model, cfg: TrainConfig):
+def _freeze(model, cfg: TrainConfig, seq2seq: bool):
+    """Full fine-tuning: keep the encoder and/or the embeddings fixed, as configured."""
+    if cfg.freeze_encoder:
+        if not seq2seq:
+            raise ValueError("freeze_encoder needs an encoder-decoder model (T5); this base is decoder-only")
+        embeddings = {id(p) for p in model.get_input_embeddings().parameters()}
+        for p in model.get_encoder().parameters():
+            if id(p) not in embeddings:  # T5 shares its embeddings with the decoder: freeze_embeddings decides
+                p.requires_grad_(False)
+    if cfg.freeze_embeddings:
+        for module in (model.get_input_embeddings(), model.get_output_embeddings()):
+            for p in (module.parameters() if module is not None else []):
+                p.requires_grad_(False)
+    return model
+
+
+def _attach_adapter(model, cfg: TrainConfig, seq2seq: bool = False):
     from peft import LoraConfig, PeftModel, get_peft_model
 
+    if cfg.finetuning == "full":
+        return _freeze(model, cfg, seq2seq)
     if cfg.init_from:
         # Stage two: the given adapter's weights, trainable; the optimizer and step count start fresh.
         return PeftModel.from_pretrained(model, str(adapter_folder(cfg.init_from)), is_trainable=True)
     lora = LoraConfig(
         r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-        target_modules=cfg.lora_target_modules, use_dora=cfg.use_dora, task_type="CAUSAL_LM",
+        target_modules=cfg.lora_target_modules, use_dora=cfg.use_dora,
+        task_type="SEQ_2_SEQ_LM" if seq2seq else "CAUSAL_LM",
     )
     return get_peft_model(model, lora)
 
@@ -150,6 +174,23 @@ def adapter_folder(path: str | Path) -> Path:
 
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
+# What full fine-tuning saves instead of an adapter (sharded weights come with an index file).
+MODEL_FILES = ("config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json",
+               "pytorch_model.bin")
+
+
+def weight_files(path: Path) -> list[Path]:
+    """The adapter's or (full fine-tuning) the model's files in a checkpoint."""
+    path = Path(path)
+    return [p for p in path.iterdir() if p.name in ADAPTER_FILES + MODEL_FILES
+            or (p.name.startswith("model-") and p.suffix == ".safetensors")] if path.is_dir() else []
+
+
+def _has_weights(path: Path) -> bool:
+    names = {p.name for p in weight_files(path)}
+    adapter = "adapter_config.json" in names and names & {"adapter_model.safetensors", "adapter_model.bin"}
+    model = "config.json" in names and (names - {"config.json", "generation_config.json"})
+    return bool(adapter or model)
 
 
 def checkpoint_step(path: Path) -> int:
@@ -164,9 +205,9 @@ def checkpoint_problems(path: Path, world_size: int = 1) -> list[str]:
 
     Without optimizer.pt the Trainer resumes silently with different losses, so every file is checked first.
     """
-    missing = [name for name in ("trainer_state.json", "adapter_config.json") if not (path / name).is_file()]
-    if not any((path / name).is_file() for name in ("adapter_model.safetensors", "adapter_model.bin")):
-        missing.append("adapter_model.safetensors")
+    missing = [name for name in ("trainer_state.json",) if not (path / name).is_file()]
+    if not _has_weights(path):
+        missing.append("adapter_config.json and adapter_model.safetensors (or a full model's config.json and weights)")
     if not any(path.glob("global_step*")):  # DeepSpeed keeps optimizer states in global_step*/
         missing += [name for name in ("optimizer.pt", "scheduler.pt") if not (path / name).is_file()]
     rng = ["rng_state.pth"] if world_size == 1 else [f"rng_state_{r}.pth" for r in range(world_size)]
@@ -187,16 +228,17 @@ def newest_complete_checkpoint(checkpoints_dir: Path, world_size: int = 1, log=l
 def last_checkpoint_before(checkpoints_dir: Path, step: int) -> Path | None:
     """The newest checkpoint saved before `step` that holds an adapter."""
     found = [p for p in checkpoints_dir.glob("checkpoint-*")
-             if 0 <= checkpoint_step(p) < step and (p / "adapter_config.json").is_file()]
+             if 0 <= checkpoint_step(p) < step and _has_weights(p)]
     return max(found, key=checkpoint_step) if found else None
 
 
 def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipes,
           checkpoint_dir: str | None = None, resume: bool = True, upload_checkpoints_to: str | None = None,
-          report_to_wandb: bool = False) -> dict:
+          report_to_wandb: bool = False, selection: dict | None = None) -> dict:
     """Train; checkpoints go to checkpoint_dir (default output_dir/checkpoints), and to the store at
     upload_checkpoints_to as each is saved. With resume, a complete checkpoint already there (a killed run of
-    the same config) is resumed instead of starting over. report_to_wandb: rank 0 reports to Weights & Biases."""
+    the same config) is resumed instead of starting over. report_to_wandb: rank 0 reports to Weights & Biases.
+    selection: {"dev_samples", "databases_dir"} for the generation eval (training/selection.py)."""
     import shutil
 
     import torch
@@ -205,7 +247,11 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
 
     from t2s_pipeline.training.callbacks import GuardState, make_guard_callback, make_guarded_trainer_class
     from t2s_pipeline.training.checkpoint_upload import make_checkpoint_upload_callback
+    from t2s_pipeline.training.base_model import is_encoder_decoder
     from t2s_pipeline.training.config import resolve_attention, resolve_precision
+    from t2s_pipeline.training.selection import (
+        best_model_step, copy_best, load_selection_items, make_selection_callback, make_zero_lr_callback,
+    )
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -221,16 +267,22 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
     start = time.monotonic()
     cuda = torch.cuda.is_available()
     precision = resolve_precision(cfg, cuda, cuda and torch.cuda.is_bf16_supported())
-    attention = resolve_attention(cfg, cuda)
+    seq2seq = is_encoder_decoder(model_dir)
+    # T5 has no sdpa/flash kernels in transformers: its own attention, unless one is asked for by name.
+    attention = "default" if seq2seq and cfg.attn_implementation == "auto" else resolve_attention(cfg, cuda)
+    if seq2seq and cfg.batching == "padding_free":
+        raise ValueError("batching padding_free packs decoder-only samples into one row; an encoder-decoder model "
+                         "(T5) needs batching: pad")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     # Seed before the adapter is created: LoRA A is drawn from the global RNG (runs repeat exactly, and a
     # killed run resumed ends where an uninterrupted one would).
     set_seed(cfg.seed)
-    model = _attach_adapter(_load_model(model_dir, cfg, precision, attention, cuda), cfg)
+    model = _attach_adapter(_load_model(model_dir, cfg, precision, attention, cuda, seq2seq), cfg, seq2seq)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     data = load_from_disk(data_dir).remove_columns(["id"])
     pipes.log.info(f"world size {world_size}; effective batch {effective_batch}; {len(data['train'])} train samples; "
+                   f"{'encoder-decoder' if seq2seq else 'decoder-only'}, {cfg.finetuning} fine-tuning; "
                    f"{trainable:,} trainable of {total:,} parameters; precision {precision}; attention {attention}"
                    + (f"; initialised from {cfg.init_from}" if cfg.init_from else ""))
     has_dev = len(data["dev"]) > 0
@@ -267,12 +319,27 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
         disable_tqdm=True,
         dataloader_num_workers=0,
     )
-    if cfg.batching == "padding_free":
+    if seq2seq:  # pads inputs and labels apart; makes decoder_input_ids from the labels
+        from transformers import DataCollatorForSeq2Seq
+
+        collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=IGNORE_INDEX)
+    elif cfg.batching == "padding_free":
         from transformers import DataCollatorWithFlattening
 
         collator = DataCollatorWithFlattening(return_position_ids=True, separator_id=IGNORE_INDEX)
     else:
         collator = pad_collator(tokenizer.pad_token_id)
+    selector = None
+    best_dir = ckpt_dir / "best"
+    if cfg.selection_active():
+        items = None
+        if cfg.generation_eval_steps:
+            if not selection:
+                raise ValueError("generation_eval_steps needs the run's 'selection' paths (dev samples and databases)")
+            items = load_selection_items(selection["dev_samples"], selection["databases_dir"],
+                                         cfg.generation_eval_samples)
+        selector = make_selection_callback(cfg, items, tokenizer, best_dir, ckpt_dir / "selection.json", rank == 0,
+                                           log=pipes.log.info if rank == 0 else (lambda m: None))
     guard = GuardState()
     uploader = make_checkpoint_upload_callback(upload_checkpoints_to, log=pipes.log.info, warn=pipes.log.warning) \
         if upload_checkpoints_to else None
@@ -285,13 +352,20 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
         processing_class=tokenizer,
         callbacks=[make_progress_callback(pipes, out / "loss_log.jsonl", rank == 0),
                    make_guard_callback(cfg, guard, log=pipes.log.warning if rank == 0 else (lambda m: None)),
-                   *([uploader] if uploader else [])],
+                   *([uploader] if uploader else []), *([selector] if selector else []),
+                   *([make_zero_lr_callback(cfg.debug_zero_lr_after_step)] if cfg.debug_zero_lr_after_step else [])],
         guard=guard,
         inject_nan_at_step=cfg.debug_inject_nan_at_step,
     )
     resume_from = newest_complete_checkpoint(ckpt_dir, world_size, log=pipes.log.warning) if resume else None
     if resume_from is not None:
         pipes.log.info(f"resuming from {resume_from}")
+    if selector is not None:
+        selector.trainer = trainer
+        if resume_from is not None:
+            selector.resume(checkpoint_step(resume_from))
+        else:
+            shutil.rmtree(best_dir, ignore_errors=True)  # a best model of an earlier, unrelated start
     # The batches this run trains on, as collated (a sample of at most 50): their pad share and tokens.
     import itertools
 
@@ -305,15 +379,28 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     train_wall = time.monotonic() - train_start
     result_checkpoint = None
-    if guard.bad:
+    selected = selector.selection if selector is not None else None
+    selected_step = best_model_step(best_dir) if selected is not None else None
+    if selected_step is not None and selected_step != selected.best_step:
+        pipes.log.warning(f"selection: the saved best model is from step {selected_step}, the history's best from "
+                          f"step {selected.best_step} (a resumed run that did not repeat itself exactly)")
+    if selected_step is not None:
+        # The best model by metric_for_best is the result, not the last weights (nor bad ones after a guard stop).
+        eval_loss = next((e.get("eval_loss") for e in selected.history if e["step"] == selected_step), None)
+        if rank == 0:
+            copy_best(best_dir, out / "adapter")
+            tokenizer.save_pretrained(out / "adapter")
+            (out / "selection.json").write_text(json.dumps({**selected.to_dict(), "result_step": selected_step,
+                                                            "last_step": trainer.state.global_step}, indent=2) + "\n")
+        result_checkpoint = f"best-{selected_step}"
+    elif guard.bad:
         # The weights in memory are bad: the result is the newest checkpoint saved before the bad step.
         eval_loss = None
         good = last_checkpoint_before(ckpt_dir, guard.bad_step)
         if good is not None and rank == 0:
             (out / "adapter").mkdir(parents=True, exist_ok=True)
-            for name in ADAPTER_FILES:
-                if (good / name).is_file():
-                    shutil.copy2(good / name, out / "adapter" / name)
+            for path in weight_files(good):
+                shutil.copy2(path, out / "adapter" / path.name)
             tokenizer.save_pretrained(out / "adapter")
         result_checkpoint = good.name if good is not None else None
     else:
@@ -348,10 +435,16 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
         "dev_loss": eval_loss,
         "dev_perplexity": math.exp(eval_loss) if eval_loss is not None and eval_loss < 50 else None,
         "train_seconds": round(time.monotonic() - start, 1),
-        "stopped_reason": guard.stopped_reason,
+        "stopped_reason": guard.stopped_reason or ("no_improvement" if selected and selected.stopped_early_at else None),
         "bad_step": guard.bad_step if guard.bad else None,
         "bad_value": guard.bad_value,
         "result_checkpoint": result_checkpoint,
+        "architecture": "encoder-decoder" if seq2seq else "decoder-only",
+        "finetuning": cfg.finetuning,
+        "selected_step": selected_step,
+        "selected_metric": selected.metric if selected_step is not None else None,
+        "selected_value": selected.best_value if selected_step is not None else None,
+        "stopped_early_at": selected.stopped_early_at if selected is not None else None,
         "resumed_from": resume_from.name if resume_from is not None else None,
         "checkpoints_uploaded": uploader.uploaded if uploader else None,
         "device_hours": round(device_hours, 6),
@@ -376,7 +469,7 @@ def main(argv: list[str] | None = None) -> None:
         metrics = train(run["model_dir"], run["data_dir"], run["output_dir"], cfg, pipes,
                         checkpoint_dir=run.get("checkpoint_dir"), resume=run.get("resume", True),
                         upload_checkpoints_to=run.get("upload_checkpoints_to"),
-                        report_to_wandb=run.get("wandb", False))
+                        report_to_wandb=run.get("wandb", False), selection=run.get("selection"))
         # A custom message, not a materialization: the asset's output goes through the IO manager.
         pipes.report_custom_message({"metrics": metrics})
 

@@ -125,3 +125,23 @@ def test_ask_with_samples_votes_over_that_many_queries(tiny_base_dir, db, capsys
 def test_samples_below_one_is_refused(tiny_base_dir, db, capsys):
     assert main(["ask", "--model", str(tiny_base_dir), "--db", str(db), "--samples", "0", "q"]) == 2
     assert "--samples" in capsys.readouterr().err
+
+
+def test_ask_a_t5_sends_the_prompt_to_the_encoder_with_five_beams(tiny_t5_dir, db, monkeypatch, capsys):
+    from t2s_pipeline.evaluation import generate
+
+    seen = {}
+    real = generate._complete_seq2seq
+
+    def spy(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams):
+        seen["num_beams"] = num_beams
+        seen["replies"] = real(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams)
+        return seen["replies"]
+
+    monkeypatch.setattr(generate, "_complete_seq2seq", spy)
+    before = digest(db)
+    status = main(["ask", "--model", str(tiny_t5_dir), "--db", str(db), "--max-new-tokens", "8",
+                   "How many singers are there?"])
+    assert seen["num_beams"] == 5 and len(seen["replies"]) == 1
+    assert status in (0, 1) and capsys.readouterr().out.startswith("SQL:\n")
+    assert digest(db) == before

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from t2s_pipeline.evaluation.generate import generate_sql, load_model, masked_loss
+from t2s_pipeline.evaluation import generate
+from t2s_pipeline.evaluation.generate import generate_sql, load_model, masked_loss, masked_losses
 from t2s_pipeline_tests.training import tiny
 
 
@@ -140,3 +141,27 @@ def test_per_sample_losses_add_up_to_the_mean(model_and_tokenizer):
     assert len(per_sample) == len(samples) and all(n > 0 for _, n in per_sample)
     total = sum(s for s, _ in per_sample) / sum(n for _, n in per_sample)
     assert total == pytest.approx(masked_loss(model, tokenizer, samples, batch_size=1), rel=1e-5)
+
+
+def test_seq2seq_loss_is_the_models_own_loss_over_the_sql_and_eos(tiny_t5_dir, trajectories_dir):
+    import torch
+
+    from t2s_pipeline.records import read_jsonl
+    from t2s_pipeline.training.tokenize_seq2seq import encode_pairs, source_and_target
+
+    model, tokenizer = load_model(str(tiny_t5_dir))
+    samples = list(read_jsonl(trajectories_dir / "test.jsonl"))
+    losses = masked_losses(model, tokenizer, samples, batch_size=2)
+    for sample, (total, count) in zip(samples, losses):
+        [(ids, labels)] = encode_pairs(tokenizer, [source_and_target(sample)])
+        assert count == len(labels) and labels[-1] == tokenizer.eos_token_id
+        with torch.no_grad():
+            own = model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss.item()
+        assert total / count == pytest.approx(own, rel=1e-4)
+
+
+def test_seq2seq_generation_returns_one_reply_per_prompt(tiny_t5_dir):
+    model, tokenizer = load_model(str(tiny_t5_dir))
+    assert generate.is_seq2seq(model) and generate.default_num_beams(model) == 5
+    out = generate_sql(model, tokenizer, conversations(3), batch_size=2, max_new_tokens=4, num_beams=2)
+    assert len(out) == 3 and all(isinstance(s, str) for s in out)

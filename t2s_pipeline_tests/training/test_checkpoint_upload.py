@@ -10,6 +10,7 @@ import pytest
 import yaml
 from dagster_aws.s3 import S3Resource
 
+from t2s_pipeline_tests.training.tiny import LORA_ADAPTER_UPSTREAM as UPSTREAM
 from t2s_pipeline.assets.lora_adapter import lora_adapter, resumable_checkpoint_dir
 from t2s_pipeline.resources.launcher import AccelerateLauncher
 from t2s_pipeline.resources.s3_storage import S3DirectoryIOManager
@@ -65,9 +66,11 @@ def test_upload_writes_the_manifest_last_and_readers_skip_partial_uploads(tmp_pa
 
 @pytest.mark.slow
 def test_checkpoints_go_to_s3_as_saved_and_a_lost_machine_resumes_from_them(
-        s3, tmp_path, tiny_base_dir, tokenized_dir, monkeypatch):
+        s3, tmp_path, tiny_base_dir, tokenized_dir, trajectories_dir, monkeypatch):
     url = f"s3://{BUCKET}/ckpt"
-    for key, folder in (("base_model", tiny_base_dir), ("tokenized_splits", tokenized_dir)):
+    (tmp_path / "raw" / "databases").mkdir(parents=True)
+    for key, folder in (("base_model", tiny_base_dir), ("tokenized_splits", tokenized_dir),
+                        ("trajectories", trajectories_dir), ("raw_benchmarks", tmp_path / "raw")):
         _S3Store(url).publish([key], folder, "upstream0", 3, None, None)
     preset = tmp_path / "recipe.yaml"
     preset.write_text(yaml.safe_dump({"model": "tiny", "training": RECIPE}))
@@ -104,7 +107,7 @@ def test_checkpoints_go_to_s3_as_saved_and_a_lost_machine_resumes_from_them(
         aws_secret_access_key=dg.EnvVar("T2S_TEST_SECRET")))
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
-        [lora_adapter, dg.AssetSpec("tokenized_splits"), dg.AssetSpec("base_model")], selection=[lora_adapter],
+        [lora_adapter, *UPSTREAM], selection=[lora_adapter],
         resources={"io_manager": io_manager, "launcher": AccelerateLauncher(), "tracking": WandbTracking()},
         run_config={"ops": {"lora_adapter": {"config": {"preset": str(preset)}}}}, instance=instance)
     assert result.success

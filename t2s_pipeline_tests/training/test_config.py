@@ -67,7 +67,7 @@ def test_missing_preset_lists_available_presets():
     assert "available" in str(err.value)
 
 
-PRESETS = ("tiny", "qwen2.5-coder-1.5b-lora", "qwen2.5-coder-7b-qlora", "qwen3-8b-qlora")
+PRESETS = ("tiny", "qwen2.5-coder-1.5b-lora", "qwen2.5-coder-7b-qlora", "qwen3-8b-qlora", "t5-small", "tiny-t5")
 
 
 @pytest.mark.parametrize("name", PRESETS)
@@ -131,6 +131,16 @@ def test_every_field_has_a_description():
     ({"per_device_train_batch_size": 4, "gradient_accumulation_steps": 2, "effective_batch_size": 12},
      ["effective_batch_size"]),
     ({"max_wall_hours": -1}, ["max_wall_hours"]),
+    ({"finetuning": "partial"}, ["finetuning"]),
+    ({"metric_for_best": "bleu"}, ["metric_for_best"]),
+    ({"freeze_encoder": True}, ["freeze_encoder", "finetuning"]),
+    ({"finetuning": "full", "quantization": "4bit-nf4"}, ["finetuning", "quantization"]),
+    ({"patience": 2}, ["metric_for_best", "generation_eval_steps"]),
+    ({"patience": 2, "metric_for_best": "eval_loss"}, ["eval_loss", "eval_steps"]),
+    ({"generation_eval_steps": 5, "keep_best": True, "eval_steps": 5, "save_steps": 5},
+     ["keep_best", "generation_eval_steps"]),
+    ({"generation_eval_steps": 5, "generation_eval_samples": 0}, ["generation_eval_samples"]),
+    ({"patience": -1}, ["patience"]),
 ])
 def test_impossible_combinations_name_every_field(values, names):
     with pytest.raises(ValueError) as err:
@@ -180,3 +190,22 @@ def test_unknown_top_level_preset_key_is_named(tmp_path):
     path.write_text("model: tiny\nlaunch: ddp\ntraining:\n  max_steps: 3\n")
     with pytest.raises(ValueError, match="launch"):
         load_preset(str(path))
+
+
+def test_t5_small_preset_is_the_recipe_of_the_t5_system():
+    from t2s_pipeline.training.config import read_preset
+
+    cfg = load_preset("t5-small")
+    assert read_preset("t5-small")["model"] == "t5-small"
+    assert (cfg.finetuning, cfg.learning_rate, cfg.weight_decay, cfg.max_grad_norm, cfg.lr_scheduler_type) == \
+        ("full", 1e-4, 0.01, 1.0, "cosine")
+    assert cfg.warmup_steps > 0 and cfg.batching == "pad"
+    assert cfg.generation_eval_steps and cfg.patience and cfg.generation_num_beams == 5
+    assert cfg.metric_for_best == "record_f1" and cfg.eval_steps < cfg.generation_eval_steps
+
+
+def test_tiny_t5_preset_names_its_model_and_pads():
+    from t2s_pipeline.training.config import read_preset
+
+    assert read_preset("tiny-t5")["model"] == "tiny-t5"
+    assert load_preset("tiny-t5").batching == "pad"

@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 import yaml
 
+from t2s_pipeline_tests.training.tiny import LORA_ADAPTER_UPSTREAM as UPSTREAM
 from t2s_pipeline.assets.lora_adapter import lora_adapter, lora_adapter_training_stable, resumable_checkpoint_dir
 from t2s_pipeline.resources.launcher import AccelerateLauncher
 from t2s_pipeline.resources.storage import DirectoryIOManager, current_version_path, publish_directory
@@ -24,7 +25,7 @@ RECIPE = dict(lora_r=4, lora_alpha=8, learning_rate=1e-2, warmup_steps=0, max_st
 def _materialize(root, preset_path, monkeypatch):
     monkeypatch.setenv("T2S_STORAGE", str(root))
     return dg.materialize(
-        [lora_adapter, lora_adapter_training_stable, dg.AssetSpec("tokenized_splits"), dg.AssetSpec("base_model")],
+        [lora_adapter, lora_adapter_training_stable, *UPSTREAM],
         selection=[lora_adapter],
         resources={"io_manager": DirectoryIOManager(root=str(root)), "launcher": AccelerateLauncher(),
                    "tracking": WandbTracking()},
@@ -35,10 +36,13 @@ def _materialize(root, preset_path, monkeypatch):
 
 
 @pytest.fixture
-def storage(tmp_path, tiny_base_dir, tokenized_dir):
+def storage(tmp_path, tiny_base_dir, tokenized_dir, trajectories_dir):
     root = tmp_path / "storage"
     publish_directory(root, ["base_model"], tiny_base_dir, "v0")
     publish_directory(root, ["tokenized_splits"], tokenized_dir, "v0")
+    publish_directory(root, ["trajectories"], trajectories_dir, "v0")
+    (tmp_path / "raw" / "databases").mkdir(parents=True)
+    publish_directory(root, ["raw_benchmarks"], tmp_path / "raw", "v0")
     return root
 
 

@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 import yaml
 
+from t2s_pipeline_tests.training.tiny import LORA_ADAPTER_UPSTREAM as UPSTREAM
 from t2s_pipeline.assets.lora_adapter import lora_adapter
 from t2s_pipeline.resources.launcher import AccelerateLauncher
 from t2s_pipeline.resources.storage import DirectoryIOManager, _S3Store, current_version_path
@@ -69,9 +70,11 @@ def _history(run_file) -> list[dict]:
 
 @pytest.mark.slow
 def test_a_two_process_run_logs_one_offline_wandb_run_and_uploads_complete_checkpoints(
-        s3, tmp_path, tiny_base_dir, tokenized_dir, monkeypatch):
+        s3, tmp_path, tiny_base_dir, tokenized_dir, trajectories_dir, monkeypatch):
     url = f"s3://{BUCKET}/wandb"
-    for key, folder in (("base_model", tiny_base_dir), ("tokenized_splits", tokenized_dir)):
+    (tmp_path / "raw" / "databases").mkdir(parents=True)
+    for key, folder in (("base_model", tiny_base_dir), ("tokenized_splits", tokenized_dir),
+                        ("trajectories", trajectories_dir), ("raw_benchmarks", tmp_path / "raw")):
         _S3Store(url).publish([key], folder, "upstream0", 3, None, None)
     preset = tmp_path / "recipe.yaml"
     preset.write_text(yaml.safe_dump({"model": "tiny", "training": RECIPE}))
@@ -81,7 +84,7 @@ def test_a_two_process_run_logs_one_offline_wandb_run_and_uploads_complete_check
                                   extra_env={"OMP_NUM_THREADS": "1"})
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
-        [lora_adapter, dg.AssetSpec("tokenized_splits"), dg.AssetSpec("base_model")], selection=[lora_adapter],
+        [lora_adapter, *UPSTREAM], selection=[lora_adapter],
         resources={"io_manager": DirectoryIOManager(root=url), "launcher": launcher,
                    "tracking": WandbTracking(enabled=True, dir=str(wandb_dir))},
         run_config={"ops": {"lora_adapter": {"config": {"preset": str(preset)}}}}, instance=instance)

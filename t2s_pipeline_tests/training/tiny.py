@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
+
 from t2s_pipeline.records import write_jsonl
 from t2s_pipeline.samples.prompts import prompt_messages
 
@@ -29,6 +31,9 @@ TINY_KW = dict(vocab_size=300, hidden_size=32, num_layers=1, num_heads=2, interm
                literal_variants=0)
 
 _CACHE: dict[str, Path] = {}
+# What lora_adapter reads, as stand-ins for tests that materialize it alone.
+LORA_ADAPTER_UPSTREAM = [dg.AssetSpec(key) for key in ("tokenized_splits", "base_model", "trajectories",
+                                                        "raw_benchmarks")]
 
 
 def sample(i: int, split: str) -> dict:
@@ -92,3 +97,46 @@ def tokenized_dir(tmp_path_factory) -> Path:
                         max_length=512, log=lambda msg: None)
         _CACHE["tok"] = out
     return _CACHE["tok"]
+
+
+TINY_T5_KW = dict(vocab_size=300, d_model=32, d_kv=16, d_ff=64, num_layers=1, num_heads=2, pretrain_steps=2,
+                  pretrain_batch_size=4)
+
+
+def tiny_t5_dir(tmp_path_factory) -> Path:
+    """A tiny encoder-decoder (T5) base built on the same documents as the tiny Llama."""
+    if "t5" not in _CACHE:
+        from t2s_pipeline.training.tiny_t5 import TinyT5Config, build_tiny_t5
+
+        out = tmp_path_factory.mktemp("tiny_t5")
+        build_tiny_t5(documents(), out, TinyT5Config(**TINY_T5_KW), log=lambda msg: None)
+        _CACHE["t5"] = out
+    return _CACHE["t5"]
+
+
+def t5_tokenized_dir(tmp_path_factory) -> Path:
+    if "t5tok" not in _CACHE:
+        from t2s_pipeline.training.tokenize import tokenize_splits
+
+        out = tmp_path_factory.mktemp("t5_tokenized")
+        tokenize_splits(trajectories_dir(tmp_path_factory), tiny_t5_dir(tmp_path_factory), out,
+                        max_length=512, log=lambda msg: None)
+        _CACHE["t5tok"] = out
+    return _CACHE["t5tok"]
+
+
+SINGERS = [(1, "Ana", 25, "France"), (2, "Bo", 41, "Spain"), (3, "Cy", 33, "France"), (4, "Di", 19, "Peru")]
+
+
+def music_databases(tmp_path_factory) -> Path:
+    """databases/music.sqlite with the singer table the tiny samples ask about (for the judge)."""
+    if "dbs" not in _CACHE:
+        import sqlite3
+
+        out = tmp_path_factory.mktemp("raw") / "databases"
+        out.mkdir()
+        with sqlite3.connect(out / "music.sqlite") as db:
+            db.execute(SCHEMA.rstrip(";"))
+            db.executemany("INSERT INTO singer VALUES (?, ?, ?, ?)", SINGERS)
+        _CACHE["dbs"] = out
+    return _CACHE["dbs"]

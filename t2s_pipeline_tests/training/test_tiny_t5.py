@@ -1,0 +1,79 @@
+"""The tiny encoder-decoder base: span corruption, the built folder, and how base_model recognises it."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from t2s_pipeline.training.base_model import TINY_T5, architecture, is_encoder_decoder, prepare_base_model
+from t2s_pipeline.training.tiny_t5 import SENTINELS, prefix_lm, span_corruption
+
+
+def test_span_corruption_hides_spans_the_target_gives_back():
+    ids = list(range(100, 160))
+    sentinels = list(range(10, 10 + SENTINELS))
+    for seed in range(20):
+        inputs, target = span_corruption(ids, random.Random(seed), sentinels, eos=1, noise_density=0.15,
+                                         mean_span_length=3)
+        assert inputs[-1] == 1 and target[-1] == 1
+        used = [t for t in inputs if t in sentinels]
+        assert used and used == sentinels[:len(used)]
+        # Putting each target span back at its sentinel gives the document again.
+        spans, current = {}, None
+        for t in target[:-1]:
+            if t in sentinels:
+                current = t
+                spans[current] = []
+            else:
+                spans[current].append(t)
+        restored = [x for t in inputs[:-1] for x in (spans[t] if t in sentinels else [t])]
+        assert restored == ids
+        hidden = sum(len(v) for v in spans.values())
+        assert 0 < hidden < len(ids) // 2
+
+
+def test_prefix_lm_reads_the_start_and_writes_the_rest():
+    ids = list(range(100, 120))
+    for seed in range(10):
+        inputs, target = prefix_lm(ids, random.Random(seed), eos=1)
+        assert inputs[-1] == target[-1] == 1 and inputs[:-1] + target[:-1] == ids and len(inputs) > 1
+
+
+def test_tiny_t5_is_an_encoder_decoder_with_eos_and_sentinels(tiny_t5_dir):
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    assert is_encoder_decoder(tiny_t5_dir) and architecture(tiny_t5_dir) == "encoder-decoder"
+    tokenizer = AutoTokenizer.from_pretrained(tiny_t5_dir)
+    model = AutoModelForSeq2SeqLM.from_pretrained(tiny_t5_dir)
+    assert (tokenizer.pad_token_id, tokenizer.eos_token_id) == (0, 1)
+    assert model.config.decoder_start_token_id == tokenizer.pad_token_id
+    assert tokenizer.convert_tokens_to_ids("<extra_id_0>") != tokenizer.unk_token_id
+    text = "SELECT name FROM singer WHERE age > 30"
+    assert tokenizer.decode(tokenizer(text, add_special_tokens=False)["input_ids"]) == text
+
+
+def test_the_tiny_llama_is_decoder_only(tiny_base_dir):
+    assert architecture(tiny_base_dir) == "decoder-only"
+
+
+def test_a_local_t5_folder_is_copied_and_recognised(tiny_t5_dir, trajectories_dir, tmp_path):
+    stats = prepare_base_model(str(tiny_t5_dir), trajectories_dir, tmp_path / "out", log=lambda m: None)
+    assert stats["architecture"] == "encoder-decoder"
+    assert (tmp_path / "out" / "config.json").is_file()
+
+
+@pytest.mark.slow
+def test_prepare_builds_the_tiny_t5_by_name(trajectories_dir, tmp_path):
+    from t2s_pipeline.training.tiny_t5 import TinyT5Config
+
+    cfg = TinyT5Config(vocab_size=300, d_model=32, d_kv=16, d_ff=64, num_layers=1, num_heads=2, pretrain_steps=3,
+                       pretrain_batch_size=4)
+    stats = prepare_base_model(TINY_T5, trajectories_dir, tmp_path, log=lambda m: None, tiny_t5=cfg)
+    assert stats["source"] == TINY_T5 and stats["architecture"] == "encoder-decoder"
+    assert stats["pretrain_objective"].startswith("span_corruption") and stats["pretrain_last_loss"] > 0
+
+
+def test_an_unknown_short_name_is_refused(trajectories_dir, tmp_path):
+    with pytest.raises(ValueError, match="tiny-t5"):
+        prepare_base_model("t5-gigantic", trajectories_dir, tmp_path, log=lambda m: None)
