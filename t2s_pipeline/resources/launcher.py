@@ -91,7 +91,7 @@ class AccelerateLauncher(dg.ConfigurableResource):
             return self.slurm.nodes * self.slurm.per_node()
         return int(self.num_processes or self.profile().get("num_processes") or 1)
 
-    def command(self, run_config_path: Path) -> list[str]:
+    def command(self, run_config_path: Path, module: str = "t2s_pipeline.training.train") -> list[str]:
         if self.backend == "slurm":
             raise ValueError("backend slurm: each node builds its own command (slurm_launch)")
         command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(self.config_file())]
@@ -111,11 +111,12 @@ class AccelerateLauncher(dg.ConfigurableResource):
             value = getattr(self, name)
             if value is not None:
                 command += [f"--{name}", str(value)]
-        return command + self.script(run_config_path)
+        return command + self.script(run_config_path, module)
 
     @staticmethod
-    def script(run_config_path: Path) -> list[str]:
-        return ["-m", "t2s_pipeline.training.train", "--config", str(run_config_path)]
+    def script(run_config_path: Path, module: str = "t2s_pipeline.training.train") -> list[str]:
+        """The training entry point and its run.json (another stage passes its own module)."""
+        return ["-m", module, "--config", str(run_config_path)]
 
     def slurm_launch(self) -> list[str]:
         """backend slurm: the `accelerate launch` words every node shares (each node adds its rank, the main
@@ -145,18 +146,19 @@ class AccelerateLauncher(dg.ConfigurableResource):
         return {**env, **self.extra_env}
 
     def launch(self, context: dg.AssetExecutionContext, run_config: dict, work_dir: Path,
-               env: Optional[dict[str, str]] = None) -> dict:
-        """Write run.json, launch, stream logs; returns the metrics rank 0 reported. `env` adds variables for
-        the training processes (credentials go there, never into run.json, which is part of the artifact)."""
+               env: Optional[dict[str, str]] = None, module: str = "t2s_pipeline.training.train") -> dict:
+        """Write run.json, launch `module` (the training entry point), stream logs; returns the metrics rank 0
+        reported. `env` adds variables for the training processes (credentials go there, never into run.json,
+        which is part of the artifact)."""
         run_config_path = work_dir / "run.json"
         run_config_path.write_text(json.dumps(run_config, indent=2))
         if self.backend == "slurm":
             # The job's files sit beside the output folder (shared storage), not inside the artifact.
-            received = run_job(context, self.slurm, self.slurm_launch(), self.script(run_config_path),
+            received = run_job(context, self.slurm, self.slurm_launch(), self.script(run_config_path, module),
                                self.main_process_port or 29500, work_dir.parent / f"{work_dir.name}.slurm",
                                {**self.env(), **(env or {})})
         else:
-            command = self.command(run_config_path)
+            command = self.command(run_config_path, module)
             context.log.info("launching: " + " ".join(command))
             received = dg.PipesSubprocessClient().run(context=context, command=command,
                                                       env={**self.env(), **(env or {})}).get_custom_messages()

@@ -1,8 +1,8 @@
 """A real Slurm cluster on this machine for tests: munged, slurmctld and two slurmd daemons (Debian's
-slurm-wlm and munge packages, installed by .ci/run), each slurmd started with `-N` as its own node on its own
-port, all with configuration, keys, sockets, state and logs in a fresh folder. The `slurm_cluster` fixture
-starts one per test module, points the Slurm clients at it ($SLURM_CONF) and stops every daemon afterwards.
-Tests skip, printing why, only where the Slurm or munge binaries are missing."""
+slurmctld, slurmd, slurm-client and munge packages, installed by .ci/run), each slurmd started with `-N` as
+its own node on its own port, all with configuration, keys, sockets, state and logs in a fresh folder. The
+`slurm_cluster` fixture starts one per test module, points the Slurm clients at it ($SLURM_CONF) and stops
+every daemon afterwards. Tests skip, printing why, only where the Slurm or munge binaries are missing."""
 
 from __future__ import annotations
 
@@ -158,7 +158,8 @@ class SlurmCluster:
 def slurm_cluster():
     missing = missing_binaries()
     if missing:
-        reason = f"Slurm is not installed here (missing {', '.join(missing)}): apt-get install slurm-wlm munge"
+        reason = (f"Slurm is not installed here (missing {', '.join(missing)}): "
+                  "apt-get install slurmctld slurmd slurm-client munge")
         print(reason)
         pytest.skip(reason)
     # A short path: the munge socket path must fit in a Unix socket address (108 bytes).
