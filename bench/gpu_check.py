@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import platform
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,32 +56,40 @@ def main() -> int:
     parser.add_argument("--cpu", action="store_true", help="run on the CPU even where a GPU is present")
     parser.add_argument("--out", default="docs/benchmarks.md", help="markdown file the table is written to")
     parser.add_argument("--steps", type=int, default=None, help="timed training steps per row (default 10; tiny 3)")
-    parser.add_argument("--budget-seconds", type=float, default=450, help="skip the remaining rows past this time")
+    parser.add_argument("--budget-seconds", type=float, default=360, help="skip the remaining rows past this time")
+    parser.add_argument("--vllm-child", default=None, help=argparse.SUPPRESS)  # one vLLM measurement, as JSON
     parser.add_argument("--peak-tflops", type=float, default=None, help="the device's peak bf16 TFLOPs (for MFU)")
     args = parser.parse_args()
 
+    if args.vllm_child:
+        print("VLLM_RESULT " + json.dumps(vllm_measure(Path(args.vllm_child), args.tiny)))
+        return 0
     import torch
 
     device = "cuda" if torch.cuda.is_available() and not args.cpu else "cpu"
     shapes = TINY_SHAPES if args.tiny else SHAPES
     steps = args.steps or (3 if args.tiny else 10)
     name = torch.cuda.get_device_name(0) if device == "cuda" else platform.processor() or "cpu"
-    peak = args.peak_tflops or next((v for k, v in PEAK_TFLOPS.items() if k in name), None) if device == "cuda" \
-        else args.peak_tflops
+    peak = args.peak_tflops
+    if peak is None and device == "cuda":
+        peak = next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
     start = time.monotonic()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        dirs = {label: Path(tmp) / label.replace(" ", "_").replace("(", "").replace(")", "") for label in shapes}
         for label, shape in shapes.items():
-            model_dir = Path(tmp) / label.replace(" ", "_")
-            save_random_model(shape, model_dir, device)
+            save_random_model(shape, dirs[label], device)
             for kind in ("LoRA bf16", "QLoRA 4-bit"):
                 rows.append(run_row(label, kind, start, args.budget_seconds,
-                                    lambda: train_row(model_dir, shape, kind, device, steps, peak, args.tiny)))
+                                    lambda: train_row(dirs[label], shape, kind, device, steps, peak, args.tiny)))
             rows.append(run_row(label, "generate (HF)", start, args.budget_seconds,
-                                lambda: generate_hf(model_dir, shape, device, args.tiny)))
-            rows.append(run_row(label, "generate (vLLM)", start, args.budget_seconds,
-                                lambda: generate_vllm(model_dir, device, args.tiny)))
+                                lambda: generate_hf(dirs[label], shape, device, args.tiny)))
             _free(device)
+        # vLLM last, each in its own process: its engine keeps GPU memory until that process ends.
+        for label in shapes:
+            rows.append(run_row(label, "generate (vLLM)", start, args.budget_seconds,
+                                lambda: generate_vllm(dirs[label], device, args.tiny)))
+    rows.sort(key=lambda r: list(shapes).index(r["model"]))  # stable: each model's rows together
     table = render(rows, name, device, peak, time.monotonic() - start, args.tiny)
     print(table)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -265,17 +275,27 @@ def generate_hf(model_dir: Path, shape: dict, device: str, tiny: bool) -> dict:
 
 
 def generate_vllm(model_dir: Path, device: str, tiny: bool) -> dict:
+    """vLLM in a child process (its engine frees GPU memory only when the process ends)."""
+    import importlib.util
+
     if device != "cuda":
         raise SkipRow("vLLM needs a GPU")
-    try:
-        from vllm import LLM, SamplingParams
-    except ImportError as error:
-        raise SkipRow("vllm is not installed") from error
-    import json
+    if importlib.util.find_spec("vllm") is None:
+        raise SkipRow("vllm is not installed")
+    proc = subprocess.run([sys.executable, __file__, "--vllm-child", str(model_dir), *(["--tiny"] if tiny else [])],
+                          capture_output=True, text=True, timeout=300)
+    found = [line for line in proc.stdout.splitlines() if line.startswith("VLLM_RESULT ")]
+    if proc.returncode != 0 or not found:
+        raise RuntimeError(f"vLLM child exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
+    return json.loads(found[-1].split(" ", 1)[1])
+
+
+def vllm_measure(model_dir: Path, tiny: bool) -> dict:
+    from vllm import LLM, SamplingParams
 
     vocab = json.loads((model_dir / "config.json").read_text())["vocab_size"]
-    llm = LLM(model=str(model_dir), skip_tokenizer_init=True, dtype="bfloat16", gpu_memory_utilization=0.6,
-              enforce_eager=False, max_model_len=2048, seed=0)
+    llm = LLM(model=str(model_dir), skip_tokenizer_init=True, dtype="bfloat16", gpu_memory_utilization=0.8,
+              max_model_len=2048, seed=0)
     prompts = [{"prompt_token_ids": p} for p in generation_prompts(vocab, tiny)]
     params = SamplingParams(max_tokens=128, min_tokens=128, ignore_eos=True, temperature=0.0, detokenize=False)
     llm.generate(prompts[:2], params)  # warm-up
@@ -283,7 +303,6 @@ def generate_vllm(model_dir: Path, device: str, tiny: bool) -> dict:
     outputs = llm.generate(prompts, params)
     seconds = time.perf_counter() - began
     generated = sum(len(o.outputs[0].token_ids) for o in outputs)
-    del llm
     return {"attention": "vLLM", "tokens_per_s": generated / seconds,
             "note": f"{len(prompts)} prompts x 128 new tokens, greedy, continuous batching"}
 

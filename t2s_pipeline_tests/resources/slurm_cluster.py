@@ -6,6 +6,7 @@ every daemon afterwards. Tests skip, printing why, only where the Slurm or munge
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import signal
@@ -39,6 +40,7 @@ def _binary(name: str) -> str:
 def slurm_conf(root: Path, cpus: int) -> str:
     """Both nodes live on this host (NodeAddr 127.0.0.1, distinct ports); no cgroups, no accounting."""
     hostname = socket.gethostname()
+    user = getpass.getuser()  # root in CI; the daemons run as whoever runs the tests
     nodes = "\n".join(
         f"NodeName={name} NodeHostname={hostname} NodeAddr=127.0.0.1 Port={free_port()} CPUs={cpus} "
         f"RealMemory=1000 State=UNKNOWN" for name in NODES)
@@ -46,8 +48,8 @@ def slurm_conf(root: Path, cpus: int) -> str:
 ClusterName=t2stest
 SlurmctldHost={hostname}(127.0.0.1)
 SlurmctldPort={free_port()}
-SlurmUser=root
-SlurmdUser=root
+SlurmUser={user}
+SlurmdUser={user}
 AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket={root}/munge/munge.socket
