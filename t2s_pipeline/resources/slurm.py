@@ -110,13 +110,20 @@ def run_job(context: dg.AssetExecutionContext, settings: SlurmSettings, launch: 
         return list(session.get_custom_messages())
 
 
-def _wait(context, job_id: str, poll_seconds: float, env: dict) -> dict:
-    """Polls the job until it leaves the active states, logging each change of state."""
-    seen = None
+def _wait(context, job_id: str, poll_seconds: float, env: dict, patience_seconds: float = 120) -> dict:
+    """Polls the job until it leaves the active states, logging each change of state. scontrol failing for
+    a while (slurmctld restarting or failing over) is waited out; failing for patience_seconds is an error."""
+    seen, failing_since = None, None
     while True:
         fields = slurm.job_fields(job_id, env)
         if not fields:
-            raise RuntimeError(f"Slurm forgot job {job_id} before it was seen to finish (MinJobAge too short?)")
+            failing_since = failing_since or time.monotonic()
+            if time.monotonic() - failing_since > patience_seconds:
+                raise RuntimeError(f"scontrol has not shown Slurm job {job_id} for {patience_seconds:.0f} s "
+                                   "(slurmctld unreachable, or the job forgotten: MinJobAge too short?)")
+            time.sleep(poll_seconds)
+            continue
+        failing_since = None
         state = fields.get("JobState", "UNKNOWN")
         described = f"{state} ({fields.get('Reason', 'None')})" if state == "PENDING" else state
         if described != seen:
