@@ -1,26 +1,42 @@
-"""`t2s demo`: materialize every asset on the embedded default and print the eval summary."""
+"""`t2s demo`: materialize every asset on the embedded default and print the eval summary.
+
+The terminal shows one line per asset (time and key figure) and the training progress; every Dagster
+event goes to a log file, named at the start, and the run is in $DAGSTER_HOME for `dg dev`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+from pathlib import Path
 
 
 def demo(args: argparse.Namespace) -> int:
     import dagster as dg
 
+    from t2s_pipeline.cli.progress import progress_logger
     from t2s_pipeline.definitions import defs
     from t2s_pipeline.resources.storage import current_version_path, resolve_root
 
     start = time.monotonic()
+    if home := os.environ.get("DAGSTER_HOME"):
+        Path(home).mkdir(parents=True, exist_ok=True)
     instance = dg.DagsterInstance.get()  # $DAGSTER_HOME: runs show up later in `dg dev`
+    log_file = Path(args.log_file or Path(instance.root_directory) / "logs" / f"demo-{time.strftime('%Y%m%dT%H%M%S')}.log")
     job = defs.resolve_job_def("full_chain")
+    run_config = {}
+    if not args.verbose:
+        job = job.with_logger_defs({"progress": progress_logger(log_file.resolve())})
+        run_config = {"loggers": {"progress": {}}}
+        print(f"full log: {log_file}", flush=True)
     print(f"materializing the full chain into {resolve_root('')} (DAGSTER_HOME={instance.root_directory})", flush=True)
-    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
     if not result.success:
-        print("the run failed; see the log above or the run in `dg dev`", file=sys.stderr)
+        print(f"the run failed; see {log_file if not args.verbose else 'the log above'} or the run in `dg dev`",
+              file=sys.stderr)
         return 1
     report_dir = current_version_path("", "eval_report")
     report = json.loads((report_dir / "report.json").read_text())
@@ -38,4 +54,7 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub) -> None:
-    sub.add_parser("demo", help="materialize the whole chain on the embedded default").set_defaults(func=demo)
+    parser = sub.add_parser("demo", help="materialize the whole chain on the embedded default")
+    parser.add_argument("--verbose", action="store_true", help="print every Dagster event instead of the compact view")
+    parser.add_argument("--log-file", help="where the full log goes (default: $DAGSTER_HOME/logs/demo-<time>.log)")
+    parser.set_defaults(func=demo)
