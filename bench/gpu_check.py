@@ -192,7 +192,7 @@ def train_row(model_dir: Path, shape: dict, kind: str, device: str, steps: int, 
     if kind.startswith("QLoRA"):
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
     else:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
     model = get_peft_model(model, LoraConfig(r=32, lora_alpha=64, lora_dropout=0.0, target_modules=TARGETS,
                                              task_type="CAUSAL_LM"))
