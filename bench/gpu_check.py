@@ -91,7 +91,7 @@ def main() -> int:
                                 lambda: generate_vllm(dirs[label], device, args.tiny)))
     rows.sort(key=lambda r: list(shapes).index(r["model"]))  # stable: each model's rows together
     table = render(rows, name, device, peak, time.monotonic() - start, args.tiny)
-    print(table)
+    print(table, end="")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(table)
     return 0
