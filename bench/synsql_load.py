@@ -8,7 +8,8 @@ write_raw_benchmarks (examples.jsonl written while data.json is read), prints ro
 the peak resident memory of the load against the 2 GB target, and deletes the folder. The text
 lengths follow SynSQL's: questions of one or two sentences, a few hundred characters of SQL, external
 knowledge on a third of the rows, a chain of thought of 700 to 3,400 characters. A few rows
-are broken on purpose (no cot, unknown database, SQL that does not parse) so the rejects are exercised.
+are broken on purpose (no cot, unknown database, SQL that does not parse, an exact duplicate) so the
+rejects are exercised.
 """
 
 from __future__ import annotations
@@ -96,8 +97,11 @@ def write_databases(root: Path, db_ids: list[str]) -> None:
 
 
 def synthetic_record(n: int, db_ids: list[str]) -> dict:
-    """Row n; deterministic, so two runs of the same size load the same file."""
-    kind, m, value = n % len(SQL), 1 + n % 12, 10 + n % 997
+    """Row n; deterministic, so two runs of the same size load the same file. Each row asks its own
+    question with its own SQL, except that one row in 10,007 repeats the row before it (a `duplicate`)."""
+    if n % 10007 == 5:
+        n -= 1
+    kind, m, value = n % len(SQL), 1 + n % 12, 10 + n
     cot_length = 8 + (n * 7) % 33  # 8 to 40 sentences: about 700 to 3,400 characters
     cot = " ".join(COT_SENTENCES[(n + k) % len(COT_SENTENCES)] for k in range(cot_length))
     db_id = db_ids[n % len(db_ids)]

@@ -1,7 +1,7 @@
 """The one dg.Definitions of t2s_pipeline: the chain of assets, its checks, jobs, schedule, sensor and resources.
 
 raw_benchmarks -> golden_pairs -> trajectories -> base_model -> tokenized_splits -> lora_adapter
--> eval_report -> merged_model
+-> eval_report -> merged_model; raw_benchmarks, golden_pairs -> test_suites -> eval_report
 """
 
 import os
@@ -14,6 +14,7 @@ from t2s_pipeline.assets.golden_pairs import golden_pairs, golden_pairs_validati
 from t2s_pipeline.assets.lora_adapter import lora_adapter, lora_adapter_training_stable
 from t2s_pipeline.assets.merged_model import merged_model
 from t2s_pipeline.assets.raw_benchmarks import raw_benchmarks
+from t2s_pipeline.assets.test_suites import test_suites
 from t2s_pipeline.assets.tokenized_splits import tokenized_splits
 from t2s_pipeline.assets.trajectories import trajectories
 from t2s_pipeline.automation import build_benchmark_sensor, build_retrain_schedule
@@ -21,7 +22,7 @@ from t2s_pipeline.resources.launcher import AccelerateLauncher
 from t2s_pipeline.resources.storage import DirectoryIOManager
 from t2s_pipeline.resources.tracking import WandbTracking
 
-CHAIN = [raw_benchmarks, golden_pairs, trajectories, base_model, tokenized_splits, lora_adapter, eval_report,
+CHAIN = [raw_benchmarks, golden_pairs, test_suites, trajectories, base_model, tokenized_splits, lora_adapter, eval_report,
          merged_model]
 CHECKS = [golden_pairs_validation_rate,
           lora_adapter_training_stable, eval_report_not_worse_than_base, eval_report_no_regression]
@@ -31,7 +32,7 @@ full_chain_job = dg.define_asset_job(
     description="Every asset of the chain, from raw benchmarks to the merged model.")
 data_job = dg.define_asset_job(
     "data", selection=dg.AssetSelection.groups("data"),
-    description="The data half: raw_benchmarks, golden_pairs, trajectories.")
+    description="The data half: raw_benchmarks, golden_pairs, test_suites, trajectories.")
 weekly_retrain = build_retrain_schedule(full_chain_job)
 benchmark_folder_sensor = build_benchmark_sensor(data_job)
 

@@ -1,4 +1,4 @@
-"""The code location loads, with the eight assets of the chain and exactly the edges of DESIGN.md."""
+"""The code location loads, with the nine assets of the chain and exactly the edges of DESIGN.md."""
 
 import dagster as dg
 
@@ -7,11 +7,12 @@ from t2s_pipeline.definitions import defs
 EDGES = {
     "raw_benchmarks": set(),
     "golden_pairs": {"raw_benchmarks"},
+    "test_suites": {"raw_benchmarks", "golden_pairs"},
     "trajectories": {"golden_pairs", "raw_benchmarks"},
     "base_model": {"trajectories"},
     "tokenized_splits": {"trajectories", "base_model"},
     "lora_adapter": {"tokenized_splits", "base_model"},
-    "eval_report": {"lora_adapter", "base_model", "trajectories", "raw_benchmarks"},
+    "eval_report": {"lora_adapter", "base_model", "trajectories", "raw_benchmarks", "test_suites"},
     "merged_model": {"lora_adapter", "base_model", "eval_report"},
 }
 GROUPS = {"data", "training", "evaluation"}

@@ -68,7 +68,7 @@ def test_changing_one_code_version_marks_exactly_it_and_its_downstream_stale(mat
     status, _ = statuses(data_half)
     assert status == dict.fromkeys(DATA_HALF, StaleStatus.FRESH)
 
-    changed = with_code_version(data_half, "golden_pairs", "2")
+    changed = with_code_version(data_half, "golden_pairs", "changed-for-test")
     status, resolver = statuses(changed)
     assert status == {"raw_benchmarks": StaleStatus.FRESH, "golden_pairs": StaleStatus.STALE,
                       "trajectories": StaleStatus.FRESH}
@@ -78,7 +78,7 @@ def test_changing_one_code_version_marks_exactly_it_and_its_downstream_stale(mat
     before = read_manifest(root, "golden_pairs")["data_version"]
     assert dg.materialize(changed, selection=["golden_pairs"], instance=instance,
                           resources={"io_manager": DirectoryIOManager(root=str(root))}).success
-    assert read_manifest(root, "golden_pairs")["code_version"] == "2"
+    assert read_manifest(root, "golden_pairs")["code_version"] == "changed-for-test"
     assert read_manifest(root, "golden_pairs")["data_version"] != before
     status, resolver = statuses(changed)
     assert status == {"raw_benchmarks": StaleStatus.FRESH, "golden_pairs": StaleStatus.FRESH,

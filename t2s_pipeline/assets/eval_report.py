@@ -29,17 +29,18 @@ class EvalReportConfig(dg.Config):
 
 
 @dg.asset(
-    code_version="2",
+    code_version="3",
     group_name="evaluation",
     kinds={"sqlite", "markdown"},
-    description="Execution accuracy, exact match, record F1, loss and perplexity of the base and the fine-tuned "
-                "model on the test split, by benchmark, difficulty and database: report.json, report.md, "
+    description="Execution accuracy (on the original database and on its test suite), exact match, record F1, "
+                "loss and perplexity of the base and the fine-tuned model on the test split, by benchmark, "
+                "difficulty and database: report.json, report.md, "
                 "predictions.jsonl and PNG plots (loss curves, accuracy by difficulty).",
 )
 def eval_report(context: dg.AssetExecutionContext, config: EvalReportConfig, lora_adapter: Path, base_model: Path,
-                trajectories: Path, raw_benchmarks: Path) -> Path:
+                trajectories: Path, raw_benchmarks: Path, test_suites: Path) -> Path:
     out = scratch_dir(context)
-    report = evaluate(base_model, lora_adapter / "adapter", trajectories, raw_benchmarks, out,
+    report = evaluate(base_model, lora_adapter / "adapter", trajectories, raw_benchmarks, out, suite_dir=test_suites,
                       limit=config.limit or None, batch_size=config.batch_size,
                       max_new_tokens=config.max_new_tokens, timeout_s=config.timeout_s, log=log_to(context),
                       protocol=config.protocol, num_beams=config.num_beams, incremental=config.incremental,
@@ -58,6 +59,9 @@ def report_metadata(report: dict, out: Path) -> dict:
         "protocol": report.get("protocol", "spider"),
         "base_execution_accuracy": base["execution_accuracy"],
         "fine_tuned_execution_accuracy": tuned["execution_accuracy"],
+        "base_execution_accuracy_original_db": base.get("execution_accuracy_original_db"),
+        "fine_tuned_execution_accuracy_original_db": tuned.get("execution_accuracy_original_db"),
+        "fine_tuned_caught_by_suite": tuned.get("caught_by_suite"),
         "fine_tuned_execution_accuracy_unseen_sql": tuned["execution_accuracy_unseen_sql"] or 0.0,
         "ex_gain": report["ex_gain"],
         "base_exact_match": base["exact_match"],

@@ -25,19 +25,19 @@ class GoldenPairsConfig(dg.Config):
                                                  "execution. Off: gold queries are only executed.")
     min_validation_rate: float = Field(
         default=DEFAULT_MIN_VALIDATION_RATE,
-        description="Floor of the blocking check golden_pairs_validation_rate: the share of input questions "
+        description="Floor of the blocking check golden_pairs_validation_rate: the share of loaded questions "
                     "with a proven pipe rewrite (or, with pipe off, a gold query that runs).")
     force: bool = Field(default=False, description="Recompute even when a stored version was made from the same "
                         "raw_benchmarks, config and code (it is reused otherwise).")
 
 
 @dg.asset(
-    code_version="1",
+    code_version="2",
     group_name="data",
     kinds={"sqlite", "python"},
     description="Gold SQL executed read-only with a timeout on its database, rewritten into pipe SQL, and the "
                 "rewrite (and each of its prefixes) proven equal to the gold by execution; pairs whose gold runs "
-                "are kept, the rest rejected with a reason code.",
+                "are kept, the rest rejected with a reason code, raw_benchmarks' load rejects included.",
 )
 def golden_pairs(context: dg.AssetExecutionContext, config: GoldenPairsConfig, raw_benchmarks: Path,
                  io_manager: dg.ResourceParam[DirectoryIOManager]) -> dg.Output:
@@ -56,6 +56,8 @@ def golden_pairs(context: dg.AssetExecutionContext, config: GoldenPairsConfig, r
         "input": stats["input"],
         "kept": stats["kept"],
         "rejected": stats["rejected"],
+        "rejected_at_load": stats["rejected_at_load"],
+        "examples": stats["examples"],
         "pipe_validated": stats["pipe_validated"],
         "pipe_rejected": stats["pipe_rejected"],
         "validation_rate": stats["validation_rate"],
@@ -71,8 +73,9 @@ def golden_pairs(context: dg.AssetExecutionContext, config: GoldenPairsConfig, r
 
 
 @dg.asset_check(asset=golden_pairs, blocking=True,
-                description="The share of input questions with a pipe rewrite proven by execution is at least the "
-                            "configured floor (golden_pairs config min_validation_rate). Blocks trajectories.")
+                description="The share of loaded questions (load rejects aside) with a pipe rewrite proven by "
+                            "execution is at least the configured floor (golden_pairs config min_validation_rate). "
+                            "Blocks trajectories.")
 def golden_pairs_validation_rate(golden_pairs: Path) -> dg.AssetCheckResult:
     stats = read_json(golden_pairs / "stats.json")
     floor = stats.get("min_validation_rate", DEFAULT_MIN_VALIDATION_RATE)

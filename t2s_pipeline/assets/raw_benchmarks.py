@@ -57,11 +57,11 @@ class RawBenchmarksConfig(dg.Config):
 
 
 @dg.asset(
-    code_version="2",
+    code_version="3",
     group_name="data",
     kinds={"sqlite", "json"},
     description="Every configured benchmark (embedded, Spider, BIRD, SynSQL, JSONL) in the common example "
-                "record, with its SQLite databases, schemas, rejects, counts and mix weights.",
+                "record, with its SQLite databases, schemas, rejects (exact duplicates too), counts and mix weights.",
 )
 def raw_benchmarks(context: dg.AssetExecutionContext, config: RawBenchmarksConfig,
                    io_manager: dg.ResourceParam[DirectoryIOManager]) -> dg.Output:

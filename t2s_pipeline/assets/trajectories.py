@@ -53,12 +53,13 @@ class TrajectoriesConfig(dg.Config):
 
 
 @dg.asset(
-    code_version="1",
+    code_version="2",
     group_name="data",
     kinds={"json"},
     description="Chat samples in the OpenAI chat format: whole-query SQL by default; pipe SQL one operator at a "
-                "time and tool-calling conversations when configured. Split train/dev/test by question id, "
-                "stratified by database.",
+                "time and tool-calling conversations when configured. Split train/dev/test by question, "
+                "stratified by database, without leakage: questions sharing a normalized question or SQL "
+                "go to one split together.",
 )
 def trajectories(context: dg.AssetExecutionContext, config: TrajectoriesConfig, golden_pairs: Path,
                  raw_benchmarks: Path, io_manager: dg.ResourceParam[DirectoryIOManager]) -> dg.Output:
@@ -87,6 +88,9 @@ def trajectories(context: dg.AssetExecutionContext, config: TrajectoriesConfig, 
     metadata["kinds_by_split"] = dg.MetadataValue.json(stats["kinds_by_split"])
     metadata["mix"] = dg.MetadataValue.json(stats["mix"])
     metadata["schema_prompts"] = dg.MetadataValue.json(stats["schema_prompts"])
+    removed = stats["leakage"]["removed"]
+    metadata["leakage_removed"] = sum(c["either"] for c in removed.values())
+    metadata["leakage"] = dg.MetadataValue.json(stats["leakage"])
     if stats["operators"]:
         metadata["operators"] = counts_table(stats["operators"], key_name="operator")
     context.add_output_metadata(metadata)

@@ -5,7 +5,13 @@ so it is read in chunks and each element decoded with `json.JSONDecoder.raw_deco
 current chunk and the record being decoded are held. Concatenated objects (JSON lines) read too.
 
 A broken element becomes one `(None, "malformed JSON at char N")` and reading goes on at the next
-element; two broken elements in a row are skipped together, as one.
+element; two broken elements in a row are skipped together, as one. A file that ends before its
+top-level array closes (an interrupted download) is not a broken record but a broken file: reading
+stops with TruncatedJSONError, naming the file and the byte offset, so no load silently keeps a prefix.
+
+ijson's C backend (yajl2_c) reads a large array about 2x faster (bench/json_stream_speed.py) and
+reports truncation, but it stops at the first broken element, where a loader must reject that one
+record and read on; so the reading stays here.
 """
 
 from __future__ import annotations
@@ -22,12 +28,18 @@ _NEAR_END = 64
 _SPACE = " \t\r\n"
 
 
+class TruncatedJSONError(ValueError):
+    """The file ends before its top-level array closes."""
+
+
 def iter_json_records(path: str | Path, chunk_chars: int = CHUNK_CHARS) -> Iterator[tuple[object, str | None]]:
     """Yield (record, None) per element of the file's top-level array, or (None, detail) for a broken one.
 
-    A file holding one JSON value that is not an array is an error (ValueError), not a record.
+    A file holding one JSON value that is not an array is an error (ValueError), not a record; a
+    file that ends inside its top-level array is TruncatedJSONError.
     """
-    with open(path, encoding="utf-8") as f:
+    # newline="": chars map one to one onto the file's text, so an error's char offset gives its byte offset.
+    with open(path, encoding="utf-8", newline="") as f:
         window = _Window(f, chunk_chars)
         window.skip(_SPACE)
         in_array = window.peek() == "["
@@ -37,7 +49,11 @@ def iter_json_records(path: str | Path, chunk_chars: int = CHUNK_CHARS) -> Itera
         while True:
             window.compact()
             window.skip(_SPACE + ",")
-            if window.at_end() or (in_array and window.peek() == "]"):
+            if window.at_end():
+                if in_array:
+                    raise _truncated(path, window.offset + window.pos, "no `]` after byte {}")
+                return
+            if in_array and window.peek() == "]":
                 return
             start = window.pos
             try:
@@ -45,6 +61,8 @@ def iter_json_records(path: str | Path, chunk_chars: int = CHUNK_CHARS) -> Itera
                 if not window.ends_element(end):  # e.g. a stray `}` closed the record early
                     raise json.JSONDecodeError("element continues", window.text, end)
             except json.JSONDecodeError as e:
+                if in_array and window.cut_short(e):
+                    raise _truncated(path, window.offset + start, "the element at byte {} is cut short") from None
                 yield None, f"malformed JSON at char {window.offset + e.pos}"
                 window.pos = window.next_element_start(start)
                 first = False
@@ -54,6 +72,23 @@ def iter_json_records(path: str | Path, chunk_chars: int = CHUNK_CHARS) -> Itera
                 raise ValueError(f"{path}: expected a JSON array of records, got {type(record).__name__}")
             first = False
             yield record, None
+
+
+def _truncated(path, char_offset: int, where: str) -> TruncatedJSONError:
+    size = Path(path).stat().st_size
+    return TruncatedJSONError(
+        f"{path}: truncated JSON array: the file ends at byte {size} before its top-level array closes "
+        f"({where.format(_byte_offset(path, char_offset))}); an interrupted download? The load stops here")
+
+
+def _byte_offset(path, char_offset: int) -> int:
+    """The byte offset of a char offset: the file's text re-read up to it (only on an error)."""
+    n_bytes, left = 0, char_offset
+    with open(path, encoding="utf-8", newline="") as f:
+        while left > 0 and (chunk := f.read(min(left, CHUNK_CHARS))):
+            n_bytes += len(chunk.encode("utf-8"))
+            left -= len(chunk)
+    return n_bytes
 
 
 class _Window:
@@ -103,6 +138,16 @@ class _Window:
     def only_space_left(self) -> bool:
         return self.char_at(self.skip_from(self.pos, _SPACE)) == ""
 
+    def cut_short(self, error: json.JSONDecodeError) -> bool:
+        """Whether a decode error comes from the end of the file: the element was cut, not written wrong.
+
+        An unterminated string runs to the end of the file by definition; any other error that sits
+        at the end (only whitespace after it) wanted more text than the file has.
+        """
+        if not self.eof:  # given up on a record longer than MAX_RECORD_CHARS: a broken record
+            return False
+        return error.msg.startswith("Unterminated string") or self.char_at(self.skip_from(error.pos, _SPACE)) == ""
+
     def decode(self, i: int):
         """raw_decode at i, reading on while the failure or the value may run past the window."""
         while True:
@@ -142,6 +187,14 @@ class _Window:
             return False
         return self.char_at(self.skip_from(scalar_end, _SPACE)) in (",", "]", "")
 
+    def closing_bracket(self, i: int) -> int:
+        """After the last element broke: the array's closing `]` when the text ends with it, else the end."""
+        end = len(self.text)
+        last = self.text.rstrip(_SPACE)
+        if self.eof and len(last) > i and last.endswith("]"):
+            return len(last) - 1
+        return end
+
     def next_element_start(self, i: int) -> int:
         """The next `{` after i that starts a whole element, else the end of what was read.
 
@@ -156,7 +209,7 @@ class _Window:
                 search_from = len(self.text)
                 if len(self.text) - i < MAX_RECORD_CHARS and self.more():
                     continue
-                return len(self.text)
+                return self.closing_bracket(i)
             j = candidate - 1
             while j >= 0 and self.text[j] in _SPACE:
                 j -= 1

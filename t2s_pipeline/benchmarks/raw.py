@@ -3,7 +3,9 @@
     examples.jsonl            kept examples of all benchmarks
     databases/<db_id>.sqlite  each database once
     schemas.json              db_id -> schema dict
-    rejects.jsonl             what was not kept, with a reason code
+    rejects.jsonl             what was not kept, with a reason code (`duplicate`: the same db_id,
+                              question and SQL as an earlier record, whose id the detail names;
+                              the first one is kept)
     stats.json                counts that reconcile: input = kept + rejected; per benchmark its
                               weight (for a later training mix) and `skipped_max_samples` (records
                               past a source's max_samples: left out of the set, so not input)
@@ -22,7 +24,9 @@ from collections import Counter
 from pathlib import Path
 
 from t2s_pipeline.benchmarks.spider import LoadedBenchmark
-from t2s_pipeline.records import read_json, write_json
+from t2s_pipeline.records import make_reject, read_json, write_json
+
+STAGE = "raw_benchmarks"
 
 
 def write_raw_benchmarks(loaded: list[LoadedBenchmark], out_dir: str | Path) -> dict:
@@ -35,11 +39,15 @@ def write_raw_benchmarks(loaded: list[LoadedBenchmark], out_dir: str | Path) -> 
     counts = [{"kept": 0, "rejected": 0, "splits": Counter()} for _ in loaded]
     reasons: Counter = Counter()
     writers: dict[str, int] = {}  # "<benchmark>/<split>" -> the load whose ids those are
+    first_ids: dict[int, str] = {}  # hash of (db_id, question, SQL) -> the id that came first
     with open(out_dir / "examples.jsonl", "w", encoding="utf-8") as examples, \
             open(out_dir / "rejects.jsonl", "w", encoding="utf-8") as rejects:
         for i, bench in enumerate(loaded):
             for kind, record in bench.records():
                 _claim_ids(writers, record["id"], i)
+                if kind == "example" and (first := _first_with_same_text(first_ids, record)):
+                    kind, record = "reject", make_reject(record["id"], STAGE, "duplicate",
+                                                         f"same db_id, question and SQL as {first}")
                 if kind == "example":
                     examples.write(json.dumps(record, ensure_ascii=False) + "\n")
                     counts[i]["kept"] += 1
@@ -105,6 +113,18 @@ def _claim_ids(writers: dict[str, int], record_id: str, load: int) -> None:
     if writers.setdefault(benchmark_split, load) != load:
         raise ValueError(f"example ids occur twice: {benchmark_split}/... come from two sources "
                          "(same benchmark name loaded twice? give one source another name)")
+
+
+def _first_with_same_text(first_ids: dict[int, str], example: dict) -> str | None:
+    """The id of an earlier example with this one's db_id, question and SQL; None records this one as first.
+
+    Python's 64-bit hash of the triple, not the texts, is held: about 150 bytes a record over millions
+    of records, and 1 us to compute where a blake2b digest took 10. Two different triples share a hash
+    with a chance of about n^2 / 2^65 (2e-7 at 2.5 million records).
+    """
+    digest = hash((example["db_id"], example["question"], example["gold_sql"]))
+    first = first_ids.setdefault(digest, example["id"])
+    return None if first == example["id"] else first
 
 
 def _collect_databases(loaded: list[LoadedBenchmark]) -> dict[str, Path]:

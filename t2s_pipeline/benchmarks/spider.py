@@ -206,7 +206,7 @@ def gold_parse_error(sql: str, db_file: Path, conn: sqlite3.Connection | None = 
         pass
     except sqlite3.Error as e:
         message = str(e)
-        if "syntax error" not in message and "incomplete input" not in message:
+        if not any(kind in message for kind in ("syntax error", "incomplete input", "unrecognized token")):
             return None
     finally:
         if own_conn:

@@ -45,7 +45,9 @@ def demo(args: argparse.Namespace) -> int:
     for name in ("base", "fine_tuned"):
         s = report[name]
         unseen = s["execution_accuracy_unseen_sql"]
-        print(f"  {name:<10} execution accuracy {s['execution_accuracy']:.3f}"
+        original = s.get("execution_accuracy_original_db", s["execution_accuracy"])
+        print(f"  {name:<10} execution accuracy {s['execution_accuracy']:.3f} on the test suite, {original:.3f} on "
+              f"the original database ({s.get('caught_by_suite', 0)} caught by the suite)"
               f"  (unseen SQL {'n/a' if unseen is None else f'{unseen:.3f}'})"
               f"  exact match {s['exact_match']:.3f}  loss {s['loss']}")
     print(f"report: {report_dir / 'report.md'}")

@@ -1,6 +1,6 @@
 """`t2s eval`: execution accuracy of a prediction file against a gold file, in the Spider evaluator's formats.
 
-    t2s eval --gold dev_gold.sql --pred pred.sql --db database/ [--table tables.json]
+    t2s eval --gold dev_gold.sql --pred pred.sql --db database/ [--suite test_suites/] [--table tables.json]
              [--protocol spider|bird] [--out verdicts.jsonl]
 
 Gold lines are `SQL<TAB>db_id`; prediction lines are SQL (anything after a tab is ignored), in the
@@ -8,6 +8,12 @@ same order, one per line (an empty line is an empty prediction, scored not_sql).
 DBDIR/<db_id>/<db_id>.sqlite (Spider's layout) or DBDIR/<db_id>.sqlite. A question whose database
 is missing gets the verdict exec_error ("database not found: ...") and counts as wrong; the summary
 also gives the accuracy on the questions whose database exists.
+
+Test suites: a prediction is correct only if it matches the gold on every database of its suite
+(sql/judge.py). The suite of a db_id is every DBDIR/<db_id>/<db_id>*.sqlite (the official Spider
+test-suite layout: <db_id>.sqlite is the original), plus, with --suite DIR (a `test_suites` asset
+folder), DIR/<db_id>/variant-*.sqlite. The summary then also gives the execution accuracy on the
+original database alone and how many predictions it scored correct that the suite scored wrong.
 
 Prints the Spider evaluator's table (count and execution accuracy by hardness: easy, medium, hard,
 extra, all; hardness by Spider's rules on the gold query), the verdict counts and the time per
@@ -56,12 +62,25 @@ def database_path(db_dir: Path, db_id: str) -> Path:
     return nested if nested.is_file() or not flat.is_file() else flat
 
 
-def score(gold: list[tuple[str, str]], preds: list[str], db_dir: Path, protocol: str = "spider",
-          timeout_s: float = 5.0, workers: int | None = None, cache: bool = True) -> list[dict]:
-    """One verdict record per line: index, db_id, hardness, correct, reason, error, f1."""
-    from t2s_pipeline.evaluation.metrics import judge_many, spider_hardness
+def database_suite(db_dir: Path, db_id: str) -> tuple[Path, ...]:
+    """The original database, then any other DBDIR/<db_id>/<db_id>*.sqlite (a test suite, sorted by name)."""
+    original = database_path(db_dir, db_id)
+    others = sorted(p for p in (db_dir / db_id).glob(f"{db_id}*.sqlite") if p != original) \
+        if (db_dir / db_id).is_dir() else []
+    return (original, *others)
 
-    items = [(database_path(db_dir, db_id), sql, pred) for (sql, db_id), pred in zip(gold, preds)]
+
+def score(gold: list[tuple[str, str]], preds: list[str], db_dir: Path, protocol: str = "spider",
+          timeout_s: float = 5.0, workers: int | None = None, cache: bool = True,
+          suite_dir: Path | None = None) -> list[dict]:
+    """One verdict record per line: index, db_id, hardness, correct, reason, error, f1 (+ original_correct
+    when the line was judged on a suite)."""
+    from t2s_pipeline.evaluation.metrics import judge_many, spider_hardness
+    from t2s_pipeline.sql.test_suite_read import suite_databases
+
+    suites = {db_id: database_suite(db_dir, db_id) for db_id in {db_id for _, db_id in gold}}
+    items = [((*suites[db_id], *suite_databases(suite_dir, db_id, suites[db_id][0], sql)[1:]), sql, pred)
+             for (sql, db_id), pred in zip(gold, preds)]
     verdicts = judge_many(items, timeout_s=timeout_s, protocol=protocol, workers=workers, cache=cache)
     hardness: dict[str, str | None] = {}
     records = []
@@ -107,7 +126,12 @@ def run_eval(args: argparse.Namespace) -> int:
             print(f"warning: {len(unknown)} db_id(s) not in {args.table}: {', '.join(unknown[:5])}", file=sys.stderr)
 
     start = time.monotonic()
-    records = score(gold, preds, db_dir, args.protocol, args.timeout, args.workers, cache=not args.no_cache)
+    suite_dir = Path(args.suite) if args.suite else None
+    if suite_dir is not None and not suite_dir.is_dir():
+        print(f"t2s eval: test suite folder not found: {suite_dir}", file=sys.stderr)
+        return 2
+    records = score(gold, preds, db_dir, args.protocol, args.timeout, args.workers, cache=not args.no_cache,
+                    suite_dir=suite_dir)
     seconds = time.monotonic() - start
     if args.exact_match:
         from t2s_pipeline.evaluation.metrics import exact_match
@@ -118,6 +142,14 @@ def run_eval(args: argparse.Namespace) -> int:
     print(summary_table(records))
     if args.exact_match:
         print(summary_table(records, "em", "EXACT MATCH (sqlglot)", "exact match"))
+    suite = [r for r in records if "original_correct" in r]
+    if suite:
+        original = sum(bool(r.get("original_correct", r["correct"])) for r in records)
+        caught = sum(bool(r["original_correct"]) and not r["correct"] for r in suite)
+        print(f"\ntest suite: {len(suite)} of {len(records)} questions judged on several databases; execution "
+              f"accuracy {sum(r['correct'] for r in records) / len(records):.3f} on the suite, "
+              f"{original / len(records):.3f} on the original database alone; "
+              f"{caught} predictions correct on the original database and wrong on the suite")
     reasons = Counter(r["reason"] for r in records)
     print("\nverdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])))
     missing = [r for r in records if r["error"].startswith("database not found")]
@@ -136,9 +168,15 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.compare_sequential:
         from t2s_pipeline.sql.compare import orders_top_level
 
+        from t2s_pipeline.sql.execute import check_query
+
+        from t2s_pipeline.sql.test_suite_read import judges
+
         orders_top_level.cache_clear()  # the baseline starts cold too
+        check_query.cache_clear()
+        judges.cache_clear()
         start = time.monotonic()
-        baseline = score(gold, preds, db_dir, args.protocol, args.timeout, workers=1, cache=False)
+        baseline = score(gold, preds, db_dir, args.protocol, args.timeout, workers=1, cache=False, suite_dir=suite_dir)
         base_seconds = time.monotonic() - start
         same = [a["correct"] for a in baseline] == [b["correct"] for b in records]
         print(f"sequential, uncached: {base_seconds:.2f} s; this run: {seconds:.2f} s; "
@@ -159,7 +197,10 @@ def add_parser(sub) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--gold", required=True, help="gold file: one 'SQL<TAB>db_id' per line")
     p.add_argument("--pred", required=True, help="predictions: one SQL per line, in the gold's order")
-    p.add_argument("--db", required=True, help="database folder: <db_id>/<db_id>.sqlite or <db_id>.sqlite")
+    p.add_argument("--db", required=True, help="database folder: <db_id>/<db_id>.sqlite or <db_id>.sqlite; more "
+                                                "<db_id>/<db_id>*.sqlite files make a test suite, judged on all")
+    p.add_argument("--suite", help="test suite folder (<db_id>/variant-*.sqlite and report.json, the test_suites "
+                                  "asset): each prediction must also match the gold on these databases")
     p.add_argument("--table", help="Spider tables.json (optional: only used to check the db_ids)")
     p.add_argument("--protocol", choices=("spider", "bird"), default="spider",
                    help="spider: multiset of rows (list when the gold orders), any column order; bird: set of rows")

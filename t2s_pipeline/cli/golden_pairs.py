@@ -4,7 +4,9 @@
 
 loads the benchmark (as raw_benchmarks does), then runs the same code as the golden_pairs asset and
 writes the same files into --out: pairs.jsonl, rejects.jsonl, stats.json (the loaded benchmark goes
-to --raw, a temporary folder by default). `--speed` also times, in this one process, the work no
+to --raw, a temporary folder by default). Every record of the split files ends up in pairs.jsonl or
+rejects.jsonl (load rejects too) and stats.json has input = kept + rejected. A split file cut off
+inside its JSON array stops the command (exit 2) with the file and the byte offset. `--speed` also times, in this one process, the work no
 implementation can skip (parse each gold query with sqlglot, one sqlglot round trip sqlite -> sqlite,
 execute it twice) and prints it next to the golden-pairs time, with the ratio (`--repeat N`: the
 best of N runs of each, which keeps other load on the machine from deciding the figure).
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -79,13 +82,18 @@ def baseline_seconds(raw_dir: Path, timeout_s: float = 10.0) -> dict:
 
 
 def golden_pairs_cli(args: argparse.Namespace) -> int:
+    from t2s_pipeline.benchmarks.json_stream import TruncatedJSONError
     from t2s_pipeline.benchmarks.raw import write_raw_benchmarks
     from t2s_pipeline.sql.golden import build_golden_pairs
 
     with tempfile.TemporaryDirectory(prefix="t2s-golden-") as tmp:
         raw_dir = Path(args.raw) if args.raw else Path(tmp) / "raw"
-        loaded = load(args.benchmark, args.root, Path(tmp), args.split)
-        raw = write_raw_benchmarks([loaded], raw_dir)
+        try:
+            loaded = load(args.benchmark, args.root, Path(tmp), args.split)
+            raw = write_raw_benchmarks([loaded], raw_dir)
+        except (TruncatedJSONError, FileNotFoundError) as e:  # a broken or missing source: say which, no traceback
+            print(f"t2s golden-pairs: {e}", file=sys.stderr)
+            return 2
         print(f"loaded {raw['kept']} of {raw['input']} examples over {raw['databases']} databases "
               f"(rejected {raw['rejects_by_reason'] or 0})", flush=True)
         baseline, seconds = None, float("inf")

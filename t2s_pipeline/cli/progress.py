@@ -41,9 +41,11 @@ KEY_FIGURES: dict[str, Callable[[dict], str]] = {
     "lora_adapter": _figures("steps", "final_loss", "dev_loss", "tokens_per_second"),
     "rl_adapter": _figures("steps", "reward_mean", "share_correct"),
     "eval_report": _figures("base_execution_accuracy", "fine_tuned_execution_accuracy",
+                            "fine_tuned_execution_accuracy_original_db",
                             "fine_tuned_execution_accuracy_unseen_sql", "rl_execution_accuracy", labels={
                                 "base_execution_accuracy": "EX base",
                                 "fine_tuned_execution_accuracy": "fine-tuned",
+                                "fine_tuned_execution_accuracy_original_db": "fine-tuned on the original db alone",
                                 "fine_tuned_execution_accuracy_unseen_sql": "fine-tuned on unseen SQL",
                                 "rl_execution_accuracy": "RL"}),
     "merged_model": _figures("merged_adapter", "dtype", "size_mb"),

@@ -4,6 +4,9 @@ A verdict for one prediction: {"correct", "reason", "error", "f1"}, reason one o
 ok | wrong_result | exec_error | timeout | denied | not_sql, or gold_<status> when the gold query
 itself fails (a missing database is an exec_error whose error says "database not found").
 
+The rule itself (one database or a test suite: right on every database) is sql/judge.py's; a verdict
+judged on a suite also says `original_correct`, the verdict of the original database alone.
+
 `judge_many` scores a list of predictions: each distinct (database, gold query) is executed once,
 a prediction whose text equals a query already run on that database reuses its result, and the work
 goes to worker processes when it is big enough to pay for them (see `judge_many`).
@@ -13,7 +16,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import re
 import sqlite3
 import time
 from collections import defaultdict
@@ -21,12 +23,12 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from t2s_pipeline.sql.compare import SPIDER, orders_top_level, results_match, row_f1
-from t2s_pipeline.sql.execute import EXEC_ERROR, OK, WRONG_RESULT, connect_readonly, execute_sql
-
-GOLD_TIMEOUT_FACTOR = 6  # the gold query gets this many times the prediction's time limit
-DEFAULT_MAX_ROWS = 100_000
+from t2s_pipeline.sql.compare import SPIDER, orders_top_level
+from t2s_pipeline.sql.execute import EXEC_ERROR, OK, ExecResult, connect_readonly, execute_sql
+from t2s_pipeline.sql.judge import DEFAULT_MAX_ROWS, GOLD_TIMEOUT_FACTOR, judge_runs, prepare_sql
+from t2s_pipeline.sql.judge import judge as judge_sql
 SEQUENTIAL_BUDGET_S = 0.5  # judge in this process for this long before handing the rest to workers
+POOL_START_S = 1.0  # about what starting a forkserver pool and importing in its workers costs on 2 cores
 
 
 # --- SQL text --------------------------------------------------------------------------------------
@@ -47,25 +49,6 @@ def exact_match(gold_sql: str, pred_sql: str) -> bool:
     return bool(pred_sql.strip()) and normalize_sql(pred_sql) == normalize_sql(gold_sql)
 
 
-_PIPE = re.compile(r"\|>")
-
-
-def prepare_sql(sql: str) -> str:
-    """The SQL to execute: pipe SQL (`FROM t |> WHERE ...`) read back into standard SQLite with sqlglot.
-
-    Text without a pipe operator, or that sqlglot cannot read, is returned unchanged (SQLite then
-    reports the error).
-    """
-    if not _PIPE.search(sql or ""):
-        return sql
-    import sqlglot
-
-    try:
-        return sqlglot.transpile(sql, read="sqlite", write="sqlite")[0]
-    except (sqlglot.errors.SqlglotError, IndexError):
-        return sql
-
-
 # --- one verdict -----------------------------------------------------------------------------------
 
 
@@ -73,37 +56,20 @@ def verdict(correct: bool, reason: str, error: str = "", f1: float = 0.0) -> dic
     return {"correct": correct, "reason": reason, "error": error, "f1": f1}
 
 
-def _compare(gold, pred, ordered: bool, protocol: str) -> dict:
-    """The verdict for a prediction that ran, given the gold result that ran (ExecResults)."""
-    if pred.truncated and not gold.truncated:
-        return verdict(False, WRONG_RESULT, f"more than {len(gold.rows)} rows (the gold has {len(gold.rows)})",
-                       row_f1(gold.rows, pred.rows))
-    correct = results_match(gold.rows, pred.rows, ordered, protocol)
-    note = "both results reached the row cap: compared on the first rows" if gold.truncated and pred.truncated else ""
-    return verdict(correct, OK if correct else WRONG_RESULT, note, 1.0 if correct else row_f1(gold.rows, pred.rows))
-
-
 def judge(db_path, gold_sql: str, pred_sql: str, timeout_s: float = 5.0, gold_rows=None, protocol: str = SPIDER,
           ordered: bool | None = None, max_rows: int = DEFAULT_MAX_ROWS) -> dict:
-    """A verdict for one prediction (see the module doc). gold_rows: the gold result when already known."""
-    from t2s_pipeline.sql.execute import ExecResult
-
+    """A verdict record for one prediction (see the module doc). db_path: one database, or a list (the original
+    first, then its test-suite variants: see sql.judge). gold_rows: the gold result on the original, when known."""
+    databases = [db_path] if isinstance(db_path, (str, Path)) else list(db_path)
     if gold_rows is None:
-        gold = execute_sql(db_path, gold_sql, timeout_s=timeout_s * GOLD_TIMEOUT_FACTOR, max_rows=max_rows)
-        if not gold.ok:
-            return _gold_failure(gold)
-    else:
-        gold = ExecResult(OK, list(gold_rows))
-    pred = execute_sql(db_path, prepare_sql(pred_sql), timeout_s=timeout_s, max_rows=max_rows)
-    if not pred.ok:
-        return verdict(False, pred.status, pred.error)
-    return _compare(gold, pred, orders_top_level(gold_sql) if ordered is None else ordered, protocol)
-
-
-def _gold_failure(gold) -> dict:
-    if gold.error.startswith("database not found"):
-        return verdict(False, EXEC_ERROR, gold.error)
-    return verdict(False, f"gold_{gold.status}", gold.error)
+        return judge_sql(pred_sql, gold_sql, databases, ordered, timeout_s, protocol, max_rows).as_dict(
+            suite=len(databases) > 1)
+    known = ExecResult(OK, list(gold_rows))
+    run = lambda i, sql, limit: execute_sql(databases[i], sql, timeout_s=limit, max_rows=max_rows)
+    pred_sql = prepare_sql(pred_sql)
+    return judge_runs(len(databases), lambda i: known if i == 0 else run(i, gold_sql, timeout_s * GOLD_TIMEOUT_FACTOR),
+                      lambda i: run(i, pred_sql, timeout_s), orders_top_level(gold_sql) if ordered is None else ordered,
+                      protocol).as_dict(suite=len(databases) > 1)
 
 
 # --- many verdicts, cached and in parallel ------------------------------------------------------------
@@ -120,17 +86,22 @@ def judge_many(
 ) -> list[dict]:
     """One verdict per (db_path, gold_sql, pred_sql) item, in input order.
 
+    db_path: one database, or a sequence of them (the original first, then its test-suite variants):
+    the prediction must match the gold on each (sql.judge.judge_runs), and the verdict then also says
+    `original_correct`, the verdict of the original database alone.
+
     cache=True: items are grouped by (database, gold query), so each gold query runs once, and a
     prediction whose text equals a query already run in its group reuses that result.
     cache=False: every item runs its gold and its prediction (the plain sequential baseline).
     workers: processes to use (default: all cores); 1 keeps everything in this process. With more,
     groups are judged here first and, when that has taken longer than sequential_budget_s, the rest
-    goes to a process pool: a pool costs a few hundred milliseconds to start, more than a
-    few hundred small queries take. (Scripts that call this need an `if __name__ == "__main__":` guard.)
+    goes to a process pool, unless the rest should take less than POOL_START_S here: a pool costs
+    about a second to start, more than a few hundred small queries take. (Scripts that call this need an `if __name__ == "__main__":` guard.)
     """
     groups: dict[tuple, list[tuple[int, str]]] = defaultdict(list)
     for i, (db_path, gold_sql, pred_sql) in enumerate(items):
-        key = (str(db_path), gold_sql) if cache else (str(db_path), gold_sql, i)
+        databases = _databases_key(db_path)
+        key = (databases, gold_sql) if cache else (databases, gold_sql, i)
         groups[key].append((i, pred_sql))
     tasks = [(key[0], key[1], preds, timeout_s, protocol, max_rows, cache) for key, preds in groups.items()]
     out: list[dict | None] = [None] * len(items)
@@ -138,7 +109,8 @@ def judge_many(
     start, done = time.monotonic(), 0
     connections = _Connections()
     try:
-        while done < len(tasks) and (workers <= 1 or time.monotonic() - start < sequential_budget_s):
+        while done < len(tasks) and (workers <= 1 or _stay_sequential(time.monotonic() - start, done, len(tasks),
+                                                                       sequential_budget_s)):
             for i, v in _judge_group(tasks[done], connections):
                 out[i] = v
             done += 1
@@ -165,6 +137,22 @@ def judge_many(
         finally:
             connections.close()
     return out  # type: ignore[return-value]
+
+
+def _stay_sequential(elapsed: float, done: int, total: int, budget_s: float) -> bool:
+    """Within the budget; or past it, when the rest should take less here than a pool takes to start (small
+    queries on a suite's many small databases)."""
+    if elapsed < budget_s:
+        return True
+    return done > 0 and elapsed / done * (total - done) < POOL_START_S
+
+
+def _databases_key(db_path) -> str | tuple[str, ...]:
+    """One database as its path; a suite (the original first) as a tuple of paths."""
+    if isinstance(db_path, (str, Path)):
+        return str(db_path)
+    paths = tuple(str(p) for p in db_path)
+    return paths[0] if len(paths) == 1 else paths
 
 
 def _chunks(tasks: list, n: int) -> list[list]:
@@ -209,28 +197,46 @@ def _judge_chunk(tasks: list) -> list[tuple[int, dict]]:
 
 
 def _judge_group(task: tuple, connections: _Connections) -> list[tuple[int, dict]]:
-    """Judge every prediction of one (database, gold query): the gold runs once."""
-    db_path, gold_sql, preds, timeout_s, protocol, max_rows, cache = task
-    conn = connections.get(db_path)
-    if conn is None:
-        if not Path(db_path).is_file():
-            return [(i, verdict(False, EXEC_ERROR, f"database not found: {db_path}")) for i, _ in preds]
-        return [(i, verdict(False, EXEC_ERROR, f"cannot open database {db_path}")) for i, _ in preds]
-    run = lambda sql, limit: execute_sql(db_path, sql, timeout_s=limit, max_rows=max_rows, conn=conn)
-    gold = run(gold_sql, timeout_s * GOLD_TIMEOUT_FACTOR)
-    if not gold.ok:
-        return [(i, _gold_failure(gold)) for i, _ in preds]
+    """Judge every prediction of one (databases, gold query): the gold runs once per database."""
+    databases, gold_sql, preds, timeout_s, protocol, max_rows, cache = task
+    paths = [databases] if isinstance(databases, str) else list(databases)
+    suite = len(paths) > 1
+    if connections.get(paths[0]) is None:
+        if not Path(paths[0]).is_file():
+            return [(i, verdict(False, EXEC_ERROR, f"database not found: {paths[0]}")) for i, _ in preds]
+        return [(i, verdict(False, EXEC_ERROR, f"cannot open database {paths[0]}")) for i, _ in preds]
+
+    def run(d: int, sql: str, limit: float) -> ExecResult:
+        conn = connections.get(paths[d])
+        if conn is None:
+            return ExecResult(EXEC_ERROR, error=f"cannot open database {paths[d]}")
+        return execute_sql(paths[d], sql, timeout_s=limit, max_rows=max_rows, conn=conn)
+
+    results: dict[tuple[int, str], ExecResult] = {}
+    gold_key = _key(gold_sql)
+
+    def gold_on(d: int) -> ExecResult:
+        if (d, gold_key) not in results:
+            results[(d, gold_key)] = run(d, gold_sql, timeout_s * GOLD_TIMEOUT_FACTOR)
+        return results[(d, gold_key)]
+
     ordered = orders_top_level(gold_sql)
-    results = {_key(gold_sql): gold} if cache else {}
+    names = [Path(p).name for p in paths]
     out = []
     for i, pred_sql in preds:
         sql = prepare_sql(pred_sql)
-        pred = results.get(_key(sql)) if cache else None
-        if pred is None:
-            pred = run(sql, timeout_s)
-            if cache:
-                results[_key(sql)] = pred
-        out.append((i, _compare(gold, pred, ordered, protocol) if pred.ok else verdict(False, pred.status, pred.error)))
+        key = _key(sql)
+
+        def pred_on(d: int) -> ExecResult:
+            if not cache:
+                return run(d, sql, timeout_s)
+            if (d, key) not in results:
+                results[(d, key)] = run(d, sql, timeout_s)
+            return results[(d, key)]
+
+        if not cache:  # the uncached baseline runs the gold again for every prediction
+            results.clear()
+        out.append((i, judge_runs(len(paths), gold_on, pred_on, ordered, protocol, names).as_dict(suite)))
     return out
 
 

@@ -5,7 +5,10 @@ log, accuracy by difficulty and by benchmark). Both models' predictions are judg
 each gold query runs once (see metrics.judge_many).
 
 report.json: {"questions", "protocol", "scored_kind", "settings", "ex_gain", "plots",
-              "base" | "fine_tuned": {"n", "execution_accuracy", "execution_accuracy_unseen_sql",
+              "suite": {"dir", "databases_per_question"} | None,
+              "base" | "fine_tuned": {"n", "execution_accuracy" (on the suite, when there is one),
+                  "execution_accuracy_original_db", "caught_by_suite" (correct on the original database,
+                  wrong on the suite), "execution_accuracy_unseen_sql",
                   "unseen_sql_questions", "exact_match", "record_f1", "loss", "perplexity", "verdicts",
                   "by_benchmark" | "by_difficulty" | "by_database": {group: {"n", "ex", "em", "f1",
                   "loss", "perplexity"}}, "generation_seconds", "seconds"},
@@ -87,9 +90,12 @@ def evaluate(
     base_model_dir, adapter_dir, trajectories_dir, raw_dir, out_dir,
     limit: int | None = None, batch_size: int = 16, max_new_tokens: int = 128, timeout_s: float = 5.0, log=print,
     protocol: str = SPIDER, num_beams: int = 1, incremental: bool = False, workers: int | None = None,
-    loss_log: str | Path | None = None, plots: bool = True,
+    loss_log: str | Path | None = None, plots: bool = True, suite_dir: str | Path | None = None,
 ) -> dict:
-    """Score the base model and base + adapter on the test split; write the report files to out_dir."""
+    """Score the base model and base + adapter on the test split; write the report files to out_dir.
+
+    suite_dir: a test_suites folder; each prediction is then judged on its original database and on the
+    suite's variants of it (sql/judge.py), and the report gives EX on both."""
     start = time.monotonic()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -105,14 +111,20 @@ def evaluate(
             name, base_model_dir, adapter, samples, batch_size, max_new_tokens, num_beams, incremental, log)
 
     judge_start = time.monotonic()
-    items = [(db_paths[s["meta"]["db_id"]], s["meta"]["gold_sql"], predicted[name][k])
+    from t2s_pipeline.sql.test_suite_read import suite_databases  # sqlglot: only when evaluating
+
+    databases = [suite_databases(suite_dir, s["meta"]["db_id"], db_paths[s["meta"]["db_id"]], s["meta"]["gold_sql"])
+                 for s in samples]
+    items = [(databases[k], s["meta"]["gold_sql"], predicted[name][k])
              for name in MODELS for k, s in enumerate(samples)]
     verdicts = judge_many(items, timeout_s=timeout_s, protocol=protocol, workers=workers)
     judge_seconds = time.monotonic() - judge_start
 
     report = {"questions": len(samples), "protocol": protocol, "scored_kind": samples[0]["meta"]["kind"],
               "settings": {"batch_size": batch_size, "max_new_tokens": max_new_tokens, "num_beams": num_beams,
-                           "incremental": incremental, "timeout_s": timeout_s, "limit": limit}}
+                           "incremental": incremental, "timeout_s": timeout_s, "limit": limit},
+              "suite": {"dir": str(suite_dir), "databases_per_question": round(
+                  sum(len(d) for d in databases) / len(databases), 2)} if suite_dir else None}
     predictions = []
     for m, name in enumerate(MODELS):
         rows = [_prediction_row(name, s, predicted[name][k], verdicts[m * len(samples) + k], losses[name][k])
@@ -147,7 +159,8 @@ def _prediction_row(name: str, sample: dict, sql: str, verdict: dict, loss: tupl
         "model": name, "id": meta["id"], "db_id": meta["db_id"], "benchmark": meta.get("benchmark"),
         "difficulty": meta.get("difficulty") or spider_hardness(meta["gold_sql"]),
         "question": _question(sample), "gold_sql": meta["gold_sql"], "pred_sql": sql,
-        "ex": verdict["correct"], "reason": verdict["reason"], "error": verdict["error"], "f1": verdict["f1"],
+        "ex": verdict["correct"], "ex_original": bool(verdict.get("original_correct", verdict["correct"])),
+        "reason": verdict["reason"], "error": verdict["error"], "f1": verdict["f1"],
         "em": exact_match(_answer(sample), sql), "sql_seen_in_train": meta.get("sql_seen_in_train"),
         "loss_sum": round(loss[0], 4), "loss_tokens": loss[1],
     }
@@ -169,6 +182,8 @@ def summarize(rows: list[dict]) -> dict:
     summary = {
         "n": len(rows),
         "execution_accuracy": rate([r["ex"] for r in rows]),
+        "execution_accuracy_original_db": rate([r.get("ex_original", r["ex"]) for r in rows]),
+        "caught_by_suite": sum(bool(r.get("ex_original", r["ex"])) and not r["ex"] for r in rows),
         "execution_accuracy_unseen_sql": rate(unseen) if unseen else None,
         "unseen_sql_questions": len(unseen),
         "exact_match": rate([r["em"] for r in rows]),
@@ -210,8 +225,20 @@ def render_markdown(report: dict, predictions: list[dict]) -> str:
            else " (set of rows)."), "",
         "| metric | base | fine-tuned |", "|---|---|---|",
     ]
+    suite = report.get("suite")
+    if suite:
+        lines[4:4] = [f"Judged on the original database and on its test-suite variants ({suite['databases_per_question']} "
+                      "databases per question on average): correct only if right on every one.", ""]
+        lines += [f"| execution_accuracy (original database) | {fmt(base.get('execution_accuracy_original_db'))} "
+                  f"| {fmt(tuned.get('execution_accuracy_original_db'))} |",
+                  f"| execution_accuracy (test suite) | {fmt(base.get('execution_accuracy'))} "
+                  f"| {fmt(tuned.get('execution_accuracy'))} |",
+                  f"| correct on the original database, wrong on the suite | {base.get('caught_by_suite', 0)} "
+                  f"| {tuned.get('caught_by_suite', 0)} |"]
     for key in ("execution_accuracy", "execution_accuracy_unseen_sql", "exact_match", "record_f1", "loss",
                 "perplexity"):
+        if suite and key == "execution_accuracy":
+            continue  # given above, on the suite and on the original database
         lines.append(f"| {key} | {fmt(base.get(key))} | {fmt(tuned.get(key))} |")
     for section in ("by_benchmark", "by_difficulty"):
         lines += ["", f"## EX {section.replace('_', ' ')}", "",

@@ -12,7 +12,11 @@ The target says which samples each pair gives:
 A share of the pairs (tool_share, default 0) also gives a tool-calling sample (`tool_call`, see
 tools.py) ending in the pair's pipe query when the target includes pipe and it has one, else its SQL.
 
-Splits are by question id, stratified by database: every sample of a pair is in its pair's split.
+Splits are by question, stratified by database, and leak-free: questions sharing a normalized
+question or SQL on one database go to one split together (splits.py), so no test or dev question's
+(db_id, question) or (db_id, SQL) is in train; stats.json `leakage` says how many held-out questions a
+plain split by question would have leaked (`removed`) and that none is left. Every sample of a pair
+is in its pair's split.
 The train questions can be mixed by source with weights, caps and difficulties (mixing.py); a
 question the mix repeats has its samples written that many times. The pairs stream from the file:
 only their ids, databases, sources and difficulties are held in memory.
@@ -28,7 +32,7 @@ from pathlib import Path
 from t2s_pipeline.records import read_json, read_jsonl, write_json
 from t2s_pipeline.samples.mixing import MixSource, mix_pairs
 from t2s_pipeline.samples.prompts import FORMATS, cot_answer, prompt_messages
-from t2s_pipeline.samples.splits import SPLITS, split_by_question
+from t2s_pipeline.samples.splits import SPLITS, leakage, split_by_question, text_keys
 from t2s_pipeline.samples.steps import pipe_step_samples, pipe_whole_query_sample
 from t2s_pipeline.samples.schema_prompt import fit_schema
 from t2s_pipeline.sql.schema import sample_values, schema_text
@@ -109,10 +113,12 @@ def build_trajectories(
     out_dir.mkdir(parents=True, exist_ok=True)
     pairs_path = Path(pairs_dir) / "pairs.jsonl"
     # What splitting and mixing need, kept in memory; the pairs themselves stream from the file twice.
-    light = [{k: p.get(k) for k in ("id", "db_id", "benchmark", "difficulty")} for p in read_jsonl(pairs_path)]
+    light = [{**{k: p.get(k) for k in ("id", "db_id", "benchmark", "difficulty")},
+              "keys": text_keys(p["db_id"], p["question"], p["gold_sql"])} for p in read_jsonl(pairs_path)]
     schemas = read_json(Path(raw_dir) / "schemas.json")
     prompts = SchemaPrompts(Path(raw_dir), schemas, schema_token_budget, values_per_column)
     assignment = split_by_question(light, fractions, seed)
+    leaks = split_leakage(light, assignment, fractions, seed)
     mixed, mix_stats = mix_pairs([p for p in light if assignment[p["id"]] == "train"], mix or {}, seed)
     times_in_train = Counter(p["id"] for p in mixed)
     tools = _ToolSamples(Path(raw_dir), schemas, target, tool_share, seed, timeout_s)
@@ -153,11 +159,23 @@ def build_trajectories(
         "mix": mix_stats,
         "schema_prompts": prompts.stats(),
         "fractions": fractions,
+        "leakage": leaks,
         "seed": seed,
         "seconds": round(time.monotonic() - start, 2),
     }
     write_json(out_dir / "stats.json", stats)
     return stats
+
+
+def split_leakage(light: list[dict], assignment: dict[str, str], fractions: dict[str, float], seed: int) -> dict:
+    """What the grouped split removed: the held-out questions a plain split by question id (the same
+    seed) would have left sharing a normalized question or SQL with train; and what is left (none)."""
+    plain = split_by_question([{"id": p["id"], "db_id": p["db_id"]} for p in light], fractions, seed)
+    left = leakage(light, assignment)
+    if any(c["either"] for c in left.values()):
+        raise AssertionError(f"the split leaks held-out questions into train: {left}")
+    return {"removed": leakage(light, plain), "left": left,
+            "questions": dict(Counter(assignment.values())), "plain_split_questions": dict(Counter(plain.values()))}
 
 
 class _SplitFiles:

@@ -20,6 +20,7 @@ import re
 import sqlite3
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 # Statuses of one execution. WRONG_RESULT is the judge's (evaluation), listed here so every verdict
@@ -115,6 +116,7 @@ _FIRST_WORD = re.compile(r"[\s(]*([A-Za-z_]+)")
 _SQL_WORD = re.compile(r"\b(select|from|where)\b", re.IGNORECASE)
 
 
+@lru_cache(maxsize=8192)  # a judge runs the same text on every database of a suite
 def check_query(sql: str) -> tuple[str, str, str]:
     """Screen SQL text before it reaches SQLite: (status, error, the one statement to run).
 

@@ -9,9 +9,14 @@ For every example of raw_dir/examples.jsonl (sql/validate.py does the work for o
   (`rewrite_unsupported:<construct>`, `pipe_parse_error`, `pipe_exec_error`, `pipe_mismatch`,
   `prefix_error`); such a pair has no `pipe_sql`, and rejects.jsonl also gets a record for the
   failed rewrite (stage golden_pairs, that reason).
-Counts: input = kept + rejected (gold rejects); kept = pipe_validated + pipe_rejected.
-validation_rate = pipe_validated / input: the share of input questions with a proven pipe rewrite.
-With pipe=False the rewrite is skipped: validation is `executed` and validation_rate = kept / input.
+The records raw_benchmarks rejected while loading (raw_dir/rejects.jsonl: bad_record, missing_database,
+gold_parse_error, duplicate, ...) are carried into rejects.jsonl as they are, so every record of the
+source is in pairs.jsonl or rejects.jsonl with its id and reason.
+Counts: input (every record of the source) = kept + rejected (load rejects + gold rejects);
+examples = input - rejected_at_load (what this stage executed); kept = pipe_validated + pipe_rejected.
+validation_rate = pipe_validated / examples: the share of loaded questions with a proven pipe rewrite
+(a database missing from the source copy is not the rewrite's failure).
+With pipe=False the rewrite is skipped: validation is `executed` and validation_rate = kept / examples.
 
 The input streams through in blocks (BLOCK_SIZE examples), so memory does not grow with it. Within a
 block, work runs in parallel (worker processes and this one), in chunks of one database each (one
@@ -62,6 +67,10 @@ def build_golden_pairs(
     counts = GoldenCounts(pipe)
     with open(out_dir / "pairs.jsonl", "w", encoding="utf-8") as pairs, \
             open(out_dir / "rejects.jsonl", "w", encoding="utf-8") as rejects:
+        load_rejects = raw_dir / "rejects.jsonl"
+        for reject in read_jsonl(load_rejects) if load_rejects.is_file() else ():
+            counts.add_load_reject(reject)
+            rejects.write(json.dumps(reject, ensure_ascii=False) + "\n")
         for block in _blocks(read_jsonl(raw_dir / "examples.jsonl"), block_size):
             outcomes = _run_all(raw_dir, block, columns, timeout_s, workers or os.cpu_count() or 1, pipe)
             for example, outcome in zip(block, outcomes):
@@ -208,9 +217,19 @@ class GoldenCounts:
         self.reasons, self.constructs, self.operators = Counter(), Counter(), Counter()
         self.by_benchmark: dict[str, Counter] = defaultdict(Counter)
 
+    def add_load_reject(self, reject: dict) -> None:
+        """A record raw_benchmarks rejected: input, and rejected, before this stage."""
+        bench = self.by_benchmark[reject["id"].rsplit("/", 2)[0]]  # ids are <benchmark>/<split>/<n>
+        for counter in (self.total, bench):
+            counter["input"] += 1
+            counter["rejected"] += 1
+            counter["rejected_at_load"] += 1
+        self.reasons[reject["reason"]] += 1
+
     def add(self, example: dict, pair: dict | None, reject: dict | None) -> None:
         bench = self.by_benchmark[example["benchmark"]]
         self.total["input"] += 1
+        self.total["examples"] += 1
         bench["input"] += 1
         if reject is not None:
             self.reasons[reject["reason"]] += 1
@@ -237,19 +256,22 @@ class GoldenCounts:
             "input": t["input"],
             "kept": t["kept"],
             "rejected": t["rejected"],
+            "rejected_at_load": t["rejected_at_load"],
+            "examples": t["examples"],
             "pipe_validated": t["pipe_validated"],
             "pipe_rejected": t["pipe_rejected"],
             "rejects_by_reason": dict(self.reasons.most_common()),
             "unsupported_constructs": dict(self.constructs.most_common()),
-            "benchmarks": {name: {k: c[k] for k in ("input", "kept", "rejected", "pipe_validated")}
+            "benchmarks": {name: {k: c[k] for k in ("input", "kept", "rejected", "rejected_at_load", "pipe_validated")}
                            for name, c in self.by_benchmark.items()},
             "empty_results": t["empty_results"],
             "operators": dict(self.operators.most_common()),
             "validation": "pipe" if self.pipe else "execution",
-            "validation_rate": round(proven / t["input"], 4) if t["input"] else 0.0,
+            "validation_rate": round(proven / t["examples"], 4) if t["examples"] else 0.0,
             "seconds": round(seconds, 3),
         }
         unproven = t["kept"] - t["pipe_validated"]
-        if t["input"] != t["kept"] + t["rejected"] or (self.pipe and unproven != t["pipe_rejected"]):
+        if t["input"] != t["kept"] + t["rejected"] or t["examples"] != t["input"] - t["rejected_at_load"] \
+                or (self.pipe and unproven != t["pipe_rejected"]):
             raise AssertionError(f"golden_pairs counts do not reconcile: {stats}")
         return stats

@@ -10,6 +10,10 @@ depends on the key, as in Spider's `SELECT T1.name ... GROUP BY T1.id`), or with
 wrapped as `MAX(col) AS col` (the same groups as the gold, so the same plan and tie order);
 execution decides which held. With no GROUP BY, a bare column next to one min()/max() is SQLite's
 "row holding the extreme" and is written as that row.
+
+Window functions over the groups (`RANK() OVER (ORDER BY COUNT(*) DESC)`, `SUM(COUNT(*)) OVER ()`)
+come after the aggregation, as in GoogleSQL: the aggregates they read become AGGREGATE items, and
+`|> EXTEND <window over those names> AS name` follows AGGREGATE (and HAVING's WHERE), before ORDER BY.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from sqlglot import exp
 
 from t2s_pipeline.sql.pipe_rewrite import Step, Unsupported
 from t2s_pipeline.sql.pipe_scope import (
-    PLAIN, aggregates, ident, is_aggregate, key_of, replace_in_scope, same_column, walk_scope, windows,
+    PLAIN, aggregates, ident, is_aggregate, key_of, nested_queries, plain_item, replace_in_scope, same_column,
+    walk_scope, window_or_strip, windows,
 )
 
 class _Keys:
@@ -92,13 +97,14 @@ class _Keys:
 
 def aggregate_steps(rw, node: exp.Select, items: list, group: list, having, order: list) -> list[Step]:
     sources = items + ([having] if having is not None else []) + [o.this for o in order]
-    if any(windows(e) for e in sources):
-        raise Unsupported("window_with_aggregate")
+    if having is not None and windows(having):
+        raise Unsupported("window_in_having")
+    has_windows = any(windows(e) for e in sources)
     if any(isinstance(i, exp.Star) or (isinstance(i, exp.Column) and isinstance(i.this, exp.Star)) for i in items):
         raise Unsupported("star_with_aggregate")
     names = _Keys()
     alias_of = {key_of(i.this): i.alias for i in items if isinstance(i, exp.Alias) and is_aggregate(i.this)}
-    suffix = _suffix_order(order, having, node)
+    suffix = not has_windows and _suffix_order(order, having, node)
     if suffix:  # ordered aggregates first, in ORDER BY order, each with its ASC/DESC
         for o in order:
             names.add_aggregate(o.this, alias_of.get(key_of(o.this)))
@@ -109,7 +115,7 @@ def aggregate_steps(rw, node: exp.Select, items: list, group: list, having, orde
     for g in group:
         names.add_key(g)
     for source in sources:
-        for a in aggregates(source):
+        for a in aggregates(source) + _window_aggregates(source):
             names.add_aggregate(a, None)
     bare = [n for source in sources
             for n in walk_scope(source, prune=lambda n: is_aggregate(n) or names.match(n) is not None)
@@ -132,19 +138,54 @@ def aggregate_steps(rw, node: exp.Select, items: list, group: list, having, orde
                          for k in names.keys)
     text = "|> AGGREGATE" + (f" {agg_text}" if agg_text else "") + (f" GROUP BY {key_text}" if key_text else "")
     steps: list[Step] = [("AGGREGATE", text)]
+    correlated = _outer_names_in_nested(node, sources)
+    if len(correlated) > 1:
+        raise Unsupported("correlated_after_aggregate", ", ".join(sorted(correlated)))
+    if correlated:  # a nested query names the outer table: the grouped rows take its name
+        steps.append(("AS", f"|> AS {ident(correlated.pop())}"))
     if having is not None:
         steps.append(("WHERE", "|> WHERE " + rw.sql(names.post(having))))
 
     out_items = [_post_item(names, i) for i in items]
-    out_sql = [rw.sql(i) for i in out_items]
-    identity = out_sql == [ident(n) for n in names.output_names()]
-    select = [] if identity else [("SELECT", "|> SELECT " + ", ".join(out_sql))]
     post_order = [names.post(o) for o in order]
+    wins = [w for e in out_items + post_order for w in windows(e)]
+    if wins:  # windows over the groups: computed after the aggregation, then referred to by name
+        step, mapping = rw.extend(out_items, wins)
+        steps.append(step)
+        out_items = [plain_item(replace_in_scope(e, lambda n: window_or_strip(n, mapping))) for e in out_items]
+        post_order = [replace_in_scope(e, lambda n: window_or_strip(n, mapping)) for e in post_order]
+    out_sql = [rw.sql(i) for i in out_items]
+    identity = not wins and out_sql == [ident(n) for n in names.output_names()]
+    select = [] if identity else [("SELECT", "|> SELECT " + ", ".join(out_sql))]
     if node.args.get("distinct"):
         return steps + rw.distinct_tail(node, select, out_items, post_order)
     if post_order and not suffix:
         steps.append(("ORDER BY", "|> ORDER BY " + ", ".join(rw.sql(o) for o in post_order)))
     return steps + rw.limit(node) + select
+
+
+def _outer_names_in_nested(node: exp.Select, sources: list) -> set[str]:
+    """The outer FROM/JOIN names that nested queries of sources refer to (correlated subqueries).
+
+    After AGGREGATE the table names are gone; `|> AS name` gives the grouped rows that name again,
+    so `(SELECT ... WHERE s2.k = s.k)` still finds `s.k`, a group key.
+    """
+    tables = [node.args["from_"].this] + [j.this for j in node.args.get("joins") or []]
+    outer = {t.alias_or_name.lower(): t.alias_or_name for t in tables if isinstance(t, (exp.Table, exp.Subquery))}
+    used = set()
+    for source in sources:
+        for query in nested_queries(source):
+            inner = {t.alias_or_name.lower() for t in query.find_all(exp.Table, exp.Subquery) if t.alias_or_name}
+            for column in query.find_all(exp.Column):
+                name = column.table.lower()
+                if name and name in outer and name not in inner:
+                    used.add(outer[name])
+    return used
+
+
+def _window_aggregates(source: exp.Expr) -> list[exp.Expr]:
+    """The aggregates inside the window functions of source: `COUNT(*)` of `RANK() OVER (ORDER BY COUNT(*))`."""
+    return [a for w in windows(source) for part in w.iter_expressions() for a in aggregates(part)]
 
 
 def _suffix_order(order: list, having, node: exp.Select) -> bool:
@@ -201,8 +242,10 @@ def _post_item(names: _Keys, item: exp.Expr) -> exp.Expr:
 
 
 def _aggregate_name(node: exp.Expr) -> str:
-    fn = node.key.lower()
-    arg = node.this
+    if isinstance(node, exp.Filter):
+        return _aggregate_name(node.this) + "_filtered"
+    fn = node.name.lower() if isinstance(node, exp.Anonymous) else node.key.lower()
+    arg = node.this if not isinstance(node, exp.Anonymous) else (node.expressions or [None])[0]
     if isinstance(arg, exp.Star):
         return f"{fn}_all"
     distinct = isinstance(arg, exp.Distinct)

@@ -7,6 +7,9 @@ the cost of one plain `sqlglot.transpile`: the CTEs sqlglot builds are made from
 from parsed strings, the query is not deep-copied at each `|> SELECT`, and each CTE, FROM, JOIN
 and WHERE node is written once and reused by the later prefixes (none is changed once the next
 operator starts).
+A query that starts with WITH (`WITH t AS (...) FROM t |> ...`): sqlglot attaches the WITH to the
+query only once the pipe is read, so its prefixes would name `t` without defining it; each prefix
+gets the WITH written before it here.
 What it writes is what sqlglot's plain transpile of the whole query and of each prefix gives
 (except that after `FROM (subquery) AS t` sqlglot wraps a prefix in `SELECT * FROM (...)`, the same
 rows): the tests check this on the pinned cases and the embedded benchmark.
@@ -60,8 +63,25 @@ class _PrefixParser(SQLite.Parser):
     def reset(self):
         super().reset()
         self._pipe_depth = 0
+        self._leading_with: str | None = None  # "WITH t AS (...)" when the statement starts with one
         self.prefixes: list[str] = []
         self.generator = _Generator()
+
+    def _parse_with(self, skip_with_token: bool = False):
+        at_start = self._index == 0 and not skip_with_token
+        with_ = super()._parse_with(skip_with_token)
+        if at_start and with_ is not None:
+            self._leading_with = self._write(with_)
+        return with_
+
+    def _snapshot(self, query: exp.Expr) -> str:
+        """The SQL of the query so far, with the statement's leading WITH when it has one."""
+        text = self._write(query)
+        if self._leading_with is None:
+            return text
+        if query.args.get("with_"):  # sqlglot's own CTEs (__tmpN) join the leading ones
+            return f"{self._leading_with}, {text[len('WITH '):]}"
+        return f"{self._leading_with} {text}"
 
     def _write(self, query: exp.Expr) -> str:
         # copy=False: SQLite's generator only rewrites DISTINCT ON, QUALIFY and semi/anti joins.
@@ -102,7 +122,7 @@ class _PrefixParser(SQLite.Parser):
                 query = exp.select("*").from_(query, copy=False)
             if not query.args.get("from_"):
                 query = exp.select("*").from_(query.subquery(copy=False), copy=False)
-            snapshots = [self._write(query)] if top else []
+            snapshots = [self._snapshot(query)] if top else []
             while self._match(TokenType.PIPE_GT):
                 start_index = self._index
                 start_text = self._curr.text.upper()
@@ -118,7 +138,7 @@ class _PrefixParser(SQLite.Parser):
                 else:
                     query = parser(self, query)
                 if top and self._match(TokenType.PIPE_GT, advance=False):
-                    snapshots.append(self._write(query))
+                    snapshots.append(self._snapshot(query))
             if top:
                 self.prefixes = snapshots  # the outermost pipe is the last one to finish
             return query

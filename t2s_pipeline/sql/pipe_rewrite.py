@@ -35,6 +35,7 @@ class Rewriter:
         self.pipe_subqueries = pipe_subqueries
         self.bare = bare  # "group" | "wrap": where bare columns of an aggregation go
         self.flags: set[str] = set()  # choices made that an alternative rewrite could make otherwise
+        self.with_separator = "\n"  # between a WITH and its FROM; a nested query is written on one line
 
     # ---- queries -------------------------------------------------------------------------------
     def query(self, node: exp.Expr) -> list[Step]:
@@ -47,8 +48,7 @@ class Rewriter:
         raise Unsupported(node.key, write(node)[:80])
 
     def setop(self, node: exp.Expr) -> list[Step]:
-        if node.args.get("with_"):
-            raise Unsupported("with")
+        with_ = self.with_clause(node.args.get("with_"))
         name = _SETOPS[type(node)]
         left = node.this
         left = left.this if isinstance(left, exp.Subquery) and not left.alias else left
@@ -61,10 +61,12 @@ class Rewriter:
             terms = [replace_in_scope(o, strip_table) for o in order.expressions]
             steps.append(("ORDER BY", "|> ORDER BY " + ", ".join(self.sql(t) for t in terms)))
         steps += self.limit(node)
-        return steps
+        return self.with_first(with_, steps)
 
     def select(self, node: exp.Select) -> list[Step]:
-        for arg in ("with_", "laterals", "prewhere", "qualify", "windows", "connect", "sample", "kind"):
+        with_ = self.with_clause(node.args.get("with_"))
+        node = inline_named_windows(node)
+        for arg in ("laterals", "prewhere", "qualify", "windows", "connect", "sample", "kind"):
             if node.args.get(arg):
                 raise Unsupported(arg.rstrip("_"))
         if node.args.get("distinct") and node.args["distinct"].args.get("on"):
@@ -97,7 +99,48 @@ class Rewriter:
             steps += self.project(node, items, order)
         if len(steps) == 1:  # `SELECT * FROM t`: still one operator, so the query reads as pipe SQL
             steps.append(("SELECT", "|> SELECT *"))
-        return steps
+        return self.with_first(with_, steps)
+
+    # ---- common table expressions -------------------------------------------------------------------
+    def with_clause(self, with_: exp.With | None) -> str:
+        """`WITH a AS (...), b(x) AS (...)`, each body in pipe form where it can be (one line), else
+        standard SQL; a RECURSIVE one stays standard (its body refers to itself). "" without a WITH.
+
+        GoogleSQL pipe syntax puts the WITH before the FROM: `WITH a AS (...) FROM a |> ...`.
+        """
+        if with_ is None:
+            return ""
+        recursive = bool(with_.args.get("recursive"))
+        if with_.args.get("search") or with_.args.get("cycle"):
+            raise Unsupported("with_search")
+        parts = []
+        for cte in with_.expressions:
+            if not isinstance(cte, exp.CTE) or cte.args.get("materialized") is not None:
+                raise Unsupported("with_materialized" if isinstance(cte, exp.CTE) else f"with_{cte.key}")
+            alias = cte.args["alias"]
+            self.learn_names(alias, cte.this)
+            body = self.standard(cte.this) if recursive else self.subquery(cte.this)
+            parts.append(f"{self.sql(alias)} AS ({body})")
+        return "WITH " + ("RECURSIVE " if recursive else "") + ", ".join(parts)
+
+    def with_first(self, with_: str, steps: list[Step]) -> list[Step]:
+        """The WITH goes into the first step (`WITH ... FROM t`), so every prefix defines what it reads."""
+        if not with_:
+            return steps
+        (_, first), rest = steps[0], steps[1:]
+        return [("WITH", f"{with_}{self.with_separator}{first}"), *rest]
+
+    def learn_names(self, alias: exp.TableAlias, body: exp.Expr) -> None:
+        """A CTE's column names are columns too: a double-quoted one is a name, not a string."""
+        if self.known is None:
+            return
+        names = [c.name for c in alias.args.get("columns") or []]
+        query = body
+        while isinstance(query, (exp.Union, exp.Intersect, exp.Except)):
+            query = query.this
+        if isinstance(query, exp.Select):
+            names += [name for i in query.expressions if (name := output_name(i))]
+        self.known |= {n.lower() for n in names}
 
     def resolve(self, term: exp.Expr, items: list[exp.Expr], ordered: bool = True) -> exp.Expr:
         """An ORDER BY / GROUP BY term with a select alias or a position replaced by its expression."""
@@ -189,6 +232,9 @@ class Rewriter:
             return []
         if limit is None:
             raise Unsupported("offset_without_limit")
+        for part in (limit, offset):  # sqlglot reads `|> LIMIT 1 + 1` as a crash, not a query
+            if part is not None and not (isinstance(part.expression, exp.Literal) and part.expression.is_int):
+                raise Unsupported("limit_expression")
         text = "|> LIMIT " + self.sql(limit.expression)
         if offset is not None:
             text += " OFFSET " + self.sql(offset.expression)
@@ -234,6 +280,7 @@ class Rewriter:
         """A nested query: pipe form (one line) where it can be rewritten, else standard SQL."""
         if self.pipe_subqueries:
             inner = Rewriter(self.known, True, self.bare)
+            inner.with_separator = " "
             try:
                 text = " ".join(text for _, text in inner.query(query))
                 self.flags |= inner.flags | {"pipe_subquery"}
@@ -289,4 +336,31 @@ class Rewriter:
             column.replace(fixed)
 
 
-__all__ = ["Rewriter", "Step", "Unsupported"]
+def inline_named_windows(node: exp.Select) -> exp.Select:
+    """`... OVER w ... WINDOW w AS (ORDER BY x)` -> `... OVER (ORDER BY x)`: pipe EXTEND has no WINDOW clause.
+
+    A window that names another (`OVER (w ROWS ...)`) takes the named one's PARTITION BY and ORDER BY
+    and keeps its own frame.
+    """
+    named = node.args.get("windows")
+    if not named:
+        return node
+    node = node.copy()
+    definitions = {w.this.name.lower(): w for w in node.args["windows"] if isinstance(w.this, exp.Identifier)}
+    scope = list(node.expressions) + ([node.args["order"]] if node.args.get("order") else [])
+    for part in scope:
+        for window in [n for n in walk_scope(part) if isinstance(n, exp.Window)]:
+            alias = window.args.get("alias")
+            definition = definitions.get(alias.name.lower()) if isinstance(alias, exp.Identifier) else None
+            if definition is None:
+                continue
+            for arg in ("partition_by", "order", "spec"):
+                if not window.args.get(arg) and definition.args.get(arg):
+                    window.set(arg, definition.args[arg].copy() if arg != "partition_by"
+                               else [e.copy() for e in definition.args[arg]])
+            window.set("alias", None)
+    node.set("windows", None)
+    return node
+
+
+__all__ = ["Rewriter", "Step", "Unsupported", "inline_named_windows"]

@@ -44,8 +44,22 @@ def nested_queries(node: exp.Expr) -> list[exp.Expr]:
 
 
 def is_aggregate(node: exp.Expr) -> bool:
-    """An aggregate function call of this scope (not a window function; max(a, b) is Greatest)."""
-    return isinstance(node, exp.AggFunc) and not isinstance(node.parent, exp.Window)
+    """An aggregate function call of this scope (not a window function; max(a, b) is Greatest).
+
+    `COUNT(*) FILTER (WHERE ...)` is one aggregate: the FILTER node, not the call inside it.
+    """
+    if isinstance(node, exp.Filter):
+        return _aggregate_call(node.this) and not isinstance(node.parent, exp.Window)
+    return _aggregate_call(node) and not isinstance(node.parent, (exp.Window, exp.Filter))
+
+
+# SQLite aggregates that sqlglot reads as plain (anonymous) function calls.
+_ANONYMOUS_AGGREGATES = {"total"}
+
+
+def _aggregate_call(node: exp.Expr) -> bool:
+    return isinstance(node, exp.AggFunc) or (isinstance(node, exp.Anonymous)
+                                             and node.name.lower() in _ANONYMOUS_AGGREGATES)
 
 
 def aggregates(node: exp.Expr) -> list[exp.Expr]:

@@ -87,8 +87,8 @@ def check_pipe(db_path, pipe: PipeQuery, gold: ExecResult, ordered: bool, timeou
     """None when the pipe query proves equal to the gold result, else (reason, detail)."""
     try:
         full, prefixes = read_pipe(pipe.sql)
-    except sqlglot.errors.SqlglotError as e:
-        return "pipe_parse_error", f"{_first_line(e)} | {pipe.sql}"
+    except Exception as e:  # noqa: BLE001 - sqlglot also fails with ValueError and others; never crash a run
+        return "pipe_parse_error", f"{type(e).__name__}: {_first_line(e)} | {pipe.sql}"
     if len(prefixes) != len(pipe.steps) - 1 or "|>" not in pipe.sql:
         return "pipe_parse_error", f"sqlglot read {len(prefixes) + 1} steps, wrote {len(pipe.steps)} | {pipe.sql}"
     result = run_rewrite(db_path, full, timeout_s, max_rows, conn)

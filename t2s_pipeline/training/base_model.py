@@ -2,35 +2,55 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 from pathlib import Path
 
 from t2s_pipeline.records import read_jsonl
+from t2s_pipeline.samples.literal_swap import string_literals, swap_literals
 from t2s_pipeline.samples.prompts import SYSTEM_PROMPT
+from t2s_pipeline.sql.normalize import normalized_sql
 from t2s_pipeline.samples.trajectories import WHOLE_QUERY_KINDS
 from t2s_pipeline.training.tiny_model import TinyModelConfig, build_tiny_base
 
 TINY = "tiny"
 
 
-def pretraining_documents(trajectories_dir: str | Path) -> list[str]:
+def pretraining_documents(trajectories_dir: str | Path, literal_variants: int = 0, seed: int = 0) -> list[str]:
     """Plain-text documents from the train split: each schema once, and each question with its SQL
-    (or pipe SQL) from the whole-query samples.
+    (or pipe SQL) from the whole-query samples, plus `literal_variants` literal-swapped copies of each
+    pair whose question states its literals (samples/literal_swap.py).
 
     Like a code model that has read SQL next to questions but was never tuned to answer in a
     chat, the tiny base learns the language of the task; fine-tuning teaches it to answer from a
     schema in the chat format. Schemas appear once each, not once per question, which keeps
-    the documents short and pretraining fast. Only the train split is used.
+    the documents short and pretraining fast. Only the train split is used, and a swapped copy
+    that happens to write a dev or test question or query (LIMIT 3 swapped to a held-out LIMIT 5)
+    is left out.
     """
     schemas, pairs = {}, []
-    for sample in read_jsonl(Path(trajectories_dir) / "train.jsonl"):
-        if sample["meta"]["kind"] not in WHOLE_QUERY_KINDS:
-            continue  # step and tool-call samples repeat the same schema, question and answer
+    for sample in _whole_query_samples(trajectories_dir, "train"):
         turns = {m["role"]: m["content"] for m in sample["messages"]}
         schema, _, question = turns["user"].partition("\n\nQuestion: ")
         schemas[sample["meta"]["db_id"]] = schema
-        pairs.append(f"Question: {question}\nSQL: {turns['assistant']}")
-    return [SYSTEM_PROMPT, *schemas.values(), *pairs]
+        pairs.append((question, turns["assistant"]))
+    held_out = {key for split in ("dev", "test") for sample in _whole_query_samples(trajectories_dir, split)
+                for key in _texts(sample["messages"][-2]["content"].rpartition("Question: ")[2],
+                                  sample["messages"][-1]["content"])} if literal_variants else set()
+    rng, pool = random.Random(seed), string_literals([sql for _, sql in pairs])
+    swapped = [swap for q, sql in pairs for _ in range(literal_variants if pool else 0)
+               if (swap := swap_literals(q, sql, pool, rng)) and not held_out & _texts(*swap)]
+    return [SYSTEM_PROMPT, *schemas.values(), *(f"Question: {q}\nSQL: {sql}" for q, sql in pairs + swapped)]
+
+
+def _whole_query_samples(trajectories_dir: str | Path, split: str):
+    # step and tool-call samples repeat the same schema, question and answer
+    path = Path(trajectories_dir) / f"{split}.jsonl"
+    return (s for s in read_jsonl(path) if s["meta"]["kind"] in WHOLE_QUERY_KINDS) if path.is_file() else ()
+
+
+def _texts(question: str, sql: str) -> set[str]:
+    return {"q:" + " ".join(question.lower().split()), "s:" + normalized_sql(sql)}
 
 
 def prepare_base_model(source: str, trajectories_dir: str | Path, out_dir: str | Path,
@@ -38,7 +58,9 @@ def prepare_base_model(source: str, trajectories_dir: str | Path, out_dir: str |
     """Write a Hugging Face model folder into out_dir and describe it."""
     out_dir = Path(out_dir)
     if source == TINY:
-        stats = build_tiny_base(pretraining_documents(trajectories_dir), out_dir, tiny, log=log)
+        tiny = tiny or TinyModelConfig()
+        documents = pretraining_documents(trajectories_dir, tiny.literal_variants, tiny.seed)
+        stats = build_tiny_base(documents, out_dir, tiny, log=log)
         return {"source": TINY, **stats}
     local = Path(source).expanduser()
     if local.is_dir():

@@ -56,6 +56,7 @@ class TinyModelConfig:
     pretrain_lr: float = 2e-3
     pretrain_batch_size: int = 32
     pretrain_max_length: int = 256
+    literal_variants: int = 0  # literal-swapped copies of each train pair in the pretraining documents
     seed: int = 0
 
 

@@ -85,3 +85,33 @@ def test_an_invalid_source_fails_the_asset_naming_the_field(tmp_path, monkeypatc
     assert not result.success
     failure = result.failure_data_for_node("raw_benchmarks")
     assert "cot_only" in str(failure.error.cause.message if failure.error.cause else failure.error.message)
+
+
+def test_golden_pairs_carries_every_load_reject_so_counts_reconcile(tmp_path, monkeypatch):
+    from t2s_pipeline.assets.golden_pairs import golden_pairs
+
+    duplicate = '  {"db_id": "music", "question": "How many singers are there?", "query": "SELECT count(*) FROM singer"}\n]'
+    root = write_spider_folder(tmp_path / "spider", DEV_JSON[:-1] + "," + duplicate[1:])
+    monkeypatch.setenv("T2S_STORAGE", str(tmp_path / "storage"))
+    result = dg.materialize(
+        [raw_benchmarks, golden_pairs], resources={"io_manager": DirectoryIOManager()},
+        run_config={"ops": {"raw_benchmarks": {"config": {"embedded": False, "spider_roots": [str(root)]}},
+                            "golden_pairs": {"config": {"workers": 1}}}},
+        instance=dg.DagsterInstance.ephemeral())
+    folder = current_version_path(tmp_path / "storage", "golden_pairs")
+    stats = json.loads((folder / "stats.json").read_text())
+    assert (stats["input"], stats["kept"], stats["rejected"], stats["rejected_at_load"]) == (6, 1, 5, 5)
+    assert stats["rejects_by_reason"] == {"bad_record": 2, "missing_database": 1, "gold_parse_error": 1, "duplicate": 1}
+    ids = {r["id"] for r in read_jsonl(folder / "rejects.jsonl")} | {p["id"] for p in read_jsonl(folder / "pairs.jsonl")}
+    assert ids == {f"spider/dev/{n}" for n in range(6)}
+    metadata = result.asset_materializations_for_node("golden_pairs")[0].metadata
+    assert (metadata["input"].value, metadata["rejected_at_load"].value) == (6, 5)
+
+
+def test_a_truncated_split_file_fails_the_asset_naming_file_and_byte(tmp_path, monkeypatch):
+    root = write_spider_folder(tmp_path / "spider", DEV_JSON[:150])
+    result = _materialize(tmp_path, monkeypatch, {"embedded": False, "spider_roots": [str(root)]})
+    assert not result.success
+    failure = result.failure_data_for_node("raw_benchmarks")
+    message = str(failure.error.cause.message if failure.error.cause else failure.error.message)
+    assert f"{root / 'dev.json'}: truncated JSON array: the file ends at byte 150" in message

@@ -1,4 +1,5 @@
-"""iter_json_records: the same records whatever the chunk size, broken elements skipped one by one."""
+"""iter_json_records: the same records whatever the chunk size, broken elements skipped one by one,
+a file cut inside its array refused."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 
 import pytest
 
-from t2s_pipeline.benchmarks.json_stream import iter_json_records
+from t2s_pipeline.benchmarks.json_stream import TruncatedJSONError, iter_json_records
 
 BROKEN = """[
   {"db_id": "music", "question": "How many?", "query": "SELECT count(*) FROM singer"},
@@ -49,3 +50,24 @@ def test_json_lines_and_edge_files(tmp_path):
     path.write_text('{"not": "an array"}')
     with pytest.raises(ValueError, match="expected a JSON array"):
         list(iter_json_records(path))
+
+
+def test_an_array_cut_anywhere_is_refused_whatever_the_chunk_size(tmp_path):
+    text = json.dumps([{"db_id": "m\u00fcsic", "question": f"q{i} \u00e9t\u00e9?", "query": "SELECT [1]"}
+                       for i in range(3)], indent=2, ensure_ascii=False)
+    path = tmp_path / "dev.json"
+    for cut in range(1, len(text) - 1):  # every cut but the whole file
+        path.write_text(text[:cut], encoding="utf-8")
+        for chunk_chars in (3, 1 << 20):
+            with pytest.raises(TruncatedJSONError, match=f"{path}: truncated JSON array: the file ends at byte "
+                                                         f"{len(text[:cut].encode())} "):
+                list(iter_json_records(path, chunk_chars=chunk_chars))
+    path.write_text(text + "\n", encoding="utf-8")
+    assert len(list(iter_json_records(path))) == 3
+
+
+def test_a_broken_element_before_the_closing_bracket_stays_a_record_error(tmp_path):
+    path = tmp_path / "dev.json"
+    path.write_text('[{"a": 1},\r\n {"a": broken}\r\n]\r\n')
+    # Offsets count the file's own chars, \r included, so they stay byte offsets in ASCII text.
+    assert list(iter_json_records(path)) == [({"a": 1}, None), (None, "malformed JSON at char 19")]

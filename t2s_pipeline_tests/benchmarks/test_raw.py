@@ -13,11 +13,12 @@ from t2s_pipeline_tests.benchmarks.test_spider import make_database, write_spide
 
 GOOD = {"db_id": "music", "question": "How many singers?", "query": "SELECT count(*) FROM singer"}
 GHOST = {"db_id": "ghost", "question": "Who?", "query": "SELECT 1"}
+OLDEST = {"db_id": "music", "question": "Oldest singer?", "query": "SELECT max(age) FROM singer"}
 
 
 def test_two_sources_share_a_database(tmp_path):
     a = load_spider(write_spider_folder(tmp_path / "a", [GOOD, GHOST]), benchmark="a")
-    b = load_spider(write_spider_folder(tmp_path / "b", [GOOD, GOOD]), benchmark="b")
+    b = load_spider(write_spider_folder(tmp_path / "b", [OLDEST, {**GOOD, "question": "Singers?"}]), benchmark="b")
     # Same db_id, same contents in both sources: copied once.
     assert filecmp.cmp(a.databases["music"], b.databases["music"], shallow=False)
     out = tmp_path / "raw"
@@ -37,6 +38,24 @@ def test_two_sources_share_a_database(tmp_path):
     assert sorted(p.name for p in (out / "databases").iterdir()) == ["music.sqlite"]
     assert database_path(out, "music") == out / "databases" / "music.sqlite"
     assert read_schemas(out)["music"]["db_id"] == "music"
+
+
+def test_exact_duplicates_are_rejected_naming_the_first_which_is_kept(tmp_path):
+    # Same db_id, question and SQL, within a source and across sources; a change of text is no duplicate.
+    a = load_spider(write_spider_folder(tmp_path / "a", [GOOD, OLDEST, GOOD]), benchmark="a")
+    b = load_spider(write_spider_folder(tmp_path / "b", [OLDEST, {**GOOD, "query": "SELECT COUNT(*) FROM singer"},
+                                                         {**GOOD, "question": "How many singers?!"}]), benchmark="b")
+    out = tmp_path / "raw"
+
+    stats = write_raw_benchmarks([a, b], out)
+
+    assert [e["id"] for e in read_jsonl(out / "examples.jsonl")] == ["a/dev/0", "a/dev/1", "b/dev/1", "b/dev/2"]
+    assert [(r["id"], r["reason"], r["detail"]) for r in read_jsonl(out / "rejects.jsonl")] == [
+        ("a/dev/2", "duplicate", "same db_id, question and SQL as a/dev/0"),
+        ("b/dev/0", "duplicate", "same db_id, question and SQL as a/dev/1")]
+    assert (stats["input"], stats["kept"], stats["rejected"]) == (6, 4, 2)
+    assert stats["rejects_by_reason"] == {"duplicate": 2}
+    assert stats["benchmarks"]["b"]["rejected"] == 1
 
 
 def test_conflicting_databases_raise_naming_both(tmp_path):

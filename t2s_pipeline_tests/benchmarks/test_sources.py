@@ -46,7 +46,7 @@ def test_valid_source_and_the_older_shorthands():
 
 
 def test_load_source_by_kind_and_weights_reach_stats(tmp_path):
-    spider = parse_source({"kind": "spider", "path": str(write_spider_folder(tmp_path / "spider", [GOOD] * 3)),
+    spider = parse_source({"kind": "spider", "path": str(write_spider_folder(tmp_path / "spider", [{**GOOD, "question": f"q{i}?"} for i in range(3)])),
                            "splits": {"dev": "test"}, "max_samples": 2, "weight": 0.25})
     bird = parse_source({"kind": "bird", "path": str(write_bird_folder(tmp_path / "bird", "dev", [GOOD_DEV])),
                          "name": "bird_dev", "weight": 3})

@@ -12,6 +12,7 @@ import pytest
 import sqlglot
 
 from t2s_pipeline.benchmarks import spider
+from t2s_pipeline.benchmarks.json_stream import TruncatedJSONError
 from t2s_pipeline.benchmarks.spider import gold_parse_error, load_spider
 from t2s_pipeline.sql.schema import read_sqlite_schema, schema_from_spider_tables
 
@@ -105,8 +106,26 @@ def test_non_object_and_non_string_fields_are_bad_records(tmp_path):
     assert [e["id"] for e in loaded.examples] == ["spider/dev/4"]
 
 
-def test_truncated_file_keeps_the_complete_records(tmp_path):
-    text = '[{"db_id": "music", "question": "a?", "query": "SELECT 1"},\n {"db_id": "music", "question": "b?", "que'
+def test_a_truncated_file_stops_the_load_naming_file_and_byte(tmp_path):
+    first = '[{"db_id": "music", "question": "\u00e9t\u00e9 a?", "query": "SELECT 1"},\n '
+    text = first + '{"db_id": "music", "question": "b?", "que'
+    root = write_spider_folder(tmp_path / "t", text)
+    with pytest.raises(TruncatedJSONError) as error:
+        load_spider(root)
+    message = str(error.value)
+    assert str(root / "dev.json") in message
+    assert f"ends at byte {len(text.encode())}" in message
+    assert f"the element at byte {len(first.encode())} is cut short" in message
+
+
+def test_an_array_that_never_closes_stops_the_load(tmp_path):
+    text = '[{"db_id": "music", "question": "a?", "query": "SELECT 1"},\n'
+    with pytest.raises(TruncatedJSONError, match=f"ends at byte {len(text)} before its top-level array closes"):
+        load_spider(write_spider_folder(tmp_path / "t", text))
+
+
+def test_a_broken_last_record_in_a_closed_array_is_a_reject(tmp_path):
+    text = '[{"db_id": "music", "question": "a?", "query": "SELECT 1"},\n {"db_id": "music", question: "b?"}\n]\n'
     loaded = load_spider(write_spider_folder(tmp_path / "t", text))
     assert [e["id"] for e in loaded.examples] == ["spider/dev/0"]
     assert [(r["id"], r["reason"]) for r in loaded.rejects] == [("spider/dev/1", "bad_record")]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from t2s_pipeline.benchmarks.json_stream import TruncatedJSONError
 from t2s_pipeline.benchmarks.raw import write_raw_benchmarks
 from t2s_pipeline.benchmarks.synsql import load_synsql
 from t2s_pipeline.records import read_json, read_jsonl
@@ -87,7 +88,7 @@ def test_nothing_is_read_before_the_stream_and_nothing_is_kept_in_lists(tmp_path
 
 
 def test_raw_writes_the_stream_and_counts_reconcile_with_max_samples(tmp_path):
-    root = write_synsql_folder(tmp_path / "synsql", [synsql_record(cot=""), *[synsql_record()] * 5])
+    root = write_synsql_folder(tmp_path / "synsql", [synsql_record(cot=""), *[synsql_record(question=f"q{i}?") for i in range(5)]])
     loaded = load_synsql(root, cot_only=True, max_samples=3)
     loaded.weight = 2.5
     out = tmp_path / "raw"
@@ -103,11 +104,11 @@ def test_raw_writes_the_stream_and_counts_reconcile_with_max_samples(tmp_path):
     assert read_json(out / "stats.json") == stats
 
 
-def test_a_truncated_data_file_keeps_what_came_before(tmp_path):
+def test_a_truncated_data_file_stops_the_load(tmp_path):
     text = json.dumps([synsql_record()] * 3, indent=2)[:-40]
     loaded = load_synsql(write_synsql_folder(tmp_path / "synsql", text), split="extra")
-    kinds = [(kind, r["id"]) for kind, r in loaded.records()]
-    assert kinds == [("example", "synsql/extra/0"), ("example", "synsql/extra/1"), ("reject", "synsql/extra/2")]
+    with pytest.raises(TruncatedJSONError, match=r"data.json: truncated JSON array: the file ends at byte \d+"):
+        list(loaded.records())
 
 
 def test_missing_data_file_names_the_path(tmp_path):

@@ -150,3 +150,46 @@ def test_spider_dev_gold_as_predictions_scores_100_percent(tmp_path, capsys):
     assert {v["db_id"] for v in missing} <= {"wta_1"}
     assert all(v["reason"] == "exec_error" for v in missing)
     assert f"on the {len(present)} questions whose database exists: 1.000" in printed or not missing
+
+
+def test_a_folder_with_several_databases_per_db_id_is_a_suite(tmp_path, capsys):
+    """The official test-suite layout: database/<db_id>/<db_id>*.sqlite, every file judges every line."""
+    make_shop(tmp_path / "database" / "shop" / "shop.sqlite")
+    variant = make_shop(tmp_path / "database" / "shop" / "shop_1.sqlite")
+    conn = sqlite3.connect(variant)
+    conn.execute("UPDATE item SET price = 100 WHERE id = 1")  # a row only `price > 40` reveals
+    conn.commit()
+    conn.close()
+    gold, pred, out = tmp_path / "gold.sql", tmp_path / "pred.sql", tmp_path / "v.jsonl"
+    gold.write_text("SELECT name FROM item WHERE price > 40 AND kind = 'tool'\tshop\n"
+                    "SELECT count(*) FROM item\tshop\n")
+    pred.write_text("SELECT name FROM item WHERE id > 27 AND kind = 'tool'\nSELECT count(id) FROM item\n")
+    assert main(["eval", "--gold", str(gold), "--pred", str(pred), "--db", str(tmp_path / "database"),
+                 "--out", str(out), "--workers", "1"]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["correct"], r["original_correct"]) for r in records] == [(False, True), (True, True)]
+    assert "shop_1.sqlite" in records[0]["error"]
+    printed = capsys.readouterr().out
+    assert "0.500 on the suite, 1.000 on the original database alone; 1 predictions correct on the original" in printed
+
+
+def test_suite_option_adds_the_generated_variants(tmp_path, capsys):
+    from t2s_pipeline.sql.test_suite import SuiteConfig, generate_suites
+
+    db = make_shop(tmp_path / "database" / "shop" / "shop.sqlite")
+    golds = ["SELECT name FROM item WHERE price > 40 AND kind = 'tool'", "SELECT count(*) FROM item WHERE price < 9"]
+    generate_suites([("shop", db, golds)], tmp_path / "suites", SuiteConfig(candidates=8), workers=1,
+                    log=lambda _: None)
+    gold, pred, out = tmp_path / "gold.sql", tmp_path / "pred.sql", tmp_path / "v.jsonl"
+    gold.write_text("".join(f"{g}\tshop\n" for g in golds))
+    # Right on the original (its prices are multiples of 1.5: none is 40, none in [8, 9)), wrong in general.
+    pred.write_text("SELECT name FROM item WHERE price >= 40 AND kind = 'tool'\n"
+                    "SELECT count(*) FROM item WHERE price < 8\n")
+    args = ["eval", "--gold", str(gold), "--pred", str(pred), "--db", str(tmp_path / "database"), "--out", str(out),
+            "--workers", "1"]
+    assert main(args) == 0
+    assert [json.loads(line)["correct"] for line in out.read_text().splitlines()] == [True, True]
+    assert main(args + ["--suite", str(tmp_path / "suites")]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["correct"], r["original_correct"]) for r in records] == [(False, True), (False, True)]
+    assert main(args + ["--suite", str(tmp_path / "nowhere")]) == 2

@@ -238,3 +238,40 @@ def test_exact_match_of_a_cot_answer_is_against_the_sql_in_its_block():
     sample = whole_query_sample(pair, tiny.SCHEMA, cot=True)
     verdict = {"correct": True, "reason": "ok", "error": "", "f1": 1.0}
     assert _prediction_row("fine_tuned", sample, "SELECT count(*) FROM singer", verdict, (1.0, 3))["em"] is True
+
+
+def test_a_suite_report_gives_ex_on_the_original_database_and_on_the_suite_side_by_side():
+    rows = [{"ex": True, "ex_original": True, "em": False, "f1": 1.0, "reason": "ok"},
+            {"ex": False, "ex_original": True, "em": False, "f1": 0.5, "reason": "wrong_result"},
+            {"ex": False, "ex_original": False, "em": False, "f1": 0.0, "reason": "wrong_result"},
+            {"ex": True, "ex_original": True, "em": True, "f1": 1.0, "reason": "ok"}]
+    s = summarize(rows)
+    assert (s["execution_accuracy"], s["execution_accuracy_original_db"], s["caught_by_suite"]) == (0.5, 0.75, 1)
+    report = {**REPORT, "suite": {"dir": "suites", "databases_per_question": 7.5},
+              "base": {**REPORT["base"], "execution_accuracy_original_db": 0.5, "caught_by_suite": 1},
+              "fine_tuned": {**REPORT["fine_tuned"], "execution_accuracy_original_db": 0.75, "caught_by_suite": 1}}
+    lines = render_markdown(report, PREDICTIONS).splitlines()
+    assert "| execution_accuracy (original database) | 0.500 | 0.750 |" in lines
+    assert "| execution_accuracy (test suite) | 0.250 | 0.750 |" in lines
+    assert "| correct on the original database, wrong on the suite | 1 | 1 |" in lines
+    assert "| execution_accuracy | 0.250 | 0.750 |" not in lines  # not twice
+    assert any("7.5 databases per question" in line for line in lines)
+
+
+def test_evaluate_judges_on_the_suite(tmp_path, tiny_base_dir, lora_adapter_dir, trajectories_dir, raw_dir):
+    from t2s_pipeline.evaluation.report import load_test_samples
+    from t2s_pipeline.sql.test_suite import SuiteConfig, generate_suites
+
+    golds = [s["meta"]["gold_sql"] for s in load_test_samples(trajectories_dir)]
+    generate_suites([("music", raw_dir / "databases" / "music.sqlite", golds)], tmp_path / "suites",
+                    SuiteConfig(candidates=8), workers=1, log=lambda m: None)
+    out = tmp_path / "eval_report"
+    report = evaluate(tiny_base_dir, lora_adapter_dir / "adapter", trajectories_dir, raw_dir, out,
+                      max_new_tokens=8, log=lambda m: None, plots=False, suite_dir=tmp_path / "suites")
+    assert report["suite"]["databases_per_question"] > 1
+    predictions = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert all(p["ex"] <= p["ex_original"] for p in predictions)  # the suite only ever takes "correct" away
+    for name in ("base", "fine_tuned"):
+        rows = [p for p in predictions if p["model"] == name]
+        assert report[name]["caught_by_suite"] == sum(p["ex_original"] and not p["ex"] for p in rows)
+    assert "execution_accuracy (test suite)" in (out / "report.md").read_text()

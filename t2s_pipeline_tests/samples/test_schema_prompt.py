@@ -90,8 +90,9 @@ def test_trajectories_cut_train_prompts_around_the_gold_tables(tmp_path):
     from t2s_pipeline.records import read_jsonl, write_json, write_jsonl
     from t2s_pipeline.samples.trajectories import build_trajectories
 
-    pairs = [{"id": f"shop/train/{i}", "benchmark": "shop", "db_id": "shop", "question": "How many employees?",
-              "gold_sql": "SELECT count(*) FROM warehouse_stock", "evidence": ""} for i in range(10)]
+    # Ten distinct questions and queries: the split keeps shared ones together.
+    pairs = [{"id": f"shop/train/{i}", "benchmark": "shop", "db_id": "shop", "question": f"How many employees ({i})?",
+              "gold_sql": f"SELECT count(*) + {i} FROM warehouse_stock", "evidence": ""} for i in range(10)]
     write_jsonl(tmp_path / "pairs.jsonl", pairs)
     write_json(tmp_path / "schemas.json", {"shop": SCHEMA})
     budget = estimate_tokens(schema_text({"tables": SCHEMA["tables"][:1]})) + 2

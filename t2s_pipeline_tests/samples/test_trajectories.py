@@ -226,3 +226,25 @@ def test_alpaca_format_and_cot_answers(tmp_path):
 def test_alpaca_has_no_tool_calls(tmp_path):
     with pytest.raises(ValueError, match="tool_share needs prompt_format 'chat'"):
         build_trajectories(tmp_path, tmp_path, tmp_path / "out", prompt_format="alpaca", tool_share=0.5)
+
+
+def test_paraphrases_of_one_query_stay_in_one_split_and_leakage_is_reported(tmp_path):
+    pairs = []
+    for k in range(20):  # 20 queries, each asked three ways
+        for j, wording in enumerate(("How many orders above {}?", "Count the orders over {}.", "Orders above {}: how many?")):
+            pairs.append(make_example("mini", "train", 3 * k + j, "shop", wording.format(k * 10),
+                                      f"SELECT count(*) FROM orders WHERE amount > {k * 10}"))
+    write_jsonl(tmp_path / "pairs.jsonl", pairs)
+    write_json(tmp_path / "schemas.json", SCHEMAS)
+    stats = build_trajectories(tmp_path, tmp_path, tmp_path / "traj", seed=0)
+    split_of = {s["meta"]["id"]: split for split in ("train", "dev", "test")
+                for s in read_jsonl(tmp_path / "traj" / f"{split}.jsonl")}
+    for k in range(20):
+        assert len({split_of[f"mini/train/{3 * k + j}"] for j in range(3)}) == 1
+    train_sql = {s["meta"]["gold_sql"] for s in read_jsonl(tmp_path / "traj" / "train.jsonl")}
+    held_out = [s for split in ("dev", "test") for s in read_jsonl(tmp_path / "traj" / f"{split}.jsonl")]
+    assert held_out and not any(s["meta"]["gold_sql"] in train_sql for s in held_out)
+    leakage = stats["leakage"]
+    assert leakage["left"] == {s: {"question": 0, "sql": 0, "either": 0} for s in ("dev", "test")}
+    assert leakage["removed"]["test"]["sql"] > 0  # a plain split by question would have leaked
+    assert sum(leakage["questions"].values()) == sum(leakage["plain_split_questions"].values()) == 60

@@ -53,3 +53,12 @@ def test_split_pipe_cuts_only_at_top_level_operators():
 def test_unreadable_pipe_sql_raises():
     with pytest.raises(sqlglot.errors.SqlglotError):
         read_pipe("FROM t |> FROBNICATE a")
+
+
+def test_prefixes_of_a_query_that_starts_with_with_define_its_ctes():
+    # sqlglot attaches the leading WITH only after the pipe is read: each prefix must still carry it.
+    full, prefixes = read_pipe("WITH t AS (FROM singer |> WHERE age > 20)\nFROM t\n|> WHERE age < 40\n|> SELECT name")
+    assert prefixes == ["WITH t AS (SELECT * FROM singer WHERE age > 20) SELECT * FROM t",
+                        "WITH t AS (SELECT * FROM singer WHERE age > 20) SELECT * FROM t WHERE age < 40"]
+    assert full == ("WITH t AS (SELECT * FROM singer WHERE age > 20), __tmp1 AS (SELECT name FROM t WHERE age < 40) "
+                    "SELECT * FROM __tmp1")

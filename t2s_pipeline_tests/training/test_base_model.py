@@ -62,3 +62,24 @@ def test_bare_name_that_is_not_a_folder_is_a_value_error(trajectories_dir, tmp_p
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match="nonexistent"):
         prepare_base_model("nonexistent", trajectories_dir, tmp_path / "out", log=lambda m: None)
+
+
+def test_literal_swapped_copies_never_write_a_held_out_query(tmp_path):
+    from t2s_pipeline.records import write_jsonl
+
+    def oldest(k: int, split: str) -> dict:
+        s = tiny.sample(0, split)
+        s["messages"][1]["content"] = s["messages"][1]["content"].replace(
+            "How many singers are there?", f"Who are the {k} oldest singers?")
+        s["messages"][2]["content"] = s["meta"]["gold_sql"] = f"SELECT name FROM singer ORDER BY age DESC LIMIT {k}"
+        return s
+
+    write_jsonl(tmp_path / "train.jsonl", [oldest(3, "train"), tiny.sample(6, "train")])  # 6 has 'France'
+    write_jsonl(tmp_path / "dev.jsonl", [])
+    write_jsonl(tmp_path / "test.jsonl", [oldest(5, "test")])
+    docs = pretraining_documents(tmp_path, literal_variants=40, seed=0)
+    limits = {doc.rsplit("LIMIT ", 1)[1] for doc in docs if "LIMIT" in doc}
+    assert "3" in limits and len(limits) > 3  # the original and swapped copies with other numbers
+    assert "5" not in limits  # the held-out query is never written
+    assert sum("Who are the" in doc for doc in docs) == len([d for d in docs if "LIMIT" in d])
+    assert pretraining_documents(tmp_path) == docs[:1 + 1 + 2]  # no copies by default

@@ -1,0 +1,298 @@
+"""Near-miss queries ("mutants") of a gold query, made by one edit of its sqlglot tree, and the gold's constants.
+
+A suite is distilled by how many mutants it tells apart from their gold, so the edits are the
+mistakes a model makes: a comparison swapped or loosened (> for >=, = for !=), AND for OR, a
+dropped condition, WHERE or HAVING, DISTINCT added or dropped, LIMIT changed or dropped, the
+sort direction flipped, another column of the same type and table, an aggregate swapped (MAX/MIN,
+SUM/AVG, COUNT/COUNT DISTINCT), a LEFT join for an inner one, UNION ALL for UNION, EXCEPT for
+INTERSECT, a dropped GROUP BY key, and a constant replaced by a neighbour or by another value of its
+column.
+"""
+
+from __future__ import annotations
+
+import random
+from functools import lru_cache
+
+import sqlglot
+from sqlglot import exp
+
+from t2s_pipeline.sql.test_suite_variants import DatabaseModel
+
+_SWAPS = {exp.EQ: (exp.NEQ,), exp.NEQ: (exp.EQ,), exp.GT: (exp.GTE, exp.LT), exp.GTE: (exp.GT, exp.LTE),
+          exp.LT: (exp.LTE, exp.GT), exp.LTE: (exp.LT, exp.GTE)}
+_AGG_SWAPS = {exp.Max: (exp.Min,), exp.Min: (exp.Max,), exp.Sum: (exp.Avg,), exp.Avg: (exp.Sum, exp.Max)}
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.Between, exp.In)
+
+
+def parse(sql: str) -> exp.Expr | None:
+    try:
+        return sqlglot.parse_one(sql, read="sqlite")
+    except (sqlglot.errors.SqlglotError, ValueError):
+        return None
+
+
+def literal_value(node: exp.Literal):
+    if node.is_string:
+        return node.this
+    try:
+        return int(node.this)
+    except ValueError:
+        try:
+            return float(node.this)
+        except ValueError:
+            return node.this
+
+
+def _column_literals(node: exp.Expr) -> list[tuple[exp.Column, exp.Literal]]:
+    """(column, literal) pairs a comparison node puts side by side."""
+    if isinstance(node, exp.Between):
+        operands = [node.this, node.args.get("low"), node.args.get("high")]
+    elif isinstance(node, exp.In):
+        operands = [node.this, *node.expressions]
+    else:
+        operands = [node.this, node.expression]
+    column = next((o for o in operands if isinstance(o, exp.Column)), None)
+    if column is None:
+        return []
+    literals = [o.this if isinstance(o, exp.Neg) and isinstance(o.this, exp.Literal) else o for o in operands]
+    return [(column, lit) for lit in literals if isinstance(lit, exp.Literal)]
+
+
+def gold_constants(sqls: list[str]) -> dict[str, set]:
+    """column name (lower case) -> the constants the gold queries compare it with."""
+    out: dict[str, set] = {}
+    for sql in sqls:
+        tree = parse(sql)
+        if tree is None:
+            continue
+        for node in tree.find_all(*_COMPARISONS):
+            for column, literal in _column_literals(node):
+                value = literal_value(literal)
+                if isinstance(literal.parent, exp.Neg) and isinstance(value, (int, float)):
+                    value = -value
+                out.setdefault(column.name.lower(), set()).add(value)
+    return out
+
+
+def _scope_tables(node: exp.Expr, model: DatabaseModel) -> dict[str, object]:
+    """alias or name (lower case) -> model Table, for the tables of the SELECT around node."""
+    select = node.find_ancestor(exp.Select)
+    if select is None:
+        return {}
+    out = {}
+    sources = [select.args.get("from_")] + list(select.args.get("joins") or [])
+    for source in sources:
+        table = source.this if source is not None else None
+        if isinstance(table, exp.Table):
+            found = model.table(table.name)
+            if found is not None:
+                out[table.alias_or_name.lower()] = found
+                out[table.name.lower()] = found
+    return out
+
+
+def _column_table(column: exp.Column, model: DatabaseModel):
+    scope = _scope_tables(column, model)
+    if column.table:
+        return scope.get(column.table.lower())
+    name = column.name.lower()
+    return next((t for t in dict.fromkeys(scope.values()) if any(c.name.lower() == name for c in t.columns)), None)
+
+
+def _edits(tree: exp.Expr, model: DatabaseModel, rng: random.Random) -> list[tuple[int, str, object]]:
+    """Every single edit of the tree: (walk index of the node, kind, argument)."""
+    edits = []
+    for k, node in enumerate(tree.walk()):
+        kind = type(node)
+        if kind in _SWAPS:
+            edits += [(k, "replace_op", other) for other in _SWAPS[kind]]
+        if isinstance(node, exp.Connector):
+            edits += [(k, "connector", None), (k, "keep", "this"), (k, "keep", "expression")]
+        if isinstance(node, (exp.Where, exp.Having)):
+            edits.append((k, "drop", None))
+        if isinstance(node, exp.Not):
+            edits.append((k, "keep", "this"))
+        if isinstance(node, exp.Between):
+            edits += [(k, "between", "low"), (k, "between", "high")]
+        if isinstance(node, exp.Like) and isinstance(node.expression, exp.Literal):
+            edits.append((k, "like", None))
+        if isinstance(node, exp.Select):
+            edits.append((k, "distinct", None))
+            group = node.args.get("group")
+            if group is not None:
+                edits.append((k, "drop_group", None))
+        if isinstance(node, exp.Limit):
+            edits += [(k, "limit", 1), (k, "drop", None)]
+        if isinstance(node, exp.Ordered):
+            edits.append((k, "flip_order", None))
+        if kind in _AGG_SWAPS:
+            edits += [(k, "replace_op", other) for other in _AGG_SWAPS[kind]]
+        if isinstance(node, exp.Count) and not isinstance(node.this, exp.Star):
+            edits.append((k, "count_distinct", None))
+        if isinstance(node, exp.Join) and not node.args.get("side") and node.args.get("on") is not None:
+            edits.append((k, "left_join", None))
+        if isinstance(node, exp.Union):
+            edits.append((k, "union_all", None))
+        if isinstance(node, (exp.Intersect, exp.Except)):
+            edits.append((k, "intersect_except", None))
+        if isinstance(node, exp.Column) and not isinstance(node.parent, exp.Ordered | exp.Group):
+            table = _column_table(node, model)
+            if table is not None:
+                mine = next((c for c in table.columns if c.name.lower() == node.name.lower()), None)
+                same = [c.name for c in table.columns if mine and c is not mine and c.affinity == mine.affinity]
+                edits += [(k, "column", name) for name in rng.sample(same, min(2, len(same)))]
+        if isinstance(node, _COMPARISONS):
+            for column, literal in _column_literals(node):
+                edits += _literal_edits(tree, literal, column, model, rng)
+    return edits
+
+
+def _literal_edits(tree, literal: exp.Literal, column: exp.Column, model: DatabaseModel, rng) -> list:
+    k = next(i for i, n in enumerate(tree.walk()) if n is literal)
+    value = literal_value(literal)
+    edits = []
+    if isinstance(value, (int, float)):
+        edits += [(k, "literal", value + 1), (k, "literal", value - 1)]
+    table = _column_table(column, model)
+    if table is not None:
+        names = [c.name.lower() for c in table.columns]
+        if column.name.lower() in names:
+            pool = [v for v in table.pools[names.index(column.name.lower())] if v != value and v is not None]
+            edits += [(k, "literal", v) for v in rng.sample(pool, min(2, len(pool)))]
+    return edits
+
+
+def _apply(node: exp.Expr, kind: str, arg) -> exp.Expr | None:
+    """Edit the tree in place; returns the node that took `node`'s place when it was replaced."""
+    if kind == "replace_op":
+        return node.replace(arg(**node.args))
+    elif kind == "connector":
+        return node.replace((exp.Or if isinstance(node, exp.And) else exp.And)(this=node.this,
+                                                                                 expression=node.expression))
+    elif kind == "keep":
+        return node.replace(node.args[arg])
+    elif kind == "drop":
+        node.pop()
+    elif kind == "between":
+        col = node.this
+        return node.replace(exp.GTE(this=col, expression=node.args["low"]) if arg == "low"
+                     else exp.LTE(this=col, expression=node.args["high"]))
+    elif kind == "like":
+        pattern = literal_value(node.expression)
+        loose = pattern.strip("%") + "%" if pattern.startswith("%") else "%" + str(pattern)
+        node.set("expression", exp.Literal.string(loose))
+    elif kind == "distinct":
+        node.set("distinct", None if node.args.get("distinct") else exp.Distinct())
+    elif kind == "drop_group":
+        group = node.args["group"]
+        if len(group.expressions) > 1:
+            group.expressions[-1].pop()
+        else:
+            group.pop()
+    elif kind == "limit":
+        value = literal_value(node.expression)
+        node.set("expression", exp.Literal.number(value + arg if isinstance(value, int) else 2))
+    elif kind == "flip_order":
+        node.set("desc", not node.args.get("desc"))
+    elif kind == "count_distinct":
+        inner = node.this
+        node.set("this", inner.expressions[0] if isinstance(inner, exp.Distinct) else exp.Distinct(expressions=[inner]))
+    elif kind == "left_join":
+        node.set("side", "LEFT")
+    elif kind == "union_all":
+        node.set("distinct", not node.args.get("distinct"))
+    elif kind == "intersect_except":
+        return node.replace((exp.Except if isinstance(node, exp.Intersect) else exp.Intersect)(**node.args))
+    elif kind == "column":
+        node.set("this", exp.to_identifier(arg))
+    elif kind == "literal":
+        if isinstance(arg, (bytes, bool)):
+            raise ValueError("no literal for this value")
+        return node.replace(exp.Literal.string(arg) if isinstance(arg, str) else exp.Literal.number(arg))
+    else:
+        raise ValueError(f"unknown edit {kind!r}")
+    return None
+
+
+def mutants(gold_sql: str, model: DatabaseModel, rng: random.Random, limit: int = 40) -> list[str]:
+    """Up to `limit` distinct SQLite texts, each one edit away from the gold (never the gold's own text)."""
+    tree = parse(gold_sql)
+    if tree is None:
+        return []
+    gold_text = tree.sql(dialect="sqlite")
+    edits = _edits(tree, model, rng)
+    rng.shuffle(edits)
+    out: dict[str, None] = {}
+    for k, kind, arg in edits:
+        if len(out) >= limit:
+            break
+        copy = tree.copy()
+        node = next(n for i, n in enumerate(copy.walk()) if i == k)
+        try:
+            replaced = _apply(node, kind, arg)
+            root = replaced if node is copy and replaced is not None else copy
+            text = root.sql(dialect="sqlite")
+        except (sqlglot.errors.SqlglotError, ValueError, KeyError, AttributeError, TypeError, IndexError):
+            continue
+        if text != gold_text:
+            out[text] = None
+    return list(out)
+
+
+@lru_cache(maxsize=16_384)  # asked once per variant of a suite
+def tie_probes(gold_sql: str) -> tuple[tuple[str, int, int | None, bool], ...] | None:
+    """Queries that show whether the gold's answer on a database depends on how SQLite breaks ties.
+
+    One per SELECT with an ORDER BY that matters (a LIMIT, or the top level, whose order is compared):
+    (probe, number of sort keys, limit + offset or None, top level). The probe is that SELECT with its
+    sort keys put first in its select list and no LIMIT, so equal keys with different rows show up.
+    None when the gold takes an arbitrary LIMIT (no ORDER BY) or a probe cannot be made: then no
+    variant can judge the gold safely.
+    """
+    tree = parse(gold_sql)
+    if tree is None:
+        return None
+    probes = []
+    for select in tree.find_all(exp.Select):
+        order, limit = select.args.get("order"), select.args.get("limit")
+        top = select is tree
+        if limit is not None and order is None:
+            return None
+        if order is None or (limit is None and not top):
+            continue
+        cut = None
+        if limit is not None:
+            offset = select.args.get("offset")
+            values = [limit.expression] + ([offset.expression] if offset is not None else [])
+            if not all(isinstance(v, exp.Literal) and not v.is_string for v in values):
+                return None
+            cut = sum(int(literal_value(v)) for v in values)
+        probe = select.copy()
+        probe.set("limit", None)
+        probe.set("offset", None)
+        keys = [o.this.copy() for o in order.expressions]
+        probe.set("expressions", keys + [e.copy() for e in select.expressions])
+        try:
+            probes.append((probe.sql(dialect="sqlite"), len(keys), cut, top))
+        except sqlglot.errors.SqlglotError:
+            return None
+    return tuple(probes)
+
+
+def ties_matter(rows: list[tuple], keys: int, cut: int | None, top: bool) -> bool:
+    """Whether rows with equal sort keys but different values would change the answer (see tie_probes)."""
+    runs: list[tuple[int, int]] = []  # [start, end) of runs of equal keys
+    start = 0
+    for i in range(1, len(rows) + 1):
+        if i == len(rows) or rows[i][:keys] != rows[start][:keys]:
+            runs.append((start, i))
+            start = i
+    for a, b in runs:
+        if len({row[keys:] for row in rows[a:b]}) < 2:
+            continue
+        if cut is not None and a < cut < b:
+            return True  # the limit cuts a run of ties: which rows make it in is arbitrary
+        if top and (cut is None or a < cut):
+            return True  # the order of tied rows within the answer is arbitrary and compared
+    return False
