@@ -1,1 +1,1 @@
-"""Dagster resources: directory storage, the accelerate launcher."""
+"""Dagster resources: directory storage, the accelerate launcher (local or Slurm), tracking."""

@@ -4,6 +4,9 @@ A launch profile is an accelerate config in t2s_pipeline/configs/accelerate/: `s
 (one process per GPU), `deepspeed_zero2`, `deepspeed_zero3` (with `deepspeed_offload`, the `_offload`
 DeepSpeed JSON) and `multi_node`. The resource adds what varies per run on the command line:
 the number of processes, the DeepSpeed JSON as an absolute path, and the node fields.
+
+backend `local` runs the launch here; backend `slurm` submits it as a Slurm job over `slurm.nodes` nodes, one
+`accelerate launch` per node, with the node fields taken from Slurm's environment (resources/slurm.py).
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import dagster as dg
 from pydantic import Field
+
+from t2s_pipeline.resources.slurm import SlurmSettings, run_job
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 ACCELERATE_CONFIGS = CONFIGS / "accelerate"
@@ -44,6 +49,13 @@ class AccelerateLauncher(dg.ConfigurableResource):
     main_process_ip: Optional[str] = Field(default=None, description="multi_node: address of the main node.")
     main_process_port: Optional[int] = Field(default=None, description="multi_node: port on the main node.")
     extra_env: dict[str, str] = Field(default={}, description="Extra environment variables for the training processes.")
+    backend: Literal["local", "slurm"] = Field(
+        default="local", description="local: launch on this machine. slurm: submit a Slurm job (settings in "
+                                     "`slurm`); use a multi-process profile (multi_node, deepspeed_*) for more "
+                                     "than one process in all.")
+    slurm: SlurmSettings = Field(default_factory=SlurmSettings,
+                                 description="The Slurm job, for backend slurm: nodes, GPUs, partition, account, "
+                                             "time limit, extra sbatch options, setup lines.")
 
     def config_file(self) -> Path:
         path = Path(self.launch_profile)
@@ -77,9 +89,13 @@ class AccelerateLauncher(dg.ConfigurableResource):
         return path
 
     def world_size(self) -> int:
+        if self.backend == "slurm":
+            return self.slurm.nodes * self.slurm.per_node()
         return int(self.num_processes or self.profile().get("num_processes") or 1)
 
     def command(self, run_config_path: Path, module: str = TRAIN_MODULE) -> list[str]:
+        if self.backend == "slurm":
+            raise ValueError("backend slurm: each node builds its own command (slurm_launch)")
         command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(self.config_file())]
         if self.num_processes is not None:
             if self.num_processes < 1:
@@ -97,7 +113,32 @@ class AccelerateLauncher(dg.ConfigurableResource):
             value = getattr(self, name)
             if value is not None:
                 command += [f"--{name}", str(value)]
-        return command + ["-m", module, "--config", str(run_config_path)]
+        return command + self.script(run_config_path, module)
+
+    @staticmethod
+    def script(run_config_path: Path, module: str = TRAIN_MODULE) -> list[str]:
+        """The training entry point and its run.json (another stage passes its own module)."""
+        return ["-m", module, "--config", str(run_config_path)]
+
+    def slurm_launch(self) -> list[str]:
+        """backend slurm: the `accelerate launch` words every node shares (each node adds its rank, the main
+        address, the port and the process count)."""
+        taken = [n for n in ("num_processes", "num_machines", "machine_rank", "main_process_ip")
+                 if getattr(self, n) is not None]
+        if taken:
+            raise ValueError(f"backend slurm sets {taken} from the job (slurm.nodes, slurm.processes_per_node, "
+                             "the allocated nodes): leave them unset")
+        if self.world_size() > 1 and self.profile().get("distributed_type", "NO") == "NO":
+            raise ValueError(f"backend slurm with {self.world_size()} processes in all and launch_profile "
+                             f"{self.launch_profile}, which runs one process: use multi_node or a deepspeed profile")
+        command = [self.slurm.python or sys.executable, "-m", "accelerate.commands.launch",
+                   "--config_file", str(self.config_file())]
+        ds = self.deepspeed_config_file()
+        if ds is not None:
+            command += ["--deepspeed_config_file", str(ds)]
+        elif self.deepspeed_offload:
+            raise ValueError(f"deepspeed_offload needs a deepspeed profile, not {self.launch_profile}")
+        return command
 
     def env(self) -> dict[str, str]:
         env = {"TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
@@ -109,15 +150,21 @@ class AccelerateLauncher(dg.ConfigurableResource):
     def launch(self, context: dg.AssetExecutionContext, run_config: dict, work_dir: Path,
                env: Optional[dict[str, str]] = None, module: str = TRAIN_MODULE) -> dict:
         """Write run.json, launch `module` (a training entry point: SFT's train, RL's grpo), stream logs; returns
-        the metrics rank 0 reported. `env` adds variables for the training processes (credentials go there,
-        never into run.json, which is part of the artifact)."""
+        the metrics rank 0 reported. `env` adds variables for the training processes (credentials go there, never into run.json,
+        which is part of the artifact)."""
         run_config_path = work_dir / "run.json"
         run_config_path.write_text(json.dumps(run_config, indent=2))
-        command = self.command(run_config_path, module)
-        context.log.info("launching: " + " ".join(command))
-        invocation = dg.PipesSubprocessClient().run(context=context, command=command,
-                                                    env={**self.env(), **(env or {})})
-        messages = [m for m in invocation.get_custom_messages() if isinstance(m, dict) and "metrics" in m]
+        if self.backend == "slurm":
+            # The job's files sit beside the output folder (shared storage), not inside the artifact.
+            received = run_job(context, self.slurm, self.slurm_launch(), self.script(run_config_path, module),
+                               self.main_process_port or 29500, work_dir.parent / f"{work_dir.name}.slurm",
+                               {**self.env(), **(env or {})})
+        else:
+            command = self.command(run_config_path, module)
+            context.log.info("launching: " + " ".join(command))
+            received = dg.PipesSubprocessClient().run(context=context, command=command,
+                                                      env={**self.env(), **(env or {})}).get_custom_messages()
+        messages = [m for m in received if isinstance(m, dict) and "metrics" in m]
         if not messages:
             raise RuntimeError("the training process ended without reporting its metrics through Pipes")
         if len(messages) > 1:

@@ -145,3 +145,42 @@ def test_a_real_two_process_deepspeed_run_on_cpu(tiny_base_dir, tokenized_dir, t
     assert metrics["world_size"] == 2 and metrics["steps"] == 3
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_base_dir), tmp_path / "out" / "adapter")
     assert torch.isfinite(model(torch.tensor([[1, 2, 3]])).logits).all()
+
+
+def test_slurm_backend_shares_the_launch_words_and_counts_every_node():
+    from t2s_pipeline.resources.slurm import SlurmSettings
+
+    launcher = AccelerateLauncher(launch_profile="deepspeed_zero2", backend="slurm",
+                                  slurm=SlurmSettings(nodes=3, gpus_per_node=8, python="/shared/venv/bin/python"))
+    words = launcher.slurm_launch()
+    assert words[:3] == ["/shared/venv/bin/python", "-m", "accelerate.commands.launch"]
+    assert _flag(words, "--config_file").endswith("deepspeed_zero2.yaml")
+    assert Path(_flag(words, "--deepspeed_config_file")).name == "zero2.json"
+    assert "--num_processes" not in words and "--machine_rank" not in words
+    assert launcher.world_size() == 24
+    assert AccelerateLauncher(backend="slurm", slurm=SlurmSettings(nodes=2, gpus_per_node=8,
+                                                                   processes_per_node=4)).world_size() == 8
+    assert AccelerateLauncher(backend="slurm").world_size() == 1
+
+
+def test_slurm_backend_refuses_what_the_job_decides_and_bad_settings(tmp_path):
+    import pydantic
+
+    from t2s_pipeline.resources.slurm import SlurmSettings
+
+    with pytest.raises(ValueError, match="num_processes"):
+        AccelerateLauncher(launch_profile="multi_node", backend="slurm", num_processes=4).slurm_launch()
+    with pytest.raises(ValueError, match="single_process"):
+        AccelerateLauncher(backend="slurm", slurm=SlurmSettings(nodes=2)).slurm_launch()
+    with pytest.raises(ValueError, match="backend slurm"):
+        AccelerateLauncher(backend="slurm").command(tmp_path / "run.json")
+    with pytest.raises(pydantic.ValidationError, match="time_limit '4h'"):
+        SlurmSettings(time_limit="4h")
+    with pytest.raises(pydantic.ValidationError, match="sbatch_options"):
+        SlurmSettings(sbatch_options=["-p gpu"])
+    with pytest.raises(pydantic.ValidationError, match="one word"):
+        SlurmSettings(partition="gpu large")
+    with pytest.raises(pydantic.ValidationError, match="nodes"):
+        SlurmSettings(nodes=0)
+    with pytest.raises(pydantic.ValidationError, match="backend"):
+        AccelerateLauncher(backend="kubernetes")
