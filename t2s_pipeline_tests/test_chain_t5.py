@@ -10,7 +10,9 @@ from t2s_pipeline.definitions import defs
 from t2s_pipeline.resources.storage import current_version_path
 
 RUN_CONFIG = {"ops": {"base_model": {"config": {"model": "tiny-t5"}},
-                      "lora_adapter": {"config": {"preset": "tiny-t5"}}}}
+                      "lora_adapter": {"config": {"preset": "tiny-t5"}},
+                      "rl_adapter": {"config": {"enabled": False}},  # GRPO trains decoder-only models
+                      "eval_report": {"config": {"limit": 60}}}}
 
 
 @pytest.mark.slow

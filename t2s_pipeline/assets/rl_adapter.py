@@ -14,6 +14,7 @@ from t2s_pipeline.assets.common import scratch_dir
 from t2s_pipeline.resources.launcher import AccelerateLauncher
 from t2s_pipeline.resources.storage import DirectoryIOManager, resolve_root
 from t2s_pipeline.resources.tracking import WandbTracking
+from t2s_pipeline.training.base_model import is_encoder_decoder
 from t2s_pipeline.training.rl_config import RLConfig, load_rl_preset
 from t2s_pipeline.training.stage import BAD_STOPS, StageCheckpoints, check_adapter_written, describe_stop, jsonable
 
@@ -53,6 +54,9 @@ def rl_adapter(context: dg.AssetExecutionContext, config: RlAdapterConfig, launc
     out = scratch_dir(context)
     if not config.enabled:
         return pass_through(context, lora_adapter, out)
+    if is_encoder_decoder(base_model):
+        raise ValueError(f"rl_adapter: GRPO (TRL's GRPOTrainer) trains decoder-only models, and {base_model} is an "
+                         "encoder-decoder model: set rl_adapter's config to {enabled: false}")
     cfg = load_rl_preset(config.preset)
     cfg = RLConfig.from_dict({**cfg.to_dict(), **config.overrides(), "init_from": str(lora_adapter / "adapter")})
     if problem := cfg.batch_problem(launcher.world_size()):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -29,6 +30,7 @@ def demo(args: argparse.Namespace) -> int:
     job = defs.resolve_job_def("full_chain")
     run_config = {}
     if not args.verbose:
+        logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its parse warnings on model-written SQL: noise here
         job = job.with_logger_defs({"progress": progress_logger(log_file.resolve())})
         run_config = {"loggers": {"progress": {}}}
         print(f"full log: {log_file}", flush=True)

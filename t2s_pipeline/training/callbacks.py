@@ -132,3 +132,11 @@ def make_guarded_trainer_class(base=None):
             return value
 
     return GuardedTrainer
+
+
+def quiet_stdout(trainer) -> None:
+    """Without tqdm the Trainer prints every log dict to stdout; the progress callback already reports them
+    through Pipes, so the terminal (t2s demo's compact view) is spared the copies."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)

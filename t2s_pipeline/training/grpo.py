@@ -89,7 +89,7 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
     from transformers import AutoTokenizer, set_seed
     from trl import GRPOConfig
 
-    from t2s_pipeline.training.callbacks import GuardState, make_guard_callback
+    from t2s_pipeline.training.callbacks import GuardState, make_guard_callback, quiet_stdout
     from t2s_pipeline.training.checkpoint_upload import make_checkpoint_upload_callback
     from t2s_pipeline.training.config import resolve_attention, resolve_precision
     from t2s_pipeline.training.reward import ExecutionReward
@@ -177,6 +177,7 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
         guard=guard,
         inject_nan_at_step=cfg.debug_inject_nan_at_step,
     )
+    quiet_stdout(trainer)
     resume_from = newest_complete_checkpoint(ckpt_dir, world_size, log=pipes.log.warning) \
         if run.get("resume", True) else None
     if resume_from is not None:

@@ -245,7 +245,7 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
     from datasets import load_from_disk
     from transformers import AutoTokenizer, TrainingArguments, set_seed
 
-    from t2s_pipeline.training.callbacks import GuardState, make_guard_callback, make_guarded_trainer_class
+    from t2s_pipeline.training.callbacks import GuardState, make_guard_callback, make_guarded_trainer_class, quiet_stdout
     from t2s_pipeline.training.checkpoint_upload import make_checkpoint_upload_callback
     from t2s_pipeline.training.base_model import is_encoder_decoder
     from t2s_pipeline.training.config import resolve_attention, resolve_precision
@@ -357,6 +357,7 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
         guard=guard,
         inject_nan_at_step=cfg.debug_inject_nan_at_step,
     )
+    quiet_stdout(trainer)
     resume_from = newest_complete_checkpoint(ckpt_dir, world_size, log=pipes.log.warning) if resume else None
     if resume_from is not None:
         pipes.log.info(f"resuming from {resume_from}")
