@@ -20,7 +20,7 @@ demo: $(BIN)/t2s
 	$(BIN)/t2s demo
 
 test: $(BIN)/t2s
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=20
 
 dev: $(BIN)/t2s
 	mkdir -p $(DAGSTER_HOME)

@@ -23,6 +23,7 @@ from t2s_pipeline.resources.tracking import WandbTracking
 from t2s_pipeline.training.config import load_preset
 from t2s_pipeline.training.train import newest_complete_checkpoint
 from t2s_pipeline_tests.resources.slurm_cluster import NODES, free_port, slurm_cluster  # noqa: F401 (fixture)
+from t2s_pipeline_tests.training.tiny import LORA_ADAPTER_UPSTREAM
 
 RECIPE = dict(lora_r=4, lora_alpha=8, learning_rate=1e-2, warmup_steps=0, max_steps=20, save_steps=2,
               save_total_limit=2, per_device_train_batch_size=2, logging_steps=1, seed=0)
@@ -38,7 +39,7 @@ def _slurm_launcher(**settings) -> AccelerateLauncher:
 
 def _materialize(storage, preset, launcher, instance=None):
     return dg.materialize(
-        [lora_adapter, dg.AssetSpec("tokenized_splits"), dg.AssetSpec("base_model")],
+        [lora_adapter, *LORA_ADAPTER_UPSTREAM],
         selection=[lora_adapter],
         resources={"io_manager": DirectoryIOManager(root=str(storage)), "launcher": launcher,
                    "tracking": WandbTracking()},
@@ -69,10 +70,13 @@ def one_machine_ddp(tiny_base_dir, tokenized_dir, tmp_path_factory):
 
 
 @pytest.fixture
-def storage(tmp_path, tiny_base_dir, tokenized_dir, monkeypatch):
+def storage(tmp_path, tiny_base_dir, tokenized_dir, trajectories_dir, monkeypatch):
     root = tmp_path / "storage"
     publish_directory(root, ["base_model"], tiny_base_dir, "v0")
     publish_directory(root, ["tokenized_splits"], tokenized_dir, "v0")
+    publish_directory(root, ["trajectories"], trajectories_dir, "v0")
+    (tmp_path / "raw" / "databases").mkdir(parents=True)
+    publish_directory(root, ["raw_benchmarks"], tmp_path / "raw", "v0")
     monkeypatch.setenv("T2S_STORAGE", str(root))
     return root
 
