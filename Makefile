@@ -17,6 +17,7 @@ $(BIN)/t2s: pyproject.toml
 
 demo: $(BIN)/t2s
 	mkdir -p $(DAGSTER_HOME)
+	test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/t2s demo
 
 test: $(BIN)/t2s

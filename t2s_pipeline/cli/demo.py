@@ -30,7 +30,7 @@ def demo(args: argparse.Namespace) -> int:
     job = defs.resolve_job_def("full_chain")
     run_config = {}
     if not args.verbose:
-        logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its parse warnings on model-written SQL: noise here
+        _quiet_libraries()
         job = job.with_logger_defs({"progress": progress_logger(log_file.resolve())})
         run_config = {"loggers": {"progress": {}}}
         print(f"full log: {log_file}", flush=True)
@@ -61,6 +61,23 @@ def demo(args: argparse.Namespace) -> int:
     source = json.loads((merged / "merged_from.json").read_text()) if (merged / "merged_from.json").is_file() else {}
     print(f"merged model ({source.get('adapter', 'lora_adapter')}): {merged}")
     return 0
+
+
+def _quiet_libraries() -> None:
+    """Library chatter off the compact view: parse warnings on model-written SQL, weight-loading bars,
+    deprecation notices, and the CPU notices of DeepSpeed and bitsandbytes."""
+    import warnings
+
+    import datasets
+    import transformers
+
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    logging.getLogger("DeepSpeed").setLevel(logging.ERROR)
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    warnings.filterwarnings("ignore", category=FutureWarning)
 
 
 def add_parser(sub) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
 
-from t2s_pipeline.training.tiny_model import IM_END, IM_START, PAD, train_tokenizer
+import pytest
+
+from t2s_pipeline.training.tiny_model import IM_END, IM_START, PAD, packed_rows, train_tokenizer
 from t2s_pipeline.training.tokenize import has_generation_markers
 from t2s_pipeline_tests.training import tiny
 
@@ -87,3 +91,20 @@ def test_tiny_model_loads_and_has_the_configured_shape(tiny_base_dir, tokenizer)
         logits = model(input_ids=ids).logits
     assert logits.shape == (1, ids.shape[1], len(tokenizer))
     assert torch.isfinite(logits).all()
+
+
+def test_packed_rows_are_full_and_each_pass_holds_every_document_once():
+    documents = [[i] * (i + 1) for i in range(10)]  # 55 tokens; document i is i+1 copies of i
+    rows = list(itertools.islice(packed_rows(documents, 11, random.Random(0)), 10))  # two passes
+    assert all(len(row) == 11 for row in rows)
+    for one_pass in (rows[:5], rows[5:]):
+        tokens = [t for row in one_pass for t in row]
+        assert sorted(tokens) == sorted(t for doc in documents for t in doc)
+    # Documents stay whole within a pass: the same token never reappears after another one.
+    first = [t for row in rows[:5] for t in row]
+    assert [t for t, _ in itertools.groupby(first)] == list(dict.fromkeys(first))
+
+
+def test_packed_rows_of_empty_documents_is_an_error_not_a_hang():
+    with pytest.raises(ValueError, match="empty"):
+        next(packed_rows([[], []], 8, random.Random(0)))
