@@ -12,7 +12,7 @@ EDGES = {
     "base_model": {"trajectories"},
     "tokenized_splits": {"trajectories", "base_model"},
     "lora_adapter": {"tokenized_splits", "base_model", "trajectories", "raw_benchmarks"},
-    "rl_adapter": {"lora_adapter", "base_model", "trajectories", "raw_benchmarks"},
+    "rl_adapter": {"lora_adapter", "base_model", "trajectories", "raw_benchmarks", "test_suites"},
     "eval_report": {"lora_adapter", "rl_adapter", "base_model", "trajectories", "raw_benchmarks", "test_suites"},
     "merged_model": {"lora_adapter", "rl_adapter", "base_model", "eval_report"},
 }

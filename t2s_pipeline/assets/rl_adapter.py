@@ -43,14 +43,15 @@ class RlAdapterConfig(dg.Config):
     code_version="1",
     group_name="training",
     kinds={"pytorch", "accelerate"},
-    description="The SFT adapter trained further with GRPO (TRL) and the execution reward (1 correct result, 0.1 "
-                "SQL that runs, 0 otherwise, through the read-only sandbox), by an `accelerate launch` subprocess "
-                "(Dagster Pipes): the adapter, completions.jsonl, the reward log and metrics. Switched off, it "
+    description="The SFT adapter trained further with GRPO (TRL) and the execution reward (1 for a result matching "
+                "the gold on its database and on every test-suite variant, 0.1 for SQL that runs, 0 otherwise; "
+                "read-only sandbox), by an `accelerate launch` subprocess (Dagster Pipes): the adapter, completions.jsonl, the reward log and metrics. Switched off, it "
                 "passes the SFT adapter through.",
 )
 def rl_adapter(context: dg.AssetExecutionContext, config: RlAdapterConfig, launcher: AccelerateLauncher,
                tracking: WandbTracking, io_manager: dg.ResourceParam[DirectoryIOManager],
-               lora_adapter: Path, base_model: Path, trajectories: Path, raw_benchmarks: Path) -> dg.Output[Path]:
+               lora_adapter: Path, base_model: Path, trajectories: Path, raw_benchmarks: Path,
+               test_suites: Path) -> dg.Output[Path]:
     out = scratch_dir(context)
     if not config.enabled:
         return pass_through(context, lora_adapter, out)
@@ -64,14 +65,14 @@ def rl_adapter(context: dg.AssetExecutionContext, config: RlAdapterConfig, launc
     # The start adapter's version folder names the run, not its path: the fingerprint must not see a scratch path.
     fingerprint = {**cfg.to_dict(), "init_from": lora_adapter.name}
     checkpoints = StageCheckpoints.for_run(resolve_root(""), "rl_adapter", fingerprint,
-                                           [base_model, trajectories, raw_benchmarks],
+                                           [base_model, trajectories, raw_benchmarks, test_suites],
                                            store_prefix=io_manager.remote_url("rl_adapter", "checkpoints"),
                                            storage_options=io_manager.storage_options)
     if config.resume:
         checkpoints.fetch_newest(launcher.world_size(), log=context.log.info)
     run = {"model_dir": str(base_model), "trajectories_dir": str(trajectories), "raw_dir": str(raw_benchmarks),
-           "output_dir": str(out), **checkpoints.run_fields(config.resume), "wandb": tracking.enabled,
-           "rl": cfg.to_dict()}
+           "suite_dir": str(test_suites), "output_dir": str(out), **checkpoints.run_fields(config.resume),
+           "wandb": tracking.enabled, "rl": cfg.to_dict()}
     env = {**io_manager.aws_env(), **tracking.training_env(f"rl_adapter-{context.run.run_id[:8]}")}
     metrics = launcher.launch(context, run, out, env=env, module=GRPO_MODULE)
     checkpoints.finish(warn=context.log.warning)

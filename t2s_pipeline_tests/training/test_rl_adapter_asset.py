@@ -19,7 +19,7 @@ from t2s_pipeline.resources.tracking import WandbTracking
 from t2s_pipeline.training.reward import RewardConfig, score_one
 from t2s_pipeline_tests.training import tiny
 
-UPSTREAM = ("lora_adapter", "base_model", "trajectories", "raw_benchmarks")
+UPSTREAM = ("lora_adapter", "base_model", "trajectories", "raw_benchmarks", "test_suites")
 RECIPE = dict(num_generations=4, per_device_train_batch_size=2, max_steps=3, max_completion_length=16,
               learning_rate=1e-3, beta=0.05, logging_steps=1, precision="fp32", attn_implementation="sdpa",
               generation="hf", reward={"timeout_s": 1.0})
@@ -48,7 +48,9 @@ def make_storage(tmp_path, tiny_base_dir, trajectories_dir, lora_adapter):
     conn.commit()
     conn.close()
     root = tmp_path / "storage"
-    for key, folder in zip(UPSTREAM, (lora_adapter, tiny_base_dir, trajectories_dir, raw)):
+    suites = tmp_path / "suites"  # no suite for music: the reward judges on the original database alone
+    suites.mkdir()
+    for key, folder in zip(UPSTREAM, (lora_adapter, tiny_base_dir, trajectories_dir, raw, suites), strict=True):
         publish_directory(root, [key], folder, "v0")
     return root
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from t2s_pipeline.records import write_jsonl
 from t2s_pipeline.training.reward import COT, PIPE, SQL
 from t2s_pipeline.training.rl_prompts import rl_prompts
@@ -18,16 +20,28 @@ def test_one_prompt_per_train_question_without_the_answer(trajectories_dir, tmp_
     assert row["answer_format"] == SQL
 
 
-def test_repeated_questions_count_once_a_cap_draws_and_suites_add_databases(tmp_path):
+def test_repeated_questions_count_once_and_a_cap_draws(tmp_path):
     samples = tiny.split_samples()["train"]
     write_jsonl(tmp_path / "train.jsonl", samples + samples[:3])
-    suite = tmp_path / "suite" / "music"
-    suite.mkdir(parents=True)
-    (suite / "v1.sqlite").write_bytes(b"")
     assert len(rl_prompts(tmp_path, tmp_path)) == len(samples)
     capped = rl_prompts(tmp_path, tmp_path, max_prompts=3, seed=1)
     assert len(capped) == 3 and capped == rl_prompts(tmp_path, tmp_path, max_prompts=3, seed=1)
-    assert rl_prompts(tmp_path, tmp_path, suite_dir=tmp_path / "suite")[0]["databases"][1].endswith("music/v1.sqlite")
+
+
+def test_suite_variants_judge_the_reward_except_where_the_gold_cannot_run(tmp_path):
+    samples = tiny.split_samples()["train"][:2]
+    write_jsonl(tmp_path / "train.jsonl", samples)
+    first, second = (s["meta"]["gold_sql"] for s in samples)
+    suite = tmp_path / "suite" / "music"
+    suite.mkdir(parents=True)
+    # As test_suites writes it: v2 is left out for the second gold query (it errors or ties there).
+    (suite / "report.json").write_text(json.dumps({
+        "judged_gold": [first, second],
+        "variants": [{"file": "v1.sqlite"}, {"file": "v2.sqlite", "skipped_gold": [second]}]}))
+    rows = {r["gold_sql"]: r["databases"] for r in rl_prompts(tmp_path, tmp_path, suite_dir=tmp_path / "suite")}
+    original = str(tmp_path / "databases" / "music.sqlite")
+    assert rows[first] == [original, str(suite / "v1.sqlite"), str(suite / "v2.sqlite")]
+    assert rows[second] == [original, str(suite / "v1.sqlite")]
 
 
 def test_pipe_and_chain_of_thought_samples_ask_for_their_format(tmp_path):
