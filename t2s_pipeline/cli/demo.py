@@ -68,6 +68,7 @@ def _quiet_libraries() -> None:
     deprecation notices, and the CPU notices of DeepSpeed and bitsandbytes."""
     import warnings
 
+    import dagster as dg
     import datasets
     import transformers
 
@@ -78,6 +79,11 @@ def _quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()
     datasets.disable_progress_bars()
     warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    # The training subprocesses inherit these: no deprecation notices or weight-loading bars from them either.
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
 def add_parser(sub) -> None:
