@@ -45,8 +45,8 @@ class RlAdapterConfig(dg.Config):
     kinds={"pytorch", "accelerate"},
     description="The SFT adapter trained further with GRPO (TRL) and the execution reward (1 for a result matching "
                 "the gold on its database and on every test-suite variant, 0.1 for SQL that runs, 0 otherwise; "
-                "read-only sandbox), by an `accelerate launch` subprocess (Dagster Pipes): the adapter, completions.jsonl, the reward log and metrics. Switched off, it "
-                "passes the SFT adapter through.",
+                "read-only sandbox), by an `accelerate launch` subprocess (Dagster Pipes): the adapter, "
+                "completions.jsonl, the reward log and metrics. Switched off, it passes the SFT adapter through.",
 )
 def rl_adapter(context: dg.AssetExecutionContext, config: RlAdapterConfig, launcher: AccelerateLauncher,
                tracking: WandbTracking, io_manager: dg.ResourceParam[DirectoryIOManager],

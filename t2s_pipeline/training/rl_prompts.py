@@ -2,7 +2,8 @@
 
 Each row: `prompt` (the system and user turns of the question's whole-query sample, or its text in the
 Alpaca format), `gold_sql`, `databases` (the question's SQLite file first, then the test-suite variants
-that judge its gold query when a suite folder is given: the test_suites asset), `answer_format` (sql, pipe or cot: what the reward checks) and `id`.
+that judge its gold query when a suite folder, the test_suites asset, is given), `answer_format` (sql,
+pipe or cot: what the reward checks) and `id`.
 """
 
 from __future__ import annotations
