@@ -18,12 +18,12 @@ import yaml
 from t2s_pipeline.assets.lora_adapter import lora_adapter, resumable_checkpoint_dir
 from t2s_pipeline.resources.launcher import AccelerateLauncher
 from t2s_pipeline.resources.slurm import SlurmSettings
-from t2s_pipeline.resources.storage import DirectoryIOManager, current_version_path, publish_directory
+from t2s_pipeline.resources.storage import DirectoryIOManager, current_version_path
 from t2s_pipeline.resources.tracking import WandbTracking
 from t2s_pipeline.training.config import load_preset
 from t2s_pipeline.training.train import newest_complete_checkpoint
 from t2s_pipeline_tests.resources.slurm_cluster import NODES, free_port, slurm_cluster  # noqa: F401 (fixture)
-from t2s_pipeline_tests.training.tiny import LORA_ADAPTER_UPSTREAM
+from t2s_pipeline_tests.training.tiny import LORA_ADAPTER_UPSTREAM, publish_lora_adapter_upstream
 
 RECIPE = dict(lora_r=4, lora_alpha=8, learning_rate=1e-2, warmup_steps=0, max_steps=20, save_steps=2,
               save_total_limit=2, per_device_train_batch_size=2, logging_steps=1, seed=0)
@@ -71,12 +71,8 @@ def one_machine_ddp(tiny_base_dir, tokenized_dir, tmp_path_factory):
 
 @pytest.fixture
 def storage(tmp_path, tiny_base_dir, tokenized_dir, trajectories_dir, monkeypatch):
-    root = tmp_path / "storage"
-    publish_directory(root, ["base_model"], tiny_base_dir, "v0")
-    publish_directory(root, ["tokenized_splits"], tokenized_dir, "v0")
-    publish_directory(root, ["trajectories"], trajectories_dir, "v0")
-    (tmp_path / "raw" / "databases").mkdir(parents=True)
-    publish_directory(root, ["raw_benchmarks"], tmp_path / "raw", "v0")
+    root = publish_lora_adapter_upstream(tmp_path / "storage", tiny_base_dir, tokenized_dir, trajectories_dir,
+                                         tmp_path)
     monkeypatch.setenv("T2S_STORAGE", str(root))
     return root
 

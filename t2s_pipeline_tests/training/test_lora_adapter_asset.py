@@ -9,10 +9,10 @@ import dagster as dg
 import pytest
 import yaml
 
-from t2s_pipeline_tests.training.tiny import LORA_ADAPTER_UPSTREAM as UPSTREAM
+from t2s_pipeline_tests.training.tiny import LORA_ADAPTER_UPSTREAM as UPSTREAM, publish_lora_adapter_upstream
 from t2s_pipeline.assets.lora_adapter import lora_adapter, lora_adapter_training_stable, resumable_checkpoint_dir
 from t2s_pipeline.resources.launcher import AccelerateLauncher
-from t2s_pipeline.resources.storage import DirectoryIOManager, current_version_path, publish_directory
+from t2s_pipeline.resources.storage import DirectoryIOManager, current_version_path
 from t2s_pipeline.resources.tracking import WandbTracking
 from t2s_pipeline.training.config import TrainConfig, load_preset
 from t2s_pipeline.training.pipes import _LocalPipes
@@ -37,13 +37,7 @@ def _materialize(root, preset_path, monkeypatch):
 
 @pytest.fixture
 def storage(tmp_path, tiny_base_dir, tokenized_dir, trajectories_dir):
-    root = tmp_path / "storage"
-    publish_directory(root, ["base_model"], tiny_base_dir, "v0")
-    publish_directory(root, ["tokenized_splits"], tokenized_dir, "v0")
-    publish_directory(root, ["trajectories"], trajectories_dir, "v0")
-    (tmp_path / "raw" / "databases").mkdir(parents=True)
-    publish_directory(root, ["raw_benchmarks"], tmp_path / "raw", "v0")
-    return root
+    return publish_lora_adapter_upstream(tmp_path / "storage", tiny_base_dir, tokenized_dir, trajectories_dir, tmp_path)
 
 
 def _preset(tmp_path, **values):

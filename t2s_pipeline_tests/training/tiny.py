@@ -36,6 +36,19 @@ LORA_ADAPTER_UPSTREAM = [dg.AssetSpec(key) for key in ("tokenized_splits", "base
                                                         "raw_benchmarks")]
 
 
+def publish_lora_adapter_upstream(root: Path, tiny_base: Path, tokenized: Path, trajectories: Path,
+                                  scratch: Path) -> Path:
+    """What lora_adapter reads, published as version v0 under the storage root (raw_benchmarks: no database)."""
+    from t2s_pipeline.resources.storage import publish_directory
+
+    publish_directory(root, ["base_model"], tiny_base, "v0")
+    publish_directory(root, ["tokenized_splits"], tokenized, "v0")
+    publish_directory(root, ["trajectories"], trajectories, "v0")
+    (scratch / "raw" / "databases").mkdir(parents=True)
+    publish_directory(root, ["raw_benchmarks"], scratch / "raw", "v0")
+    return root
+
+
 def sample(i: int, split: str) -> dict:
     question, sql = QUESTIONS[i]
     messages = prompt_messages(SCHEMA, question)
