@@ -11,8 +11,8 @@ from t2s_pipeline.records import read_jsonl
 from t2s_pipeline.resources.storage import current_version_path
 
 
-FEWER_STEPS = {"ops": {"base_model": {"config": {"tiny_pretrain_steps": 200}},
-                       "lora_adapter": {"config": {"max_steps": 60}},
+FEWER_STEPS = {"ops": {"base_model": {"config": {"tiny_pretrain_steps": 600}},
+                       "lora_adapter": {"config": {"max_steps": 300}},
                        "rl_adapter": {"config": {"max_steps": 10}}}}
 
 

@@ -48,6 +48,12 @@ class AccelerateLauncher(dg.ConfigurableResource):
     machine_rank: Optional[int] = Field(default=None, description="multi_node: this node's rank (0 is the main node).")
     main_process_ip: Optional[str] = Field(default=None, description="multi_node: address of the main node.")
     main_process_port: Optional[int] = Field(default=None, description="multi_node: port on the main node.")
+    cpu_threads_per_process: Optional[int] = Field(
+        default=None,
+        description="CPU threads (OMP_NUM_THREADS) of each training process. None: $OMP_NUM_THREADS when set, else "
+                    "this machine's CPUs shared among its processes. (Left alone, accelerate gives each process one "
+                    "thread unless its config says use_cpu: on a 2-core CPU, LoRA trained at 3,700 tokens/s instead "
+                    "of 6,300.)")
     extra_env: dict[str, str] = Field(default={}, description="Extra environment variables for the training processes.")
     backend: Literal["local", "slurm"] = Field(
         default="local", description="local: launch on this machine. slurm: submit a Slurm job (settings in "
@@ -104,6 +110,7 @@ class AccelerateLauncher(dg.ConfigurableResource):
                 raise ValueError(f"num_processes {self.num_processes} with launch_profile {self.launch_profile}, "
                                  "which runs one process: use ddp or a deepspeed profile")
             command += ["--num_processes", str(self.num_processes)]
+        command += ["--num_cpu_threads_per_process", str(self.cpu_threads())]
         ds = self.deepspeed_config_file()
         if ds is not None:
             command += ["--deepspeed_config_file", str(ds)]
@@ -114,6 +121,18 @@ class AccelerateLauncher(dg.ConfigurableResource):
             if value is not None:
                 command += [f"--{name}", str(value)]
         return command + self.script(run_config_path, module)
+
+    def cpu_threads(self) -> int:
+        """Threads for each local training process (see cpu_threads_per_process)."""
+        if self.cpu_threads_per_process is not None:
+            if self.cpu_threads_per_process < 1:
+                raise ValueError(f"cpu_threads_per_process must be positive, got {self.cpu_threads_per_process}")
+            return self.cpu_threads_per_process
+        if os.environ.get("OMP_NUM_THREADS", "").isdigit():
+            return max(1, int(os.environ["OMP_NUM_THREADS"]))
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        local_processes = max(1, self.world_size() // (self.num_machines or 1))
+        return max(1, cpus // local_processes)
 
     @staticmethod
     def script(run_config_path: Path, module: str = TRAIN_MODULE) -> list[str]:

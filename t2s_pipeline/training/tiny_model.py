@@ -52,10 +52,12 @@ class TinyModelConfig:
     num_heads: int = 4
     intermediate_size: int = 512
     max_position_embeddings: int = 1024
-    pretrain_steps: int = 500  # with 100 LoRA and 20 GRPO steps the demo stays under 10 minutes from a fresh clone
+    # Many small steps beat few large ones at equal compute: 2,000 steps of 6 rows reach held-out EX 0.632
+    # (prompted as "Question: ...\nSQL:"), 1,000 of 12 0.599, 500 of 24 0.456 (README, "Measured").
+    pretrain_steps: int = 2000
     pretrain_lr: float = 2e-3
-    pretrain_batch_size: int = 24  # packed rows per step
-    pretrain_row_length: int = 128  # tokens per packed row: 3,072 tokens a step, none of them padding
+    pretrain_batch_size: int = 6  # packed rows per step
+    pretrain_row_length: int = 128  # tokens per packed row: 768 tokens a step, none of them padding
     literal_variants: int = 3  # literal-swapped copies of each train pair in the pretraining documents
     seed: int = 0
 

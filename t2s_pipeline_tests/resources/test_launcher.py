@@ -77,6 +77,34 @@ def test_multi_node_fields_reach_the_command(tmp_path):
         ("2", "1", "10.0.0.1", "29501", "16")
 
 
+def test_each_process_gets_its_share_of_the_cpus(tmp_path, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    threads = lambda launcher: _flag(launcher.command(tmp_path / "run.json"), "--num_cpu_threads_per_process")
+    assert threads(AccelerateLauncher()) == "8"
+    assert threads(AccelerateLauncher(launch_profile="ddp", num_processes=2)) == "4"
+    assert threads(AccelerateLauncher(launch_profile="multi_node", num_processes=4, num_machines=2)) == "4"
+    assert threads(AccelerateLauncher(launch_profile="ddp", num_processes=16)) == "1"
+    assert threads(AccelerateLauncher(cpu_threads_per_process=3)) == "3"
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert threads(AccelerateLauncher()) == "2"
+    with pytest.raises(ValueError, match="cpu_threads_per_process"):
+        AccelerateLauncher(cpu_threads_per_process=0).command(tmp_path / "run.json")
+
+
+def test_a_real_launch_runs_with_the_threads_it_was_given(tmp_path, monkeypatch):
+    # accelerate alone gives a CPU process one thread; the launcher's figure must reach torch
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    script = tmp_path / "threads.py"
+    script.write_text("import torch\nprint('threads', torch.get_num_threads())\n")
+    launcher = AccelerateLauncher(cpu_threads_per_process=2)
+    command = launcher.command(tmp_path / "run.json")[:-4] + [str(script)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_PIPES")}
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "threads 2" in proc.stdout
+
+
 def test_impossible_launches_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="no_such_profile"):
         AccelerateLauncher(launch_profile="no_such_profile").command(tmp_path / "run.json")
