@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 import re
 
+from t2s_pipeline.sql.normalize import normalized_sql
+
 _STRING = re.compile(r"'((?:[^']|'')+)'")
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?!\w|\.\d)")  # a sentence's full stop may follow
 
@@ -49,3 +51,9 @@ def swap_literals(question: str, sql: str, strings: list[str], rng: random.Rando
 def string_literals(sqls: list[str]) -> list[str]:
     """Every distinct string literal of the given SQL, in first-seen order (the pool swaps draw from)."""
     return list(dict.fromkeys(m.group(1) for sql in sqls for m in _STRING.finditer(sql)))
+
+
+def pair_keys(question: str, sql: str) -> set[str]:
+    """The normalized question and the normalized SQL of a pair: a swapped copy that matches a held-out
+    question or query on either must be left out of anything trained on."""
+    return {"q:" + " ".join(question.lower().split()), "s:" + normalized_sql(sql)}

@@ -49,6 +49,10 @@ class RLConfig:
     loss_type: str = _f("dapo", "Loss aggregation: grpo, dr_grpo, dapo (token-level, TRL's default) or bnpo.")
     scale_rewards: str = _f("group", "Divide advantages by the reward std of the group, the batch, or not at all (none).")
     max_prompts: int = _f(0, "Use at most this many train questions as prompts (drawn with the seed); 0 uses all.")
+    literal_variants: int = _f(0, "Literal-swapped copies of each train question added to the prompts, kept when "
+                                  "their gold query returns rows (training/rl_prompts.py). On its own train "
+                                  "questions a fine-tuned model is nearly always right and GRPO gets no signal; "
+                                  "unseen literals are where a small model still fails. 0: the questions alone.")
     generation: str = _f("auto", "Who samples completions: 'hf' (model.generate), 'vllm' (TRL's colocated vLLM; "
                                  "needs vllm and a GPU), or 'auto' (vllm when installed on a GPU, else hf).")
     vllm_gpu_memory_utilization: float = _f(0.3, "Share of GPU memory vLLM may take in colocate mode.")
@@ -99,8 +103,9 @@ class RLConfig:
                      "gradient_accumulation_steps", "num_iterations", "logging_steps"):
             if getattr(self, name) <= 0:
                 p.append(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("beta", "epsilon", "max_prompts", "warmup_steps", "max_grad_norm", "save_steps",
-                     "max_grad_norm_to_stop", "max_wall_hours", "price_per_gpu_hour", "debug_inject_nan_at_step"):
+        for name in ("beta", "epsilon", "max_prompts", "literal_variants", "warmup_steps", "max_grad_norm",
+                     "save_steps", "max_grad_norm_to_stop", "max_wall_hours", "price_per_gpu_hour",
+                     "debug_inject_nan_at_step"):
             if getattr(self, name) < 0:
                 p.append(f"{name} must not be negative, got {getattr(self, name)}")
         if not 0.0 < self.top_p <= 1.0:

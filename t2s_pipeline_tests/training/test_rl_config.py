@@ -43,6 +43,7 @@ def test_every_field_has_a_description():
 @pytest.mark.parametrize("values, field", [
     ({"num_generations": 1}, "num_generations"),
     ({"beta": -0.1}, "beta"),
+    ({"literal_variants": -1}, "literal_variants"),
     ({"temperature": 0}, "temperature"),
     ({"generation": "tgi"}, "generation"),
     ({"top_p": 1.5}, "top_p"),

@@ -53,3 +53,54 @@ def test_pipe_and_chain_of_thought_samples_ask_for_their_format(tmp_path):
     assert rl_prompts(tmp_path, tmp_path)[0]["answer_format"] == PIPE
     write_jsonl(tmp_path / "train.jsonl", [cot])
     assert rl_prompts(tmp_path, tmp_path)[0]["answer_format"] == COT
+
+
+def test_literal_swapped_prompts_state_new_literals_that_decide_the_result(tmp_path):
+    import sqlite3
+
+    (tmp_path / "databases").mkdir()
+    with sqlite3.connect(tmp_path / "databases" / "music.sqlite") as db:
+        db.execute(tiny.SCHEMA.rstrip(";"))
+        db.executemany("INSERT INTO singer VALUES (?, ?, ?, ?)", [(i, f"S{i}", 10 + i, f"C{i % 7}") for i in range(90)])
+    older = tiny.sample(2, "train")  # "Which singers are older than 30?": the number is stated, so it swaps
+    plain = tiny.sample(1, "train")  # no literal: no copy
+    write_jsonl(tmp_path / "train.jsonl", [older, plain])
+    rows = rl_prompts(tmp_path, tmp_path, literal_variants=3)
+    swapped = [r for r in rows if "/swap" in r["id"]]
+    assert 1 <= len(swapped) <= 3 and all(r["id"].startswith(older["meta"]["id"]) for r in swapped)
+    for row in swapped:
+        question = row["prompt"][-1]["content"].rpartition("Question: ")[2]
+        number = question.removeprefix("Which singers are older than ").removesuffix("?")
+        assert number.isdigit() and number != "30"
+        assert row["gold_sql"] == f"SELECT name FROM singer WHERE age > {number}"
+        assert row["prompt"][-1]["content"].startswith("Database schema:")
+        assert row["databases"] == [str(tmp_path / "databases" / "music.sqlite")]
+
+
+def test_a_swap_whose_result_the_literal_does_not_decide_is_left_out(tmp_path):
+    import sqlite3
+
+    (tmp_path / "databases").mkdir()
+    with sqlite3.connect(tmp_path / "databases" / "music.sqlite") as db:  # every age under 30: any swap is empty
+        db.execute(tiny.SCHEMA.rstrip(";"))
+        db.executemany("INSERT INTO singer VALUES (?, ?, ?, ?)", [(i, f"S{i}", 5, "X") for i in range(5)])
+    write_jsonl(tmp_path / "train.jsonl", [tiny.sample(2, "train")])
+    assert [r["id"] for r in rl_prompts(tmp_path, tmp_path, literal_variants=5)] == ["mini/train/2"]
+
+
+def test_a_swap_that_writes_a_held_out_question_is_left_out(tmp_path):
+    import sqlite3
+
+    (tmp_path / "databases").mkdir()
+    with sqlite3.connect(tmp_path / "databases" / "music.sqlite") as db:
+        db.execute(tiny.SCHEMA.rstrip(";"))
+        db.executemany("INSERT INTO singer VALUES (?, ?, ?, ?)", [(i, f"S{i}", 10 + i, "X") for i in range(90)])
+    train = tiny.sample(2, "train")
+    write_jsonl(tmp_path / "train.jsonl", [train])
+    swapped = {r["gold_sql"] for r in rl_prompts(tmp_path, tmp_path, literal_variants=5)} - {train["meta"]["gold_sql"]}
+    assert swapped
+    held = tiny.sample(2, "test")  # a test question with one of those queries
+    held["meta"]["gold_sql"] = held["messages"][-1]["content"] = sorted(swapped)[0]
+    write_jsonl(tmp_path / "test.jsonl", [held])
+    again = {r["gold_sql"] for r in rl_prompts(tmp_path, tmp_path, literal_variants=5)}
+    assert sorted(swapped)[0] not in again
