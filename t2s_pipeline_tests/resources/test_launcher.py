@@ -86,6 +86,7 @@ def test_each_process_gets_its_share_of_the_cpus(tmp_path, monkeypatch):
     assert threads(AccelerateLauncher(launch_profile="multi_node", num_processes=4, num_machines=2)) == "4"
     assert threads(AccelerateLauncher(launch_profile="ddp", num_processes=16)) == "1"
     assert threads(AccelerateLauncher(cpu_threads_per_process=3)) == "3"
+    assert threads(AccelerateLauncher(extra_env={"OMP_NUM_THREADS": "5"})) == "5"
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert threads(AccelerateLauncher()) == "2"
     with pytest.raises(ValueError, match="cpu_threads_per_process"):
