@@ -49,8 +49,8 @@ class RLConfig:
     loss_type: str = _f("dapo", "Loss aggregation: grpo, dr_grpo, dapo (token-level, TRL's default) or bnpo.")
     scale_rewards: str = _f("group", "Divide advantages by the reward std of the group, the batch, or not at all (none).")
     max_prompts: int = _f(0, "Use at most this many train questions as prompts (drawn with the seed); 0 uses all.")
-    literal_variants: int = _f(0, "Literal-swapped copies of each train question added to the prompts, kept when "
-                                  "their gold query returns rows (training/rl_prompts.py). On its own train "
+    literal_variants: int = _f(0, "Literal-swapped copies of each train question added to the prompts, kept where "
+                                  "the literal decides the result (training/rl_prompts.py). On its own train "
                                   "questions a fine-tuned model is nearly always right and GRPO gets no signal; "
                                   "unseen literals are where a small model still fails. 0: the questions alone.")
     generation: str = _f("auto", "Who samples completions: 'hf' (model.generate), 'vllm' (TRL's colocated vLLM; "
