@@ -9,11 +9,11 @@ import pytest
 from t2s_pipeline.definitions import defs
 from t2s_pipeline.resources.storage import current_version_path
 
-# Fewer fine-tuning steps than the preset (400) keep the test near 6 minutes.
+# Fewer fine-tuning steps than the preset (400) keep the test near 5 minutes. All 182 held-out questions are
+# scored: on the first 60 the tuned tiny T5 answered 1 (one training thread) or 0 (two), too few to compare.
 RUN_CONFIG = {"ops": {"base_model": {"config": {"model": "tiny-t5", "tiny_pretrain_steps": 250}},
                       "lora_adapter": {"config": {"preset": "tiny-t5", "max_steps": 250}},
-                      "rl_adapter": {"config": {"enabled": False}},  # GRPO trains decoder-only models
-                      "eval_report": {"config": {"limit": 60}}}}
+                      "rl_adapter": {"config": {"enabled": False}}}}  # GRPO trains decoder-only models
 
 
 @pytest.mark.slow

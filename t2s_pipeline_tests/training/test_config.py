@@ -93,9 +93,9 @@ def test_all_shipped_presets_are_tested():
 def test_tiny_preset_keeps_the_demo_values():
     cfg = load_preset("tiny")
     assert (cfg.lora_r, cfg.lora_alpha, cfg.learning_rate, cfg.warmup_steps, cfg.max_steps,
-            cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps) == (16, 32, 3e-3, 10, 100, 4, 4)
+            cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps) == (16, 32, 3e-3, 10, 1200, 2, 1)
     assert (cfg.quantization, cfg.precision, cfg.batching, cfg.use_dora) == ("none", "fp32", "padding_free", False)
-    assert cfg.effective_batch(1) == 16
+    assert cfg.effective_batch(1) == 2
 
 
 def test_qlora_presets_are_4bit_nf4_with_bf16_compute_and_double_quant():
