@@ -31,7 +31,7 @@ from collections import Counter
 from pathlib import Path
 
 from t2s_pipeline.records import read_json, read_jsonl, write_json
-from t2s_pipeline.samples.literal_swap import string_literals, swap_literals
+from t2s_pipeline.samples.literal_swap import pair_keys, string_literals, swap_literals
 from t2s_pipeline.samples.mixing import MixSource, mix_pairs
 from t2s_pipeline.samples.prompts import FORMATS, cot_answer, prompt_messages
 from t2s_pipeline.samples.splits import SPLITS, leakage, split_by_question, text_keys
@@ -43,6 +43,21 @@ TARGETS = ("sql", "pipe", "both")
 # Samples that answer a question with a whole query, standard SQL first: what pretraining reads
 # and what eval_report scores (the pipe one when a split has no standard-SQL sample).
 WHOLE_QUERY_KINDS = ("whole_query", "pipe_whole_query")
+
+
+def whole_query_samples(trajectories_dir: str | Path, split: str) -> list[dict]:
+    """The split's whole-query samples (step and tool-call samples repeat the same question and answer);
+    none when the split file is absent."""
+    path = Path(trajectories_dir) / f"{split}.jsonl"
+    return [s for s in read_jsonl(path) if s["meta"]["kind"] in WHOLE_QUERY_KINDS] if path.is_file() else []
+
+
+def held_out_pair_keys(trajectories_dir: str | Path) -> set[str]:
+    """pair_keys of every dev and test question with its answer and its gold SQL: what a literal-swapped
+    copy of a train pair must not match."""
+    return {key for split in ("dev", "test") for s in whole_query_samples(trajectories_dir, split)
+            for sql in (s["messages"][-1]["content"], s["meta"]["gold_sql"])
+            for key in pair_keys(s["messages"][-2]["content"].rpartition("Question: ")[2], sql)}
 
 
 def whole_query_sample(pair: dict, schema_prompt: str, cot: bool = False) -> dict:

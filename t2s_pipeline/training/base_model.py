@@ -6,10 +6,9 @@ import random
 import shutil
 from pathlib import Path
 
-from t2s_pipeline.records import read_jsonl
 from t2s_pipeline.samples.literal_swap import pair_keys, string_literals, swap_literals
 from t2s_pipeline.samples.prompts import SYSTEM_PROMPT
-from t2s_pipeline.samples.trajectories import WHOLE_QUERY_KINDS
+from t2s_pipeline.samples.trajectories import held_out_pair_keys, whole_query_samples
 from t2s_pipeline.training.tiny_model import TinyModelConfig, build_tiny_base
 
 TINY = "tiny"
@@ -31,24 +30,16 @@ def pretraining_documents(trajectories_dir: str | Path, literal_variants: int = 
     is left out.
     """
     schemas, pairs = {}, []
-    for sample in _whole_query_samples(trajectories_dir, "train"):
+    for sample in whole_query_samples(trajectories_dir, "train"):
         turns = {m["role"]: m["content"] for m in sample["messages"]}
         schema, _, question = turns["user"].partition("\n\nQuestion: ")
         schemas[sample["meta"]["db_id"]] = schema
         pairs.append((question, turns["assistant"]))
-    held_out = {key for split in ("dev", "test") for sample in _whole_query_samples(trajectories_dir, split)
-                for key in pair_keys(sample["messages"][-2]["content"].rpartition("Question: ")[2],
-                                     sample["messages"][-1]["content"])} if literal_variants else set()
+    held_out = held_out_pair_keys(trajectories_dir) if literal_variants else set()
     rng, pool = random.Random(seed), string_literals([sql for _, sql in pairs])
     swapped = [swap for q, sql in pairs for _ in range(literal_variants)
                if (swap := swap_literals(q, sql, pool, rng)) and not held_out & pair_keys(*swap)]
     return [SYSTEM_PROMPT, *schemas.values(), *(f"Question: {q}\nSQL: {sql}" for q, sql in pairs + swapped)]
-
-
-def _whole_query_samples(trajectories_dir: str | Path, split: str):
-    # step and tool-call samples repeat the same schema, question and answer
-    path = Path(trajectories_dir) / f"{split}.jsonl"
-    return (s for s in read_jsonl(path) if s["meta"]["kind"] in WHOLE_QUERY_KINDS) if path.is_file() else ()
 
 
 def prepare_base_model(source: str, trajectories_dir: str | Path, out_dir: str | Path,

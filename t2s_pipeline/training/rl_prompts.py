@@ -12,9 +12,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from t2s_pipeline.records import read_jsonl
 from t2s_pipeline.samples.literal_swap import pair_keys, string_literals, swap_literals
-from t2s_pipeline.samples.trajectories import WHOLE_QUERY_KINDS
+from t2s_pipeline.samples.trajectories import WHOLE_QUERY_KINDS, held_out_pair_keys, whole_query_samples
 from t2s_pipeline.sql.execute import execute_sql
 from t2s_pipeline.sql.test_suite_read import suite_databases
 from t2s_pipeline.training.reward import COT, PIPE, SQL
@@ -33,17 +32,12 @@ def question_databases(raw_dir: Path, db_id: str, gold_sql: str, suite_dir: Path
     return list(suite_databases(suite_dir, db_id, Path(raw_dir) / "databases" / f"{db_id}.sqlite", gold_sql))
 
 
-def _whole_query_samples(trajectories_dir, split: str) -> list[dict]:
-    path = Path(trajectories_dir) / f"{split}.jsonl"
-    return [s for s in read_jsonl(path) if s["meta"]["kind"] in WHOLE_QUERY_KINDS] if path.is_file() else []
-
-
 def rl_prompts(trajectories_dir, raw_dir, split: str = "train", max_prompts: int = 0, seed: int = 0,
                suite_dir: Path | None = None, literal_variants: int = 0) -> list[dict]:
     """One row per question of the split (standard-SQL samples when the split has them, else whole pipe
     queries; a question the mix repeated counts once), plus `literal_variants` literal-swapped copies of each
     where they qualify; at most max_prompts of them drawn with the seed."""
-    samples = _whole_query_samples(trajectories_dir, split)
+    samples = whole_query_samples(trajectories_dir, split)
     kind = next((k for k in WHOLE_QUERY_KINDS if any(s["meta"]["kind"] == k for s in samples)), None)
     rows, seen = [], set()
     for s in samples:
@@ -75,8 +69,7 @@ def literal_swapped_prompts(rows: list[dict], trajectories_dir, raw_dir, variant
     Why: on the train questions a fine-tuned model is nearly always right, so every completion of a group
     earns the same reward and GRPO learns nothing; copying a literal it has never seen is where a small model
     still fails, so these prompts give groups with mixed rewards."""
-    held_out = {key for split in ("dev", "test") for s in _whole_query_samples(trajectories_dir, split)
-                for key in pair_keys(s["messages"][-2]["content"].rpartition("Question: ")[2], s["meta"]["gold_sql"])}
+    held_out = held_out_pair_keys(trajectories_dir)
     rng, pool = random.Random(seed), string_literals([r["gold_sql"] for r in rows])
     swapped, seen = [], set()
     for row in rows:
