@@ -31,10 +31,14 @@ class EvalReportConfig(dg.Config):
     n_samples: int = Field(default=1, ge=1, description="Self-consistency: queries per question (the greedy one, then "
                            "n_samples - 1 sampled), the answer voted by execution result; 1 decodes greedily only.")
     temperature: float = Field(default=1.0, gt=0.0, description="Sampling temperature of the self-consistency samples.")
+    constrained: bool = Field(default=True, description="Constrained decoding for every model (decoder-only): string "
+                              "and number literals must be spans the question (or its evidence) states, other words "
+                              "SQL keywords, aliases, or tables and columns of the question's database "
+                              "(evaluation/constrained.py). Switch off when gold values are not in the questions.")
 
 
 @dg.asset(
-    code_version="3",
+    code_version="4",
     group_name="evaluation",
     kinds={"sqlite", "markdown"},
     description="Execution accuracy (on the original database and on its test suite), exact match, record F1, "
@@ -50,6 +54,7 @@ def eval_report(context: dg.AssetExecutionContext, config: EvalReportConfig, lor
         context.log.info("rl_adapter passed the SFT adapter through: the report compares base and SFT only")
     report = evaluate(base_model, lora_adapter / "adapter", trajectories, raw_benchmarks, out, suite_dir=test_suites,
                       rl_adapter_dir=rl, n_samples=config.n_samples, temperature=config.temperature,
+                      constrained=config.constrained,
                       limit=config.limit or None, batch_size=config.batch_size,
                       max_new_tokens=config.max_new_tokens, timeout_s=config.timeout_s, log=log_to(context),
                       protocol=config.protocol, num_beams=config.num_beams, incremental=config.incremental,

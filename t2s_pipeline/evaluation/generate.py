@@ -110,10 +110,14 @@ def stop_token_ids(tokenizer) -> list[int]:
 
 def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int, max_new_tokens: int,
               num_beams: int = 1, chat_template: str | None = None, samples: int = 0, temperature: float = 1.0,
-              top_p: float = 1.0) -> list[str]:
+              top_p: float = 1.0, contexts: list | None = None) -> list[str]:
     """The raw reply (special tokens removed) to each conversation, batched with left padding. samples > 0
-    draws that many replies per conversation by sampling instead (consecutive in the output)."""
+    draws that many replies per conversation by sampling instead (consecutive in the output). contexts: one
+    SqlContext per conversation to constrain decoding with (constrained.py; decoder-only models)."""
     import torch
+    from transformers import LogitsProcessorList
+
+    from t2s_pipeline.evaluation.constrained import SqlConstraint
 
     if is_seq2seq(model):
         return _complete_seq2seq(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams)
@@ -136,6 +140,9 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
             options.update(num_beams=num_beams, early_stopping=True)
         if not getattr(model.config, "use_cache", True):
             options["use_cache"] = True  # a model loaded for training has the cache off
+        if contexts is not None:
+            options["logits_processor"] = LogitsProcessorList([SqlConstraint(
+                tokenizer, contexts[i : i + batch_size], batch["input_ids"].shape[1], samples or num_beams)])
         with torch.no_grad():
             generated = model.generate(**batch, **options)
         new_tokens = generated[:, batch["input_ids"].shape[1]:]
@@ -144,19 +151,22 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
 
 
 def generate_sql(model, tokenizer, conversations: list[list[dict]], batch_size: int = 16, max_new_tokens: int = 128,
-                 num_beams: int = 1, chat_template: str | None = None) -> list[str]:
+                 num_beams: int = 1, chat_template: str | None = None, contexts: list | None = None) -> list[str]:
     """One SQL string per conversation (system + user turns): greedy decoding, or beam search when num_beams > 1.
-    chat_template: a template other than the tokenizer's (the Alpaca format's)."""
-    replies = _complete(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams, chat_template)
+    chat_template: a template other than the tokenizer's (the Alpaca format's). contexts: one SqlContext per
+    conversation to constrain the SQL to the question's literals and the database's names (constrained.py)."""
+    replies = _complete(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams, chat_template,
+                        contexts=contexts)
     return [extract_sql(r) for r in replies]
 
 
 def sample_sql(model, tokenizer, conversations: list[list[dict]], n: int, batch_size: int = 16,
                max_new_tokens: int = 128, temperature: float = 1.0, top_p: float = 1.0,
-               chat_template: str | None = None) -> list[list[str]]:
-    """n SQL strings per conversation drawn by sampling (temperature, top_p)."""
+               chat_template: str | None = None, contexts: list | None = None) -> list[list[str]]:
+    """n SQL strings per conversation drawn by sampling (temperature, top_p), constrained by contexts if given."""
     replies = _complete(model, tokenizer, conversations, max(1, batch_size // n), max_new_tokens,
-                        chat_template=chat_template, samples=n, temperature=temperature, top_p=top_p)
+                        chat_template=chat_template, samples=n, temperature=temperature, top_p=top_p,
+                        contexts=contexts)
     return [[extract_sql(r) for r in replies[i * n:(i + 1) * n]] for i in range(len(conversations))]
 
 

@@ -53,6 +53,11 @@ def _question(sample: dict) -> str:
     return user.rsplit("Question: ", 1)[-1].split("\n\nEvidence: ", 1)[0]
 
 
+def _question_and_evidence(sample: dict) -> str:
+    """The user turn from the question on: the text a constrained query may take its literals from."""
+    return [m for m in sample["messages"] if m["role"] == "user"][-1]["content"].rsplit("Question: ", 1)[-1]
+
+
 def load_test_samples(trajectories_dir, limit: int | None = None) -> list[dict]:
     """The test samples that ask for a whole query (at most `limit`), each marked with whether its
     SQL is in train. Standard-SQL samples when the split has them, else whole pipe-query samples
@@ -71,24 +76,30 @@ def load_test_samples(trajectories_dir, limit: int | None = None) -> list[dict]:
 
 def predict(name, model_dir, adapter_dir, samples, batch_size=16, max_new_tokens=128, num_beams=1,
             incremental=False, log=print, n_samples: int = 1, temperature: float = 1.0, db_paths=None,
-            timeout_s: float = 5.0) -> tuple[list[str], list[tuple[float, int]], float]:
+            timeout_s: float = 5.0, constrained: bool = False) -> tuple[list[str], list[tuple[float, int]], float]:
     """Predicted SQL and per-sample masked loss for one model; returns (sqls, losses, seconds).
     n_samples > 1: each answer is voted by execution result over the greedy query and n_samples - 1
-    sampled ones (self_consistency.py), on the question's database (db_paths, in sample order)."""
+    sampled ones (self_consistency.py), on the question's database (db_paths, in sample order).
+    constrained: literals from the question, names from the database (constrained.py; needs db_paths)."""
     start = time.monotonic()
     model, tokenizer = load_model(str(model_dir), str(adapter_dir) if adapter_dir else None)
     conversations = [_prompt(s) for s in samples]
+    contexts = None
+    if constrained:
+        from t2s_pipeline.evaluation.constrained import sql_contexts
+
+        contexts = sql_contexts([_question_and_evidence(s) for s in samples], db_paths)
     if incremental:
         sqls = generate_incremental(model, tokenizer, conversations, batch_size, max_new_tokens)
     else:
         sqls = generate_sql(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams,
-                            sample_template(samples[0]))
+                            sample_template(samples[0]), contexts)
         if n_samples > 1:
             from t2s_pipeline.evaluation.self_consistency import self_consistent_sql
 
             votes = self_consistent_sql(model, tokenizer, conversations, db_paths, n_samples, batch_size,
                                         max_new_tokens, temperature, chat_template=sample_template(samples[0]),
-                                        timeout_s=timeout_s, greedy=sqls)
+                                        timeout_s=timeout_s, greedy=sqls, contexts=contexts)
             sqls = [v["sql"] for v in votes]
     losses = masked_losses(model, tokenizer, samples, batch_size)
     del model
@@ -102,14 +113,16 @@ def evaluate(
     limit: int | None = None, batch_size: int = 16, max_new_tokens: int = 128, timeout_s: float = 5.0, log=print,
     protocol: str = SPIDER, num_beams: int = 0, incremental: bool = False, workers: int | None = None,
     loss_log: str | Path | None = None, plots: bool = True, suite_dir: str | Path | None = None,
-    rl_adapter_dir=None, n_samples: int = 1, temperature: float = 1.0,
+    rl_adapter_dir=None, n_samples: int = 1, temperature: float = 1.0, constrained: bool = False,
 ) -> dict:
     """Score the base model, base + SFT adapter and (given rl_adapter_dir) base + RL adapter on the test
     split; write the report files to out_dir. n_samples > 1 votes each answer by execution result.
 
     num_beams 0 picks the model family's default: 5 beams for an encoder-decoder model (T5), else greedy.
     suite_dir: a test_suites folder; each prediction is then judged on its original database and on the
-    suite's variants of it (sql/judge.py), and the report gives EX on both."""
+    suite's variants of it (sql/judge.py), and the report gives EX on both.
+    constrained: decode every model under the same constraint (constrained.py: literals the question
+    states, names of the database; decoder-only models)."""
     if n_samples > 1 and (incremental or num_beams > 1):
         raise ValueError("n_samples > 1 (self-consistency) samples whole queries: not with incremental or num_beams")
     from t2s_pipeline.training.base_model import is_encoder_decoder
@@ -131,7 +144,8 @@ def evaluate(
     for name, adapter in models:
         predicted[name], losses[name], gen_seconds[name] = predict(
             name, base_model_dir, adapter, samples, batch_size, max_new_tokens, num_beams, incremental, log,
-            n_samples, temperature, [db_paths[s["meta"]["db_id"]] for s in samples], timeout_s)
+            n_samples, temperature, [db_paths[s["meta"]["db_id"]] for s in samples], timeout_s,
+            constrained and not seq2seq)
 
     judge_start = time.monotonic()
     from t2s_pipeline.sql.test_suite_read import suite_databases  # sqlglot: only when evaluating
@@ -147,7 +161,8 @@ def evaluate(
               "architecture": "encoder-decoder" if seq2seq else "decoder-only",
               "settings": {"batch_size": batch_size, "max_new_tokens": max_new_tokens, "num_beams": num_beams,
                            "incremental": incremental, "timeout_s": timeout_s, "limit": limit,
-                           "n_samples": n_samples, "temperature": temperature if n_samples > 1 else None},
+                           "n_samples": n_samples, "temperature": temperature if n_samples > 1 else None,
+                           "constrained": constrained and not seq2seq},
               "suite": {"dir": str(suite_dir), "databases_per_question": round(
                   sum(len(d) for d in databases) / len(databases), 2)} if suite_dir else None}
     predictions = []

@@ -54,12 +54,14 @@ def vote(db_path: str | Path, candidates: list[str], timeout_s: float = 5.0, max
 def self_consistent_sql(model, tokenizer, conversations: list[list[dict]], db_paths: list, n_samples: int,
                         batch_size: int = 16, max_new_tokens: int = 128, temperature: float = 1.0,
                         top_p: float = 1.0, chat_template: str | None = None, timeout_s: float = 5.0,
-                        greedy: list[str] | None = None) -> list[dict]:
-    """One vote per conversation over the greedy query (given, or decoded here) and n_samples - 1 samples."""
+                        greedy: list[str] | None = None, contexts: list | None = None) -> list[dict]:
+    """One vote per conversation over the greedy query (given, or decoded here) and n_samples - 1 samples;
+    contexts (constrained.py) constrain the decoding when given."""
     from t2s_pipeline.evaluation.generate import generate_sql, sample_sql
 
     if greedy is None:
-        greedy = generate_sql(model, tokenizer, conversations, batch_size, max_new_tokens, chat_template=chat_template)
+        greedy = generate_sql(model, tokenizer, conversations, batch_size, max_new_tokens, chat_template=chat_template,
+                              contexts=contexts)
     drawn = sample_sql(model, tokenizer, conversations, n_samples - 1, batch_size, max_new_tokens, temperature,
-                       top_p, chat_template) if n_samples > 1 else [[] for _ in conversations]
+                       top_p, chat_template, contexts) if n_samples > 1 else [[] for _ in conversations]
     return [vote(db, [g, *d], timeout_s) for db, g, d in zip(db_paths, greedy, drawn)]

@@ -137,6 +137,21 @@ def test_evaluate_writes_the_report_files(tmp_path, tiny_base_dir, lora_adapter_
     assert len(predictions) == 4 and {p["model"] for p in predictions} == {"base", "fine_tuned"}
     assert all(p["reason"] in ("ok", "wrong_result", "exec_error", "timeout", "denied", "not_sql") for p in predictions)
     assert "## EX by difficulty" in (out / "report.md").read_text()
+    assert report["settings"]["constrained"] is False
+
+
+def test_evaluate_can_constrain_every_models_decoding(tmp_path, tiny_base_dir, lora_adapter_dir, trajectories_dir,
+                                                      raw_dir, monkeypatch):
+    from t2s_pipeline.evaluation import generate
+
+    seen = []
+    original = generate._complete
+    monkeypatch.setattr(generate, "_complete", lambda *a, **k: seen.append(k.get("contexts")) or original(*a, **k))
+    report = evaluate(tiny_base_dir, lora_adapter_dir / "adapter", trajectories_dir, raw_dir, tmp_path / "report",
+                      max_new_tokens=8, log=lambda m: None, plots=False, constrained=True)
+    assert report["settings"]["constrained"] is True
+    assert len(seen) == 2 and all(len(c) == 2 and c[0].tables == {"singer": ["id", "name", "age", "country"]}
+                                  for c in seen)
 
 
 def _pipe_trajectories(folder, with_sql: bool):
@@ -216,9 +231,9 @@ def test_an_alpaca_test_split_is_generated_with_the_alpaca_prompt(tmp_path, tiny
     prompts = []
     real_complete = generate._complete
 
-    def spy(model, tokenizer, conversations, *args):
+    def spy(model, tokenizer, conversations, *args, **kwargs):
         prompts.extend(tokenizer.apply_chat_template(c, tokenize=False, chat_template=args[-1]) for c in conversations)
-        return real_complete(model, tokenizer, conversations, *args)
+        return real_complete(model, tokenizer, conversations, *args, **kwargs)
 
     monkeypatch.setattr(generate, "_complete", spy)
     report = evaluate(tiny_base_dir, lora_adapter_dir / "adapter", folder, raw_dir, tmp_path / "report",

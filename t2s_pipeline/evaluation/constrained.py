@@ -1,0 +1,220 @@
+"""Constrained decoding for SQL: literals come from the question, identifiers from the database.
+
+A small model writes the right query shape with the wrong literal (`founded_year < 1879` for "under
+1920") or a column of another database. Like PICARD (Scholak et al., 2021), a logits processor checks
+the most likely next tokens and keeps those that can still lead to a valid query:
+- inside a single-quoted string, the string so far must be the start of a span of the question (its
+  text from a word on), LIKE's `%` allowed at either end, and the closing quote must end a whole word;
+- a number (not part of a name such as T1) must be the start of a number the question states, or of
+  0, 1, or the value of a number word it uses ("two" -> 2); when the most likely token starts a
+  number, only such numbers are kept (a number is never swapped for a name);
+- any other word must be an SQL keyword or function, an alias (T1..., or one the query defines with
+  AS or WITH), or a table or column of the question's database (case-insensitive); after `T2.`, a
+  column of T2's table.
+When none of the top-k tokens passes, the scores are left alone: the constraint never blocks an
+answer. Double-quoted and backticked text is not checked. Numbers and strings a question does not
+state cannot be written: on Spider dev 22 of 1,034 gold queries have one ("French" -> 'France',
+"two" is covered); switch the constraint off for data whose values come from elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# Words outside literals a query may use besides the schema: SQLite's keywords and functions, and
+# the pipe-syntax operators (GoogleSQL).
+SQL_WORDS = frozenset("""
+SELECT FROM WHERE JOIN ON AS AND OR NOT IN LIKE GLOB BETWEEN IS NULL GROUP BY ORDER HAVING LIMIT OFFSET DESC ASC
+DISTINCT ALL UNION INTERSECT EXCEPT CASE WHEN THEN ELSE END EXISTS LEFT RIGHT FULL INNER OUTER CROSS NATURAL USING
+CAST WITH RECURSIVE OVER PARTITION WINDOW ROWS RANGE GROUPS PRECEDING FOLLOWING CURRENT ROW UNBOUNDED FILTER ESCAPE
+COLLATE NOCASE TRUE FALSE VALUES
+COUNT SUM AVG MIN MAX TOTAL GROUP_CONCAT ROUND ABS LENGTH UPPER LOWER SUBSTR SUBSTRING INSTR REPLACE TRIM LTRIM RTRIM
+IFNULL NULLIF COALESCE IIF TYPEOF PRINTF RANDOM DATE TIME DATETIME JULIANDAY STRFTIME
+RANK DENSE_RANK ROW_NUMBER NTILE LAG LEAD FIRST_VALUE LAST_VALUE PERCENT_RANK CUME_DIST
+INTEGER INT REAL TEXT FLOAT NUMERIC
+AGGREGATE EXTEND SET DROP RENAME TABLESAMPLE PIVOT UNPIVOT CALL
+""".split())
+NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
+                "eight": "8", "nine": "9", "ten": "10"}
+_ALIAS = re.compile(r"T\d+")
+_NUMBER_END = re.compile(r"(?<![\w.])(\d+(?:\.\d*)?)$")
+_QUALIFIED_END = re.compile(r"\b(\w+)\.(\w*)$")
+
+
+def _prefixes(words) -> frozenset[str]:
+    return frozenset(w[:k] for w in words for k in range(1, len(w) + 1))
+
+
+_SQL_WORD_PREFIXES = _prefixes(SQL_WORDS)
+
+
+@dataclass
+class SqlContext:
+    """What one question's SQL may draw on: the question text (with its evidence) and its database's
+    tables with their columns."""
+
+    question: str
+    tables: dict[str, list[str]]
+    _starts: list[str] = field(init=False, repr=False)
+    _numbers: set[str] = field(init=False, repr=False)
+    _names: frozenset[str] = field(init=False, repr=False)
+    _name_prefixes: frozenset[str] = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self._starts = [self.question[m.start():] for m in re.finditer(r"(?<!\w)\w", self.question)]
+        self._numbers = set(re.findall(r"\d+(?:\.\d+)?", self.question)) | {"0", "1"}
+        self._numbers |= {d for w, d in NUMBER_WORDS.items() if re.search(rf"\b{w}\b", self.question, re.I)}
+        self._names = frozenset(n.lower() for t, cols in self.tables.items() for n in (t, *cols))
+        self._name_prefixes = _prefixes(self._names)
+
+    def string_ok(self, so_far: str, piece: str) -> bool:
+        """Whether `piece` may follow `so_far` inside a single-quoted string."""
+        if "'" in piece:
+            k = piece.index("'")
+            return self._whole_span(so_far + piece[:k]) and not piece[k + 1:].startswith("'")
+        text = (so_far + piece).lstrip("%")
+        if "%" in text:
+            head = text[:text.index("%")]
+            return text.rstrip("%") == head and self._whole_span(head)
+        return text == "" or any(s.startswith(text) for s in self._starts)
+
+    def _whole_span(self, content: str) -> bool:
+        content = content.strip("%")
+        return bool(content) and re.search(rf"(?<!\w){re.escape(content)}(?!\w)", self.question) is not None
+
+    def number_ok(self, so_far: str, piece: str) -> bool:
+        """Whether `piece` may follow the digits `so_far` ('' at a number's start, piece without leading spaces)."""
+        digits = re.match(r"\d*(?:\.\d*)?", piece).group(0)
+        number = so_far + digits
+        if len(digits) == len(piece):  # the number may go on
+            return any(n.startswith(number) for n in self._numbers)
+        return number in self._numbers
+
+    def word_ok(self, partial: str, piece: str, aliases: frozenset[str]) -> bool:
+        """Whether `piece` may follow the partial word `partial` outside literals: each word it completes is
+        known, and the word it leaves open is the start of one."""
+        text = partial + piece
+        for m in re.finditer(r"\w+", text):
+            word = m.group(0)
+            if word.isdigit() or _ALIAS.fullmatch(word):
+                continue
+            is_open = m.end() == len(text)
+            if is_open and (word.upper() in _SQL_WORD_PREFIXES or word.lower() in self._name_prefixes
+                            or any(a.startswith(word) for a in aliases)):
+                continue
+            if not is_open and (word.upper() in SQL_WORDS or word.lower() in self._names or word in aliases):
+                continue
+            return False
+        return True
+
+    def column_ok(self, table: str, partial: str, piece: str) -> bool:
+        """After `alias.`: the word being written is a column of the alias's table."""
+        run = re.match(r"\w*", piece).group(0)
+        word, columns = (partial + run).lower(), [c.lower() for c in self.tables[table]]
+        if len(run) == len(piece):
+            return any(c.startswith(word) for c in columns)
+        return word in columns
+
+
+@dataclass
+class QueryState:
+    """Where a partly written query stands, read once per decoding step."""
+
+    text: str
+    mode: str  # "free" (inside double quotes or backticks, or a name being defined), "string", "number", "words"
+    so_far: str = ""  # the string's content or the number's digits so far; the open word in "words"
+    aliases: frozenset[str] = frozenset()
+    column_of: str | None = None  # after `alias.`: the alias's table
+
+    @classmethod
+    def read(cls, text: str, tables: dict) -> "QueryState":
+        if text.count('"') % 2 or text.count("`") % 2:
+            return cls(text, "free")
+        if text.count("'") % 2:
+            return cls(text, "string", text[text.rindex("'") + 1:])
+        number = _NUMBER_END.search(text)
+        if number:
+            return cls(text, "number", number.group(1))
+        if re.search(r"\b(AS|WITH|WITH\s+RECURSIVE)\s+\w*$", text, re.I):
+            return cls(text, "free")  # a name being defined
+        aliases = re.findall(r"\bAS\s+(\w+)", text, re.I) + re.findall(r"\bWITH\s+(?:RECURSIVE\s+)?(\w+)", text, re.I)
+        aliases += re.findall(r",\s*(\w+)\s+AS\s*\(", text, re.I)
+        table_of = {a: t for t, a in re.findall(r"(\w+)\s+AS\s+(\w+)", text, re.I)}
+        qualified = _QUALIFIED_END.search(text)
+        if qualified and table_of.get(qualified.group(1)) in tables:
+            return cls(text, "words", qualified.group(2), frozenset(aliases), table_of[qualified.group(1)])
+        return cls(text, "words", re.search(r"\w*$", text).group(0), frozenset(aliases))
+
+    def allows(self, context: SqlContext, piece: str, argmax_is_number: bool) -> bool:
+        """Whether the token text `piece` may come next."""
+        if self.mode == "free":
+            return True
+        if self.mode == "string":
+            return context.string_ok(self.so_far, piece)
+        if self.mode == "number":
+            return context.number_ok(self.so_far, piece)
+        head, quote, rest = piece.partition("'")
+        if self.column_of is not None:
+            return not quote and context.column_ok(self.column_of, self.so_far, head)
+        at_boundary = not re.search(r"[\w.]$", self.text)
+        stripped = head.lstrip(" ")
+        if at_boundary and stripped[:1].isdigit():
+            return not quote and context.number_ok("", stripped)
+        if at_boundary and argmax_is_number:
+            return False  # the model meant a number: keep it a number
+        if not context.word_ok(self.so_far, head, self.aliases):
+            return False
+        return not (quote and rest) or context.string_ok("", rest)
+
+    def may_end(self, context: SqlContext) -> bool:
+        """Whether the query may end here: not inside a string, nor inside a number the question lacks."""
+        return self.mode != "string" and (self.mode != "number" or context.number_ok(self.so_far, " "))
+
+
+class SqlConstraint:
+    """A transformers logits processor: of the `top_k` most likely next tokens of each row, it keeps those the
+    row's QueryState allows; the others get -inf (unless none is allowed). Rows are contexts[row // rows_per_context]
+    (beams or samples of one prompt are consecutive); the query so far is the row after `prompt_width`."""
+
+    def __init__(self, tokenizer, contexts: list[SqlContext], prompt_width: int, rows_per_context: int = 1,
+                 top_k: int = 64):
+        self.tokenizer, self.contexts = tokenizer, contexts
+        self.prompt_width, self.rows_per_context, self.top_k = prompt_width, rows_per_context, top_k
+        self._texts: dict[int, str] = {}
+        self._special = set(tokenizer.all_special_ids)
+
+    def _text(self, token_id: int) -> str:
+        if token_id not in self._texts:
+            self._texts[token_id] = self.tokenizer.decode([token_id])
+        return self._texts[token_id]
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        k = min(self.top_k, scores.shape[1])
+        top = torch.topk(scores, k, dim=1).indices.tolist()
+        for row, candidates in enumerate(top):
+            context = self.contexts[row // self.rows_per_context]
+            text = self.tokenizer.decode(input_ids[row, self.prompt_width:], skip_special_tokens=True)
+            state = QueryState.read(text, context.tables)
+            argmax_is_number = self._text(candidates[0]).lstrip(" ")[:1].isdigit()
+            keep = [t for t in candidates if (state.may_end(context) if t in self._special
+                                              else state.allows(context, self._text(t), argmax_is_number))]
+            if keep and len(keep) < len(candidates):
+                kept = scores[row, keep].clone()
+                scores[row, :] = float("-inf")
+                scores[row, keep] = kept
+        return scores
+
+
+def sql_contexts(questions: list[str], db_paths: list) -> list[SqlContext]:
+    """One SqlContext per question, its tables and columns read from its SQLite database (each read once)."""
+    from t2s_pipeline.sql.schema import read_sqlite_schema
+
+    tables: dict[str, dict[str, list[str]]] = {}
+    for path in map(str, db_paths):
+        if path not in tables:
+            schema = read_sqlite_schema(path)
+            tables[path] = {t["name"]: [c["name"] for c in t["columns"]] for t in schema["tables"]}
+    return [SqlContext(q, tables[str(p)]) for q, p in zip(questions, db_paths)]

@@ -1,0 +1,103 @@
+"""Constrained decoding: literals from the question, names from the database (evaluation/constrained.py)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import torch
+
+from t2s_pipeline.evaluation.constrained import QueryState, SqlConstraint, SqlContext, sql_contexts
+from t2s_pipeline.evaluation.generate import load_model
+
+TABLES = {"department": ["department_id", "name", "founded_year"],
+          "student": ["student_id", "name", "age", "department_id"],
+          "pilot": ["pilot_id", "name", "age"]}
+
+
+def allows(question: str, text: str, piece: str, argmax_is_number: bool = False) -> bool:
+    context = SqlContext(question, TABLES)
+    return QueryState.read(text, context.tables).allows(context, piece, argmax_is_number)
+
+
+def test_a_string_is_a_span_of_the_question_ending_at_a_word():
+    q = "Find the titles of courses taken by Nora Mitchell."
+    where = "SELECT name FROM student WHERE name = '"
+    assert allows(q, where, "Nora")
+    assert allows(q, where + "Nora", " Mitchell'")
+    assert not allows(q, where + "Nora", " Young")
+    assert not allows(q, where + "Nora Mitch", "'")  # a closing quote must end a whole word
+    assert not allows(q, where, "nora")  # copied as written
+
+
+def test_like_patterns_may_wrap_a_question_span_in_percent_signs():
+    q = "Show the names of departments whose name begins with the letter E."
+    like = "SELECT name FROM department WHERE name LIKE '"
+    assert allows(q, like, "E%'")
+    assert allows(q, like + "%", "E%'")
+    assert not allows(q, like, "M%'")
+
+
+def test_numbers_are_the_questions_own_or_zero_one_and_number_words():
+    q = "Find the names of departments with founding year under 1920 and at least two students."
+    where = "SELECT name FROM department WHERE founded_year < "
+    assert allows(q, where, " 19") and allows(q, where + "19", "20")
+    assert not allows(q, where, " 1879")
+    assert not allows(q, where + "19", "79")
+    assert allows(q, "SELECT COUNT(*) FROM student LIMIT ", "1") and allows(q, where, "2")
+
+
+def test_when_the_model_means_a_number_it_is_not_swapped_for_a_name():
+    q = "Find the names of departments with founding year under 1920."
+    where = "SELECT name FROM department WHERE founded_year < "
+    assert not allows(q, where, " student", argmax_is_number=True)
+    assert allows(q, where, " student", argmax_is_number=False)
+
+
+def test_words_are_keywords_aliases_or_names_of_the_database():
+    q = "How many students are there?"
+    assert allows(q, "SELECT COUNT(*) FROM ", "student")
+    assert allows(q, "SELECT COUNT(*) FROM ", "stud")  # an open word that starts a name
+    assert not allows(q, "SELECT COUNT(*) FROM ", "course")  # a table of another database
+    assert not allows(q, "SELECT name FROM student WHERE ", "credits")
+    assert allows(q, "select count(*) from ", "student")  # SQL is case-insensitive
+    assert allows(q, "SELECT COUNT(*) AS ", "n_students")  # a name being defined
+    assert allows(q, "SELECT COUNT(*) AS n_students FROM student ORDER BY ", "n_students")
+
+
+def test_after_an_alias_dot_only_its_tables_columns():
+    q = "Which airlines have pilots older than 50?"
+    text = "SELECT T1.name FROM department AS T1 JOIN pilot AS T2 ON T1.department_id = T2."
+    assert allows(q, text, "age")
+    assert not allows(q, text, "founded_year")
+    assert allows(q, text[:-1] + " WHERE T2.age > ", " 50")
+
+
+def test_inside_double_quotes_nothing_is_checked():
+    assert allows("How many?", 'SELECT COUNT(*) FROM student WHERE name = "', "Zed")
+
+
+def test_the_processor_masks_disallowed_top_tokens_and_never_blocks_every_token(tiny_base_dir):
+    _, tokenizer = load_model(str(tiny_base_dir))
+    prompt = tokenizer(["SELECT name FROM department WHERE founded_year <"], return_tensors="pt")["input_ids"]
+    digits = {tokenizer.decode([i]).strip(): i for i in range(len(tokenizer))
+              if re.fullmatch(r" ?[2-9]", tokenizer.decode([i]))}  # one-digit tokens (0 and 1 always pass)
+    (good_text, good), (_, bad) = sorted(digits.items())[:2]
+    context = SqlContext(f"Find the departments founded before {good_text}.", TABLES)
+    scores = torch.zeros(1, len(tokenizer))
+    scores[0, bad], scores[0, good] = 5.0, 4.0
+    out = SqlConstraint(tokenizer, [context], prompt.shape[1] - 1, top_k=8)(prompt, scores.clone())
+    assert out[0].argmax() == good and out[0, bad] == float("-inf")
+    # No allowed token among the top k: the scores are left as they were.
+    scores = torch.full((1, len(tokenizer)), -1.0)
+    scores[0, bad] = 5.0
+    out = SqlConstraint(tokenizer, [context], prompt.shape[1] - 1, top_k=1)(prompt, scores.clone())
+    assert torch.equal(out, scores)
+
+
+def test_sql_contexts_read_each_database_schema(tmp_path):
+    db = tmp_path / "school.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE student (student_id INTEGER, name TEXT)")
+    contexts = sql_contexts(["Who?", "How many?"], [db, db])
+    assert [c.tables for c in contexts] == [{"student": ["student_id", "name"]}] * 2
