@@ -13,8 +13,9 @@ the most likely next tokens and keeps those that can still lead to a valid query
   column of T2's table.
 When none of the top-k tokens passes, the scores are left alone: the constraint never blocks an
 answer. Double-quoted and backticked text is not checked. Numbers and strings a question does not
-state cannot be written: on Spider dev 22 of 1,034 gold queries have one ("French" -> 'France',
-"two" is covered); switch the constraint off for data whose values come from elsewhere.
+state as written cannot be written: on Spider dev 27 of 1,034 gold queries have one ("French" ->
+'France', "cats" -> 'cat', "France" -> 'france'); switch the constraint off for data whose values come
+from elsewhere.
 """
 
 from __future__ import annotations
