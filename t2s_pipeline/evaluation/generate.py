@@ -115,9 +115,6 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
     draws that many replies per conversation by sampling instead (consecutive in the output). contexts: one
     SqlContext per conversation to constrain decoding with (constrained.py; decoder-only models)."""
     import torch
-    from transformers import LogitsProcessorList
-
-    from t2s_pipeline.evaluation.constrained import SqlConstraint
 
     if is_seq2seq(model):
         return _complete_seq2seq(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams)
@@ -141,6 +138,10 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
         if not getattr(model.config, "use_cache", True):
             options["use_cache"] = True  # a model loaded for training has the cache off
         if contexts is not None:
+            from transformers import LogitsProcessorList
+
+            from t2s_pipeline.evaluation.constrained import SqlConstraint
+
             options["logits_processor"] = LogitsProcessorList([SqlConstraint(
                 tokenizer, contexts[i : i + batch_size], batch["input_ids"].shape[1], samples or num_beams)])
         with torch.no_grad():

@@ -48,14 +48,13 @@ def _answer(sample: dict) -> str:
     return extract_sql([m for m in sample["messages"] if m["role"] == "assistant"][-1]["content"])
 
 
-def _question(sample: dict) -> str:
-    user = [m for m in sample["messages"] if m["role"] == "user"][-1]["content"]
-    return user.rsplit("Question: ", 1)[-1].split("\n\nEvidence: ", 1)[0]
-
-
 def _question_and_evidence(sample: dict) -> str:
     """The user turn from the question on: the text a constrained query may take its literals from."""
     return [m for m in sample["messages"] if m["role"] == "user"][-1]["content"].rsplit("Question: ", 1)[-1]
+
+
+def _question(sample: dict) -> str:
+    return _question_and_evidence(sample).split("\n\nEvidence: ", 1)[0]
 
 
 def load_test_samples(trajectories_dir, limit: int | None = None) -> list[dict]:
