@@ -75,19 +75,14 @@ def load_test_samples(trajectories_dir, limit: int | None = None) -> list[dict]:
 
 def predict(name, model_dir, adapter_dir, samples, batch_size=16, max_new_tokens=128, num_beams=1,
             incremental=False, log=print, n_samples: int = 1, temperature: float = 1.0, db_paths=None,
-            timeout_s: float = 5.0, constrained: bool = False) -> tuple[list[str], list[tuple[float, int]], float]:
+            timeout_s: float = 5.0, contexts: list | None = None) -> tuple[list[str], list[tuple[float, int]], float]:
     """Predicted SQL and per-sample masked loss for one model; returns (sqls, losses, seconds).
     n_samples > 1: each answer is voted by execution result over the greedy query and n_samples - 1
     sampled ones (self_consistency.py), on the question's database (db_paths, in sample order).
-    constrained: literals from the question, names from the database (constrained.py; needs db_paths)."""
+    contexts: one SqlContext per sample to constrain decoding with (constrained.py)."""
     start = time.monotonic()
     model, tokenizer = load_model(str(model_dir), str(adapter_dir) if adapter_dir else None)
     conversations = [_prompt(s) for s in samples]
-    contexts = None
-    if constrained:
-        from t2s_pipeline.evaluation.constrained import sql_contexts
-
-        contexts = sql_contexts([_question_and_evidence(s) for s in samples], db_paths)
     if incremental:
         sqls = generate_incremental(model, tokenizer, conversations, batch_size, max_new_tokens)
     else:
@@ -137,14 +132,19 @@ def evaluate(
                          f"in the {samples[0].get('format')!r} format")
     db_paths = {s["meta"]["db_id"]: Path(raw_dir) / "databases" / f"{s['meta']['db_id']}.sqlite" for s in samples}
 
+    contexts = None
+    if constrained and not seq2seq:
+        from t2s_pipeline.evaluation.constrained import sql_contexts
+
+        contexts = sql_contexts([_question_and_evidence(s) for s in samples],
+                                [db_paths[s["meta"]["db_id"]] for s in samples])
     models = [("base", None), ("fine_tuned", adapter_dir)] + ([("rl", rl_adapter_dir)] if rl_adapter_dir else [])
     names = [name for name, _ in models]
     predicted, losses, gen_seconds = {}, {}, {}
     for name, adapter in models:
         predicted[name], losses[name], gen_seconds[name] = predict(
             name, base_model_dir, adapter, samples, batch_size, max_new_tokens, num_beams, incremental, log,
-            n_samples, temperature, [db_paths[s["meta"]["db_id"]] for s in samples], timeout_s,
-            constrained and not seq2seq)
+            n_samples, temperature, [db_paths[s["meta"]["db_id"]] for s in samples], timeout_s, contexts)
 
     judge_start = time.monotonic()
     from t2s_pipeline.sql.test_suite_read import suite_databases  # sqlglot: only when evaluating
@@ -161,7 +161,7 @@ def evaluate(
               "settings": {"batch_size": batch_size, "max_new_tokens": max_new_tokens, "num_beams": num_beams,
                            "incremental": incremental, "timeout_s": timeout_s, "limit": limit,
                            "n_samples": n_samples, "temperature": temperature if n_samples > 1 else None,
-                           "constrained": constrained and not seq2seq},
+                           "constrained": contexts is not None},
               "suite": {"dir": str(suite_dir), "databases_per_question": round(
                   sum(len(d) for d in databases) / len(databases), 2)} if suite_dir else None}
     predictions = []
