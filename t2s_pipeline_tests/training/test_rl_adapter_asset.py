@@ -75,6 +75,11 @@ def _materialize(root, monkeypatch, config: dict, launcher=None):
     return result, instance
 
 
+def _failure(result) -> str:
+    """The step's error and the process output it carries, for a failed run's assertion message."""
+    return "\n".join(str(e.event_specific_data.error) for e in result.get_step_failure_events())
+
+
 def _preset(tmp_path, **values):
     path = tmp_path / "rl.yaml"
     path.write_text(yaml.safe_dump({"model": "tiny", "training": {**RECIPE, **values}}))
@@ -105,7 +110,8 @@ def test_grpo_on_two_processes_reports_from_rank0_alone_with_the_rewards_of_a_di
                                                                                           monkeypatch):
     result, instance = _materialize(storage, monkeypatch, {"preset": _preset(tmp_path)},
                                     AccelerateLauncher(launch_profile="ddp", num_processes=2))
-    assert result.success  # the launcher refuses a run where more than one process reported metrics
+    # the launcher refuses a run where more than one process reported metrics
+    assert result.success, _failure(result)
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
     assert metadata["world_size"].value == 2 and metadata["steps"].value == 3
     logs = [e.user_message for e in instance.all_logs(result.run_id)]
