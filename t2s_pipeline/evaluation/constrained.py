@@ -41,6 +41,8 @@ NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", 
 _ALIAS = re.compile(r"T\d+")
 _NUMBER_END = re.compile(r"(?<![\w.])(\d+(?:\.\d*)?)$")
 _QUALIFIED_END = re.compile(r"\b(\w+)\.(\w*)$")
+_PATTERN_START = re.compile(r"\bLIKE\s*'[^']*$", re.I)
+MAX_SPAN_WORDS = 8  # value linking looks at question spans of up to this many words
 
 
 def _prefixes(words) -> frozenset[str]:
@@ -57,7 +59,11 @@ class SqlContext:
 
     question: str
     tables: dict[str, list[str]]
+    values: frozenset[str] = frozenset()  # the database's text values (empty: not read)
     _starts: list[str] = field(init=False, repr=False)
+    _value_spans: list[str] = field(init=False, repr=False)
+    _pattern_spans: list[str] = field(init=False, repr=False)
+    _value_lines: str = field(init=False, repr=False)
     _numbers: set[str] = field(init=False, repr=False)
     _names: frozenset[str] = field(init=False, repr=False)
     _name_prefixes: frozenset[str] = field(init=False, repr=False)
@@ -68,21 +74,55 @@ class SqlContext:
         self._numbers |= {d for w, d in NUMBER_WORDS.items() if re.search(rf"\b{w}\b", self.question, re.I)}
         self._names = frozenset(n.lower() for t, cols in self.tables.items() for n in (t, *cols))
         self._name_prefixes = _prefixes(self._names)
+        # Value linking (as BRIDGE does): the spans of the question that are values of the database.
+        words = list(re.finditer(r"\w+", self.question))
+        spans = {self.question[a.start():b.end()] for i, a in enumerate(words) for b in words[i:i + MAX_SPAN_WORDS]}
+        lowered = {v.lower() for v in self.values}
+        self._value_spans = sorted(s for s in spans if s.lower() in lowered)
+        self._value_lines = "\n" + "\n".join(sorted(self.values)) + "\n"
+        self._pattern_spans = sorted(s for s in spans if s in self._value_lines) if self.values else []
 
-    def string_ok(self, so_far: str, piece: str) -> bool:
-        """Whether `piece` may follow `so_far` inside a single-quoted string."""
-        if "'" in piece:
+    def string_ok(self, so_far: str, piece: str, pattern: bool = False) -> bool:
+        """Whether `piece` may follow `so_far` inside a single-quoted string (`pattern`: a LIKE pattern).
+        The content is a span of the question, with one `%` allowed at either end (a pattern needs one).
+        Where the database's values were read, a compared string that the question states as a value must
+        be one of those values, and a pattern's span must be part of some value."""
+        closing = "'" in piece
+        if closing:
             k = piece.index("'")
-            return self._whole_span(so_far + piece[:k]) and not piece[k + 1:].startswith("'")
-        text = (so_far + piece).lstrip("%")
-        if "%" in text:
-            head = text[:text.index("%")]
-            return text.rstrip("%") == head and self._whole_span(head)
-        return text == "" or any(s.startswith(text) for s in self._starts)
+            if piece[k + 1:].startswith("'"):
+                return False
+            piece = piece[:k]
+        text = so_far + piece
+        core = text[1:] if text.startswith("%") else text
+        if "%" in core:
+            head, tail = core[:core.index("%")], core[core.index("%"):]
+            return tail == "%" and self._is_span(head, pattern) and (
+                not (closing and pattern) or self._pattern_matches(text))
+        if closing:
+            return self._is_span(core, pattern) and (not pattern or core != text and self._pattern_matches(text))
+        return core == "" or self._starts_span(core, pattern)
 
-    def _whole_span(self, content: str) -> bool:
-        content = content.strip("%")
+    def _pattern_matches(self, pattern: str) -> bool:
+        """'X%' some value starts with X, '%X' one ends with it (case as written; true when no values were read)."""
+        if not self.values:
+            return True
+        content = pattern.strip("%")
+        starts, ends = not pattern.startswith("%"), not pattern.endswith("%")
+        return ("\n" * starts + content + "\n" * ends) in self._value_lines
+
+    def _candidates(self, pattern: bool) -> list[str] | None:
+        """The spans a string may hold, or None for any span of the question."""
+        return (self._pattern_spans if pattern else self._value_spans) or None
+
+    def _is_span(self, content: str, pattern: bool) -> bool:
+        candidates = self._candidates(pattern)
+        if candidates is not None:
+            return content in candidates
         return bool(content) and re.search(rf"(?<!\w){re.escape(content)}(?!\w)", self.question) is not None
+
+    def _starts_span(self, text: str, pattern: bool) -> bool:
+        return any(s.startswith(text) for s in (self._candidates(pattern) or self._starts))
 
     def number_ok(self, so_far: str, piece: str) -> bool:
         """Whether `piece` may follow the digits `so_far` ('' at a number's start, piece without leading spaces)."""
@@ -127,13 +167,14 @@ class QueryState:
     so_far: str = ""  # the string's content or the number's digits so far; the open word in "words"
     aliases: frozenset[str] = frozenset()
     column_of: str | None = None  # after `alias.`: the alias's table
+    pattern: bool = False  # "string": the string is a LIKE pattern
 
     @classmethod
     def read(cls, text: str, tables: dict) -> "QueryState":
         if text.count('"') % 2 or text.count("`") % 2:
             return cls(text, "free")
         if text.count("'") % 2:
-            return cls(text, "string", text[text.rindex("'") + 1:])
+            return cls(text, "string", text[text.rindex("'") + 1:], pattern=bool(_PATTERN_START.search(text)))
         number = _NUMBER_END.search(text)
         if number:
             return cls(text, "number", number.group(1))
@@ -152,13 +193,14 @@ class QueryState:
         if self.mode == "free":
             return True
         if self.mode == "string":
-            return context.string_ok(self.so_far, piece)
+            return context.string_ok(self.so_far, piece, self.pattern) and (
+                "'" not in piece or _paren_depth(self.text + piece) >= 0)
         if self.mode == "number":
             return context.number_ok(self.so_far, piece)
         head, quote, rest = piece.partition("'")
         if self.column_of is not None:
             return not quote and context.column_ok(self.column_of, self.so_far, head)
-        at_boundary = not re.search(r"[\w.]$", self.text)
+        at_boundary = not re.search(r"[\w.]$", self.text) or head.startswith(" ")
         stripped = head.lstrip(" ")
         if at_boundary and stripped[:1].isdigit():
             return not quote and context.number_ok("", stripped)
@@ -166,11 +208,21 @@ class QueryState:
             return False  # the model meant a number: keep it a number
         if not context.word_ok(self.so_far, head, self.aliases):
             return False
-        return not (quote and rest) or context.string_ok("", rest)
+        if _paren_depth(self.text + head) < 0:
+            return False  # a `)` closes only an open `(`
+        pattern = bool(re.search(r"\bLIKE\s*$", self.text + head, re.I))
+        return not (quote and rest) or context.string_ok("", rest, pattern)
 
     def may_end(self, context: SqlContext) -> bool:
         """Whether the query may end here: not inside a string, nor inside a number the question lacks."""
-        return self.mode != "string" and (self.mode != "number" or context.number_ok(self.so_far, " "))
+        return (self.mode != "string" and (self.mode != "number" or context.number_ok(self.so_far, " "))
+                and _paren_depth(self.text) == 0)
+
+
+def _paren_depth(text: str) -> int:
+    """Open parentheses left outside quoted strings (negative: one closed too many)."""
+    bare = re.sub(r"'[^']*'?", "", text)
+    return bare.count("(") - bare.count(")")
 
 
 class SqlConstraint:
@@ -179,9 +231,10 @@ class SqlConstraint:
     (beams or samples of one prompt are consecutive); the query so far is the row after `prompt_width`."""
 
     def __init__(self, tokenizer, contexts: list[SqlContext], prompt_width: int, rows_per_context: int = 1,
-                 top_k: int = 64):
+                 top_k: int = 64, wide_k: int = 4096):
         self.tokenizer, self.contexts = tokenizer, contexts
-        self.prompt_width, self.rows_per_context, self.top_k = prompt_width, rows_per_context, top_k
+        self.prompt_width, self.rows_per_context = prompt_width, rows_per_context
+        self.top_k, self.wide_k = top_k, wide_k
         self._texts: dict[int, str] = {}
         self._special = set(tokenizer.all_special_ids)
 
@@ -200,13 +253,20 @@ class SqlConstraint:
             text = self.tokenizer.decode(input_ids[row, self.prompt_width:], skip_special_tokens=True)
             state = QueryState.read(text, context.tables)
             argmax_is_number = self._text(candidates[0]).lstrip(" ")[:1].isdigit()
-            keep = [t for t in candidates if (state.may_end(context) if t in self._special
-                                              else state.allows(context, self._text(t), argmax_is_number))]
+            keep = self._allowed(candidates, state, context, argmax_is_number)
+            if not keep:
+                # In a literal the model's first choices are often values it remembers: look further down.
+                wide = torch.topk(scores[row], min(self.wide_k, scores.shape[1])).indices.tolist()
+                candidates, keep = wide, self._allowed(wide[k:], state, context, argmax_is_number)
             if keep and len(keep) < len(candidates):
                 kept = scores[row, keep].clone()
                 scores[row, :] = float("-inf")
                 scores[row, keep] = kept
         return scores
+
+    def _allowed(self, candidates: list[int], state: QueryState, context: SqlContext, argmax_is_number: bool):
+        return [t for t in candidates if (state.may_end(context) if t in self._special
+                                          else state.allows(context, self._text(t), argmax_is_number))]
 
 
 def sql_contexts(questions: list[str], db_paths: list) -> list[SqlContext]:
@@ -214,8 +274,28 @@ def sql_contexts(questions: list[str], db_paths: list) -> list[SqlContext]:
     from t2s_pipeline.sql.schema import read_sqlite_schema
 
     tables: dict[str, dict[str, list[str]]] = {}
+    values: dict[str, frozenset[str]] = {}
     for path in map(str, db_paths):
         if path not in tables:
             schema = read_sqlite_schema(path)
             tables[path] = {t["name"]: [c["name"] for c in t["columns"]] for t in schema["tables"]}
-    return [SqlContext(q, tables[str(p)]) for q, p in zip(questions, db_paths)]
+            values[path] = text_values(path, tables[path])
+    return [SqlContext(q, tables[str(p)], values[str(p)]) for q, p in zip(questions, db_paths)]
+
+
+def text_values(db_path: str, tables: dict[str, list[str]], per_column: int = 5000,
+                max_length: int = 80) -> frozenset[str]:
+    """The distinct short text values of every column (at most per_column of each), read read-only."""
+    import sqlite3
+
+    found: set[str] = set()
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        for table, columns in tables.items():
+            for column in columns:
+                rows = conn.execute(f'SELECT DISTINCT "{column}" FROM "{table}" WHERE typeof("{column}") = \'text\' '
+                                    f'AND length("{column}") <= ? LIMIT ?', (max_length, per_column))
+                found.update(str(v) for (v,) in rows)
+    finally:
+        conn.close()
+    return frozenset(found)

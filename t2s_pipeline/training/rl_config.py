@@ -20,6 +20,7 @@ from t2s_pipeline.training.reward import RewardConfig
 GENERATIONS = ("auto", "hf", "vllm")
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
 SCALE_REWARDS = ("group", "batch", "none")
+PROMPT_SPLITS = ("train", "dev")
 
 
 def _f(default, help: str):
@@ -48,7 +49,10 @@ class RLConfig:
     epsilon: float = _f(0.2, "Clipping range of the probability ratio.")
     loss_type: str = _f("dapo", "Loss aggregation: grpo, dr_grpo, dapo (token-level, TRL's default) or bnpo.")
     scale_rewards: str = _f("group", "Divide advantages by the reward std of the group, the batch, or not at all (none).")
-    max_prompts: int = _f(0, "Use at most this many train questions as prompts (drawn with the seed); 0 uses all.")
+    prompt_split: str = _f("train", "Split whose questions are the prompts: 'train' (the SFT adapter's own questions) "
+                                    "or 'dev' (questions SFT never trained on, where its completions still differ; "
+                                    "the test split, which eval_report scores, is never used).")
+    max_prompts: int = _f(0, "Use at most this many questions of prompt_split as prompts (drawn with the seed); 0 uses all.")
     literal_variants: int = _f(0, "Literal-swapped copies of each train question added to the prompts, kept where "
                                   "the literal decides the result (training/rl_prompts.py). On its own train "
                                   "questions a fine-tuned model is nearly always right and GRPO gets no signal; "
@@ -94,7 +98,7 @@ class RLConfig:
         for name, allowed in (("generation", GENERATIONS), ("loss_type", LOSS_TYPES), ("scale_rewards", SCALE_REWARDS),
                               ("lr_scheduler_type", SCHEDULERS), ("quantization", QUANTIZATIONS),
                               ("precision", PRECISIONS), ("bnb_4bit_compute_dtype", COMPUTE_DTYPES),
-                              ("attn_implementation", ATTENTIONS)):
+                              ("attn_implementation", ATTENTIONS), ("prompt_split", PROMPT_SPLITS)):
             if getattr(self, name) not in allowed:
                 p.append(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if self.num_generations < 2:

@@ -77,7 +77,7 @@ def test_inside_double_quotes_nothing_is_checked():
     assert allows("How many?", 'SELECT COUNT(*) FROM student WHERE name = "', "Zed")
 
 
-def test_the_processor_masks_disallowed_top_tokens_and_never_blocks_every_token(tiny_base_dir):
+def test_the_processor_masks_disallowed_top_tokens_looks_further_and_never_blocks_every_token(tiny_base_dir):
     _, tokenizer = load_model(str(tiny_base_dir))
     prompt = tokenizer(["SELECT name FROM department WHERE founded_year <"], return_tensors="pt")["input_ids"]
     digits = {tokenizer.decode([i]).strip(): i for i in range(len(tokenizer))
@@ -88,10 +88,13 @@ def test_the_processor_masks_disallowed_top_tokens_and_never_blocks_every_token(
     scores[0, bad], scores[0, good] = 5.0, 4.0
     out = SqlConstraint(tokenizer, [context], prompt.shape[1] - 1, top_k=8)(prompt, scores.clone())
     assert out[0].argmax() == good and out[0, bad] == float("-inf")
-    # No allowed token among the top k: the scores are left as they were.
+    # No allowed token among the top k: it looks among the top wide_k, where the question's number is.
     scores = torch.full((1, len(tokenizer)), -1.0)
-    scores[0, bad] = 5.0
+    scores[0, bad], scores[0, good] = 5.0, 0.0
     out = SqlConstraint(tokenizer, [context], prompt.shape[1] - 1, top_k=1)(prompt, scores.clone())
+    assert out[0].argmax() == good and out[0, bad] == float("-inf")
+    # None there either: the scores are left as they were.
+    out = SqlConstraint(tokenizer, [context], prompt.shape[1] - 1, top_k=1, wide_k=1)(prompt, scores.clone())
     assert torch.equal(out, scores)
 
 

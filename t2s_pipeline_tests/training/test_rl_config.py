@@ -46,6 +46,7 @@ def test_every_field_has_a_description():
     ({"literal_variants": -1}, "literal_variants"),
     ({"temperature": 0}, "temperature"),
     ({"generation": "tgi"}, "generation"),
+    ({"prompt_split": "test"}, "prompt_split"),  # eval_report scores test: RL must never train on it
     ({"top_p": 1.5}, "top_p"),
     ({"reward": {"executes": 2.0}}, "reward"),
     ({"reward": {"timeout": 1}}, "unknown reward config key"),

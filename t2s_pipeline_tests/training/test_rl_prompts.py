@@ -1,4 +1,5 @@
-"""The RL prompts: one per train question, with the gold, the databases and the format the reward checks."""
+"""The RL prompts: one per question of the split (train unless asked), with the gold, the databases and the
+format the reward checks."""
 
 from __future__ import annotations
 
@@ -18,6 +19,13 @@ def test_one_prompt_per_train_question_without_the_answer(trajectories_dir, tmp_
     assert row["gold_sql"] == tiny.QUESTIONS[0][1]
     assert row["databases"] == [str(tmp_path / "databases" / "music.sqlite")]
     assert row["answer_format"] == SQL
+
+
+def test_the_dev_split_gives_its_own_questions_and_none_of_train(trajectories_dir, tmp_path):
+    rows = rl_prompts(trajectories_dir, tmp_path, "dev")
+    dev = tiny.split_samples()["dev"]
+    assert [r["id"] for r in rows] == [s["meta"]["id"] for s in dev]
+    assert [r["gold_sql"] for r in rows] == [s["meta"]["gold_sql"] for s in dev]
 
 
 def test_repeated_questions_count_once_and_a_cap_draws(tmp_path):
