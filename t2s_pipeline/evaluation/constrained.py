@@ -62,8 +62,7 @@ class SqlContext:
     values: frozenset[str] = frozenset()  # the database's text values (empty: not read)
     _starts: list[str] = field(init=False, repr=False)
     _value_spans: list[str] = field(init=False, repr=False)
-    _pattern_spans: list[str] = field(init=False, repr=False)
-    _value_lines: str = field(init=False, repr=False)
+    _patterns: list[str] = field(init=False, repr=False)
     _numbers: set[str] = field(init=False, repr=False)
     _names: frozenset[str] = field(init=False, repr=False)
     _name_prefixes: frozenset[str] = field(init=False, repr=False)
@@ -74,19 +73,21 @@ class SqlContext:
         self._numbers |= {d for w, d in NUMBER_WORDS.items() if re.search(rf"\b{w}\b", self.question, re.I)}
         self._names = frozenset(n.lower() for t, cols in self.tables.items() for n in (t, *cols))
         self._name_prefixes = _prefixes(self._names)
-        # Value linking (as BRIDGE does): the spans of the question that are values of the database.
+        # Value linking (as BRIDGE does): the spans of the question that are values of the database, and
+        # the LIKE patterns made of a span that match some value ('X%': a value starts with X, case as written).
         words = list(re.finditer(r"\w+", self.question))
         spans = {self.question[a.start():b.end()] for i, a in enumerate(words) for b in words[i:i + MAX_SPAN_WORDS]}
         lowered = {v.lower() for v in self.values}
         self._value_spans = sorted(s for s in spans if s.lower() in lowered)
-        self._value_lines = "\n" + "\n".join(sorted(self.values)) + "\n"
-        self._pattern_spans = sorted(s for s in spans if s in self._value_lines) if self.values else []
+        lines = "\n" + "\n".join(sorted(self.values)) + "\n"
+        patterns = {p: probe for s in spans for p, probe in ((f"{s}%", f"\n{s}"), (f"%{s}", f"{s}\n"), (f"%{s}%", s))}
+        self._patterns = sorted(p for p, probe in patterns.items() if probe in lines) or sorted(patterns)
 
     def string_ok(self, so_far: str, piece: str, pattern: bool = False) -> bool:
         """Whether `piece` may follow `so_far` inside a single-quoted string (`pattern`: a LIKE pattern).
-        The content is a span of the question, with one `%` allowed at either end (a pattern needs one).
-        Where the database's values were read, a compared string that the question states as a value must
-        be one of those values, and a pattern's span must be part of some value."""
+        A string is a span of the question; where the question states values of the database, one of them.
+        A pattern is a span with `%` at one or both ends that matches some value (when values were read).
+        Every text allowed can still be completed to one that is."""
         closing = "'" in piece
         if closing:
             k = piece.index("'")
@@ -94,35 +95,15 @@ class SqlContext:
                 return False
             piece = piece[:k]
         text = so_far + piece
-        core = text[1:] if text.startswith("%") else text
-        if "%" in core:
-            head, tail = core[:core.index("%")], core[core.index("%"):]
-            return tail == "%" and self._is_span(head, pattern) and (
-                not (closing and pattern) or self._pattern_matches(text))
+        if pattern:
+            return text in self._patterns if closing else any(p.startswith(text) for p in self._patterns)
+        if "%" in text:
+            return False
         if closing:
-            return self._is_span(core, pattern) and (not pattern or core != text and self._pattern_matches(text))
-        return core == "" or self._starts_span(core, pattern)
-
-    def _pattern_matches(self, pattern: str) -> bool:
-        """'X%' some value starts with X, '%X' one ends with it (case as written; true when no values were read)."""
-        if not self.values:
-            return True
-        content = pattern.strip("%")
-        starts, ends = not pattern.startswith("%"), not pattern.endswith("%")
-        return ("\n" * starts + content + "\n" * ends) in self._value_lines
-
-    def _candidates(self, pattern: bool) -> list[str] | None:
-        """The spans a string may hold, or None for any span of the question."""
-        return (self._pattern_spans if pattern else self._value_spans) or None
-
-    def _is_span(self, content: str, pattern: bool) -> bool:
-        candidates = self._candidates(pattern)
-        if candidates is not None:
-            return content in candidates
-        return bool(content) and re.search(rf"(?<!\w){re.escape(content)}(?!\w)", self.question) is not None
-
-    def _starts_span(self, text: str, pattern: bool) -> bool:
-        return any(s.startswith(text) for s in (self._candidates(pattern) or self._starts))
+            if self._value_spans:
+                return text in self._value_spans
+            return bool(text) and re.search(rf"(?<!\w){re.escape(text)}(?!\w)", self.question) is not None
+        return text == "" or any(s.startswith(text) for s in (self._value_spans or self._starts))
 
     def number_ok(self, so_far: str, piece: str) -> bool:
         """Whether `piece` may follow the digits `so_far` ('' at a number's start, piece without leading spaces)."""
@@ -196,7 +177,13 @@ class QueryState:
             return context.string_ok(self.so_far, piece, self.pattern) and (
                 "'" not in piece or _paren_depth(self.text + piece) >= 0)
         if self.mode == "number":
-            return context.number_ok(self.so_far, piece)
+            if not context.number_ok(self.so_far, piece):
+                return False
+            digits = re.match(r"\d*(?:\.\d*)?", piece).group(0)
+            rest = piece[len(digits):]
+            if rest and _same_between_bounds(self.text + digits):
+                return False  # BETWEEN 5 AND 5: the question states two bounds
+            return not re.search(r"\w", rest) or context.word_ok("", rest, self.aliases)
         head, quote, rest = piece.partition("'")
         if self.column_of is not None:
             return not quote and context.column_ok(self.column_of, self.so_far, head)
@@ -214,9 +201,15 @@ class QueryState:
         return not (quote and rest) or context.string_ok("", rest, pattern)
 
     def may_end(self, context: SqlContext) -> bool:
-        """Whether the query may end here: not inside a string, nor inside a number the question lacks."""
+        """Whether the query may end here: not inside a string, nor inside a number the question lacks, nor
+        inside parentheses."""
         return (self.mode != "string" and (self.mode != "number" or context.number_ok(self.so_far, " "))
-                and _paren_depth(self.text) == 0)
+                and _paren_depth(self.text) == 0 and not _same_between_bounds(self.text))
+
+
+def _same_between_bounds(text: str) -> bool:
+    m = re.search(r"\bBETWEEN\s+([\d.]+)\s+AND\s+([\d.]+)$", text, re.I)
+    return m is not None and m.group(1) == m.group(2)
 
 
 def _paren_depth(text: str) -> int:
