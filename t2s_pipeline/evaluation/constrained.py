@@ -38,7 +38,7 @@ AGGREGATE EXTEND SET DROP RENAME TABLESAMPLE PIVOT UNPIVOT CALL
 """.split())
 NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
                 "eight": "8", "nine": "9", "ten": "10"}
-_ALIAS = re.compile(r"T\d+")
+_ALIAS = re.compile(r"T\d+", re.I)
 _NUMBER_END = re.compile(r"(?<![\w.])(\d+(?:\.\d*)?)$")
 _QUALIFIED_END = re.compile(r"\b(\w+)\.(\w*)$")
 _PATTERN_START = re.compile(r"\bLIKE\s*'[^']*$", re.I)
@@ -76,7 +76,11 @@ class SqlContext:
         # Value linking (as BRIDGE does): the spans of the question that are values of the database, and
         # the LIKE patterns made of a span that match some value ('X%': a value starts with X, case as written).
         words = list(re.finditer(r"\w+", self.question))
-        spans = {self.question[a.start():b.end()] for i, a in enumerate(words) for b in words[i:i + MAX_SPAN_WORDS]}
+        ends = {w.end() for w in words} | {w.end() + 1 for w in words if self.question[w.end():w.end() + 1] == ")"}
+        spans = set()  # from a word's start to a word's end (or a `)` after it), at most MAX_SPAN_WORDS words
+        for i, start in enumerate(w.start() for w in words):
+            last = words[min(i + MAX_SPAN_WORDS, len(words)) - 1].end() + 1
+            spans |= {self.question[start:e] for e in ends if start < e <= last}
         lowered = {v.lower() for v in self.values}
         self._value_spans = sorted(s for s in spans if s.lower() in lowered)
         lines = "\n" + "\n".join(sorted(self.values)) + "\n"
@@ -177,20 +181,14 @@ class QueryState:
             return context.string_ok(self.so_far, piece, self.pattern) and (
                 "'" not in piece or _paren_depth(self.text + piece) >= 0)
         if self.mode == "number":
-            if not context.number_ok(self.so_far, piece):
-                return False
-            digits = re.match(r"\d*(?:\.\d*)?", piece).group(0)
-            rest = piece[len(digits):]
-            if rest and _same_between_bounds(self.text + digits):
-                return False  # BETWEEN 5 AND 5: the question states two bounds
-            return not re.search(r"\w", rest) or context.word_ok("", rest, self.aliases)
+            return self._number_ok(context, self.so_far, piece, self.text)
         head, quote, rest = piece.partition("'")
         if self.column_of is not None:
             return not quote and context.column_ok(self.column_of, self.so_far, head)
         at_boundary = not re.search(r"[\w.]$", self.text) or head.startswith(" ")
         stripped = head.lstrip(" ")
         if at_boundary and stripped[:1].isdigit():
-            return not quote and context.number_ok("", stripped)
+            return not quote and self._number_ok(context, "", stripped, self.text + head[:len(head) - len(stripped)])
         if at_boundary and argmax_is_number:
             return False  # the model meant a number: keep it a number
         if not context.word_ok(self.so_far, head, self.aliases):
@@ -199,6 +197,19 @@ class QueryState:
             return False  # a `)` closes only an open `(`
         pattern = bool(re.search(r"\bLIKE\s*$", self.text + head, re.I))
         return not (quote and rest) or context.string_ok("", rest, pattern)
+
+    def _number_ok(self, context: SqlContext, so_far: str, piece: str, before: str) -> bool:
+        """A piece that goes on with the number `so_far` (written after `before`): the number is the question's,
+        and what follows it in the piece is known words, closes no parenthesis left unopened, and does not
+        make BETWEEN's bounds equal (the question states two)."""
+        if not context.number_ok(so_far, piece):
+            return False
+        digits = re.match(r"\d*(?:\.\d*)?", piece).group(0)
+        rest = piece[len(digits):]
+        if not rest:
+            return True
+        return (not _same_between_bounds(before + digits) and _paren_depth(before + piece) >= 0
+                and (not re.search(r"\w", rest) or context.word_ok("", rest, self.aliases)))
 
     def may_end(self, context: SqlContext) -> bool:
         """Whether the query may end here: not inside a string, nor inside a number the question lacks, nor

@@ -38,6 +38,42 @@ def test_like_patterns_may_wrap_a_question_span_in_percent_signs():
     assert not allows(q, like, "M%'")
 
 
+VALUES = frozenset({"Eagle Airlines", "Engineering", "Economics", "Coffee Grinder", "Chicago"})
+
+
+def allows_linked(question: str, text: str, piece: str) -> bool:
+    context = SqlContext(question, TABLES, VALUES)
+    return QueryState.read(text, context.tables).allows(context, piece, False)
+
+
+def test_a_compared_string_is_a_value_of_the_database_when_the_question_states_one():
+    q = "Return the flight numbers of flights operated by Eagle Airlines."
+    where = "SELECT pilot_id FROM pilot WHERE name = '"
+    assert allows_linked(q, where, "E") and allows_linked(q, where + "Eagle", " Airlines'")
+    assert not allows_linked(q, where, "Airlines")  # a span, but not a value: "Eagle Airlines" is
+    assert not allows_linked(q, where + "Eagle", "'")
+    assert allows(q, where, "Airlines")  # no values read: any whole-word span
+    assert not allows_linked(q, where, "%")  # `%` belongs to LIKE patterns
+
+
+def test_a_like_pattern_is_a_span_with_percent_signs_that_matches_a_value():
+    q = "What are the names of departments whose name begins with the letter E?"
+    like = "SELECT name FROM department WHERE name LIKE '"
+    assert allows_linked(q, like, "E") and allows_linked(q, like + "E", "%'")
+    assert not allows_linked(q, like, "are")  # no value starts with "are" (case as written)
+    assert not allows_linked(q, like + "E", "'")  # a pattern needs a `%`
+    assert not allows_linked(q, like, "%%")
+    contains = "List the names of products with Grinder in their name."
+    assert allows_linked(contains, like, "%Grinder%'") and not allows_linked(contains, like, "Grinder%'")
+
+
+def test_a_closing_parenthesis_needs_an_open_one():
+    q = "Return the flight numbers of flights operated by Eagle Airlines."
+    where = "SELECT pilot_id FROM pilot WHERE name = 'Eagle Airlines"
+    assert allows(q, where, "'") and not allows(q, where, "')")
+    assert allows(q, "SELECT COUNT(*) FROM pilot WHERE age > (SELECT AVG(age) FROM pilot", ")")
+
+
 def test_numbers_are_the_questions_own_or_zero_one_and_number_words():
     q = "Find the names of departments with founding year under 1920 and at least two students."
     where = "SELECT name FROM department WHERE founded_year < "
@@ -45,6 +81,11 @@ def test_numbers_are_the_questions_own_or_zero_one_and_number_words():
     assert not allows(q, where, " 1879")
     assert not allows(q, where + "19", "79")
     assert allows(q, "SELECT COUNT(*) FROM student LIMIT ", "1") and allows(q, where, "2")
+    assert not allows(q, where.rstrip(), " 1879") and allows(q, where.rstrip(), " 1920")  # the space in the token
+    assert not allows(q, where + "1920", " Nguyen") and allows(q, where + "1920", " AND")
+    between = "SELECT name FROM department WHERE founded_year BETWEEN 1920 AND "
+    assert allows(q.replace("1920", "1920 to 1950"), between, "1950")
+    assert not allows(q.replace("1920", "1920 to 1950"), between, "1920 ")  # BETWEEN x AND x
 
 
 def test_when_the_model_means_a_number_it_is_not_swapped_for_a_name():
@@ -63,6 +104,7 @@ def test_words_are_keywords_aliases_or_names_of_the_database():
     assert allows(q, "select count(*) from ", "student")  # SQL is case-insensitive
     assert allows(q, "SELECT COUNT(*) AS ", "n_students")  # a name being defined
     assert allows(q, "SELECT COUNT(*) AS n_students FROM student ORDER BY ", "n_students")
+    assert allows(q, "select t1.name from student as", " t1")  # Spider writes aliases in lower case too
 
 
 def test_after_an_alias_dot_only_its_tables_columns():
@@ -98,9 +140,11 @@ def test_the_processor_masks_disallowed_top_tokens_looks_further_and_never_block
     assert torch.equal(out, scores)
 
 
-def test_sql_contexts_read_each_database_schema(tmp_path):
+def test_sql_contexts_read_each_database_schema_and_text_values(tmp_path):
     db = tmp_path / "school.sqlite"
     with sqlite3.connect(db) as conn:
         conn.execute("CREATE TABLE student (student_id INTEGER, name TEXT)")
+        conn.execute("INSERT INTO student VALUES (1, 'Nora Mitchell'), (2, NULL)")
     contexts = sql_contexts(["Who?", "How many?"], [db, db])
     assert [c.tables for c in contexts] == [{"student": ["student_id", "name"]}] * 2
+    assert contexts[0].values == {"Nora Mitchell"}  # text values only
