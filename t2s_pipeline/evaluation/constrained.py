@@ -20,6 +20,7 @@ from elsewhere.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
@@ -68,7 +69,7 @@ class SqlContext:
     _name_prefixes: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self):
-        self._starts = [self.question[m.start():] for m in re.finditer(r"(?<!\w)\w", self.question)]
+        self._starts = sorted(self.question[m.start():] for m in re.finditer(r"(?<!\w)\w", self.question))
         self._numbers = set(re.findall(r"\d+(?:\.\d+)?", self.question)) | {"0", "1"}
         self._numbers |= {d for w, d in NUMBER_WORDS.items() if re.search(rf"\b{w}\b", self.question, re.I)}
         self._names = frozenset(n.lower() for t, cols in self.tables.items() for n in (t, *cols))
@@ -100,14 +101,14 @@ class SqlContext:
             piece = piece[:k]
         text = so_far + piece
         if pattern:
-            return text in self._patterns if closing else any(p.startswith(text) for p in self._patterns)
+            return text in self._patterns if closing else _starts_one_of(self._patterns, text)
         if "%" in text:
             return False
         if closing:
             if self._value_spans:
                 return text in self._value_spans
             return bool(text) and re.search(rf"(?<!\w){re.escape(text)}(?!\w)", self.question) is not None
-        return text == "" or any(s.startswith(text) for s in (self._value_spans or self._starts))
+        return text == "" or _starts_one_of(self._value_spans or self._starts, text)
 
     def number_ok(self, so_far: str, piece: str) -> bool:
         """Whether `piece` may follow the digits `so_far` ('' at a number's start, piece without leading spaces)."""
@@ -218,6 +219,12 @@ class QueryState:
                 and _paren_depth(self.text) == 0 and not _same_between_bounds(self.text))
 
 
+def _starts_one_of(sorted_texts: list[str], prefix: str) -> bool:
+    """Whether some text of the sorted list starts with prefix (a binary search: this runs per token)."""
+    k = bisect.bisect_left(sorted_texts, prefix)
+    return k < len(sorted_texts) and sorted_texts[k].startswith(prefix)
+
+
 def _same_between_bounds(text: str) -> bool:
     m = re.search(r"\bBETWEEN\s+([\d.]+)\s+AND\s+([\d.]+)$", text, re.I)
     return m is not None and m.group(1) == m.group(2)
@@ -258,7 +265,7 @@ class SqlConstraint:
             state = QueryState.read(text, context.tables)
             argmax_is_number = self._text(candidates[0]).lstrip(" ")[:1].isdigit()
             keep = self._allowed(candidates, state, context, argmax_is_number)
-            if not keep:
+            if not keep and (state.mode in ("string", "number") or argmax_is_number):
                 # In a literal the model's first choices are often values it remembers: look further down.
                 wide = torch.topk(scores[row], min(self.wide_k, scores.shape[1])).indices.tolist()
                 candidates, keep = wide, self._allowed(wide[k:], state, context, argmax_is_number)
