@@ -3,24 +3,29 @@
 A small model writes the right query shape with the wrong literal (`founded_year < 1879` for "under
 1920") or a column of another database. Like PICARD (Scholak et al., 2021), a logits processor checks
 the most likely next tokens and keeps those that can still lead to a valid query:
-- inside a single-quoted string, the string so far must be the start of a span of the question (its
-  text from a word on), LIKE's `%` allowed at either end, and the closing quote must end a whole word;
-- a number (not part of a name such as T1) must be the start of a number the question states, or of
-  0, 1, or the value of a number word it uses ("two" -> 2); when the most likely token starts a
-  number, only such numbers are kept (a number is never swapped for a name);
-- any other word must be an SQL keyword or function, an alias (T1..., or one the query defines with
-  AS or WITH), or a table or column of the question's database (case-insensitive); after `T2.`, a
-  column of T2's table.
-When none of the top-k tokens passes, the scores are left alone: the constraint never blocks an
-answer. Double-quoted and backticked text is not checked. Numbers and strings a question does not
-state as written cannot be written: on Spider dev 27 of 1,034 gold queries have one ("French" ->
-'France', "cats" -> 'cat', "France" -> 'france'); switch the constraint off for data whose values come
-from elsewhere.
+- a single-quoted string is a span of the question from a word's start to a word's end; where the
+  question states values of the database (value linking, as BRIDGE does: its spans that equal a text
+  value), one of those values. A LIKE pattern is a span with `%` at one or both ends that matches some
+  value ('E%': a value starts with "E"). Every prefix allowed can still be completed;
+- a number (not part of a name such as T1) is one the question states, or 0, 1, or the value of a
+  number word it uses ("two" -> 2); when the most likely token starts a number, only such numbers are
+  kept (a number is never swapped for a name); BETWEEN's two bounds differ;
+- any other word is an SQL keyword or function, an alias (T1..., or one the query defines with AS or
+  WITH), or a table or column of the question's database (case-insensitive); after `T2.`, a column of
+  T2's table. A `)` closes an open `(`, and the query ends outside parentheses and literals.
+Inside a literal, when none of the top_k tokens passes, it looks among the top wide_k (a small model's
+first choices there are values it remembers from training); when none passes there either, the scores
+are left alone: the constraint never blocks an answer. Double-quoted and backticked text is not checked.
+Numbers and strings a question does not state as written cannot be written: on Spider dev 24 of the
+972 gold queries that have their database (bench/constraint_coverage.py): 'France' for "French", 'cat'
+for "cats", 'usa' for "United States"; switch the constraint off for data whose values come from
+elsewhere.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -110,6 +115,15 @@ class SqlContext:
             return bool(text) and re.search(rf"(?<!\w){re.escape(text)}(?!\w)", self.question) is not None
         return text == "" or _starts_one_of(self._value_spans or self._starts, text)
 
+    def string_next_chars(self, so_far: str, pattern: bool) -> set[str]:
+        """The characters that can follow `so_far` inside a string on the way to an allowed one."""
+        texts = self._patterns if pattern else (self._value_spans or self._starts)
+        k, chars = bisect.bisect_left(texts, so_far), set()
+        while k < len(texts) and texts[k].startswith(so_far):
+            chars.add(texts[k][len(so_far):len(so_far) + 1])
+            k += 1
+        return chars - {""}
+
     def number_ok(self, so_far: str, piece: str) -> bool:
         """Whether `piece` may follow the digits `so_far` ('' at a number's start, piece without leading spaces)."""
         digits = re.match(r"\d*(?:\.\d*)?", piece).group(0)
@@ -174,19 +188,28 @@ class QueryState:
             return cls(text, "words", qualified.group(2), frozenset(aliases), table_of[qualified.group(1)])
         return cls(text, "words", re.search(r"\w*$", text).group(0), frozenset(aliases))
 
+    @functools.cached_property
+    def depth(self) -> int:
+        """Parentheses open in the text so far (read once per step, not once per token)."""
+        return _paren_depth(self.text)
+
+    @functools.cached_property
+    def ends_in_word(self) -> bool:
+        return re.search(r"[\w.]$", self.text) is not None
+
     def allows(self, context: SqlContext, piece: str, argmax_is_number: bool) -> bool:
         """Whether the token text `piece` may come next."""
         if self.mode == "free":
             return True
         if self.mode == "string":
             return context.string_ok(self.so_far, piece, self.pattern) and (
-                "'" not in piece or _paren_depth(self.text + piece) >= 0)
+                "'" not in piece or self.depth + _paren_change(piece.partition("'")[2]) >= 0)
         if self.mode == "number":
             return self._number_ok(context, self.so_far, piece, self.text)
         head, quote, rest = piece.partition("'")
         if self.column_of is not None:
             return not quote and context.column_ok(self.column_of, self.so_far, head)
-        at_boundary = not re.search(r"[\w.]$", self.text) or head.startswith(" ")
+        at_boundary = not self.ends_in_word or head.startswith(" ")
         stripped = head.lstrip(" ")
         if at_boundary and stripped[:1].isdigit():
             return not quote and self._number_ok(context, "", stripped, self.text + head[:len(head) - len(stripped)])
@@ -194,7 +217,7 @@ class QueryState:
             return False  # the model meant a number: keep it a number
         if not context.word_ok(self.so_far, head, self.aliases):
             return False
-        if _paren_depth(self.text + head) < 0:
+        if self.depth + _paren_change(head) < 0:
             return False  # a `)` closes only an open `(`
         pattern = bool(re.search(r"\bLIKE\s*$", self.text + head, re.I))
         return not (quote and rest) or context.string_ok("", rest, pattern)
@@ -209,14 +232,24 @@ class QueryState:
         rest = piece[len(digits):]
         if not rest:
             return True
-        return (not _same_between_bounds(before + digits) and _paren_depth(before + piece) >= 0
+        return (not _same_between_bounds(before + digits) and self.depth + _paren_change(rest) >= 0
                 and (not re.search(r"\w", rest) or context.word_ok("", rest, self.aliases)))
+
+    def first_chars(self, context: SqlContext, argmax_is_number: bool) -> set[str] | None:
+        """The characters an allowed piece can start with (None: any), to skip most tokens of a wide look."""
+        if self.mode == "string":
+            return context.string_next_chars(self.so_far, self.pattern) | {"'"}
+        if self.mode == "number":
+            if self.so_far in context._numbers:
+                return None  # complete: the number may end here, before anything
+            return {n[len(self.so_far)] for n in context._numbers if n.startswith(self.so_far) and n != self.so_far}
+        return set("0123456789 ") if argmax_is_number else None
 
     def may_end(self, context: SqlContext) -> bool:
         """Whether the query may end here: not inside a string, nor inside a number the question lacks, nor
         inside parentheses."""
         return (self.mode != "string" and (self.mode != "number" or context.number_ok(self.so_far, " "))
-                and _paren_depth(self.text) == 0 and not _same_between_bounds(self.text))
+                and self.depth == 0 and not _same_between_bounds(self.text))
 
 
 def _starts_one_of(sorted_texts: list[str], prefix: str) -> bool:
@@ -232,14 +265,19 @@ def _same_between_bounds(text: str) -> bool:
 
 def _paren_depth(text: str) -> int:
     """Open parentheses left outside quoted strings (negative: one closed too many)."""
-    bare = re.sub(r"'[^']*'?", "", text)
-    return bare.count("(") - bare.count(")")
+    return _paren_change(re.sub(r"'[^']*'?", "", text))
+
+
+def _paren_change(text: str) -> int:
+    return text.count("(") - text.count(")")
 
 
 class SqlConstraint:
     """A transformers logits processor: of the `top_k` most likely next tokens of each row, it keeps those the
-    row's QueryState allows; the others get -inf (unless none is allowed). Rows are contexts[row // rows_per_context]
-    (beams or samples of one prompt are consecutive); the query so far is the row after `prompt_width`."""
+    row's QueryState allows; the others get -inf. When none is allowed inside a literal (or where the model
+    means a number) it looks among the top `wide_k`; when none there either, the row is left alone. Rows are
+    contexts[row // rows_per_context] (beams or samples of one prompt are consecutive); the query so far is
+    the row after `prompt_width`."""
 
     def __init__(self, tokenizer, contexts: list[SqlContext], prompt_width: int, rows_per_context: int = 1,
                  top_k: int = 64, wide_k: int = 4096):
@@ -268,7 +306,9 @@ class SqlConstraint:
             if not keep and (state.mode in ("string", "number") or argmax_is_number):
                 # In a literal the model's first choices are often values it remembers: look further down.
                 wide = torch.topk(scores[row], min(self.wide_k, scores.shape[1])).indices.tolist()
-                candidates, keep = wide, self._allowed(wide[k:], state, context, argmax_is_number)
+                first = state.first_chars(context, argmax_is_number)  # a cheap filter before the full check
+                further = [t for t in wide[k:] if first is None or self._text(t)[:1] in first]
+                candidates, keep = wide, self._allowed(further, state, context, argmax_is_number)
             if keep and len(keep) < len(candidates):
                 kept = scores[row, keep].clone()
                 scores[row, :] = float("-inf")
