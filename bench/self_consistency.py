@@ -1,12 +1,14 @@
 """Self-consistency against greedy decoding on the embedded default (a script, not a timed test).
 
     python bench/self_consistency.py [--samples 5] [--temperature 1.0] [--adapter sft|rl|best] [--storage DIR]
+                                     [--unconstrained]
 
 Reads the artifacts of a `make demo` run (base_model, lora_adapter, rl_adapter, trajectories,
 raw_benchmarks, eval_report in $T2S_STORAGE, default ./.t2s_storage) and scores the same held-out
 questions twice with the same adapter: greedy decoding (the baseline, measured in the same run), and
 self-consistency (the greedy query plus samples - 1 sampled ones, the answer voted by execution
-result). Prints execution accuracy, EX on unseen SQL and the seconds of each, and their ratio.
+result). Both decode under eval_report's constraint unless --unconstrained. Prints execution accuracy,
+EX on unseen SQL and the seconds of each, and their ratio.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ def main() -> None:
                         help="which adapter: the SFT one, the RL one, or the one eval_report found best")
     parser.add_argument("--storage", default=os.environ.get("T2S_STORAGE", ".t2s_storage"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--unconstrained", action="store_true", help="decode freely (eval_report's constrained: false)")
     args = parser.parse_args()
 
     import torch
 
     from t2s_pipeline.evaluation.metrics import judge_many
-    from t2s_pipeline.evaluation.report import load_test_samples, predict, summarize, _prediction_row
+    from t2s_pipeline.evaluation.constrained import sql_contexts
+    from t2s_pipeline.evaluation.report import _prediction_row, _question_and_evidence, load_test_samples, predict, summarize
     from t2s_pipeline.resources.storage import current_version_path
 
     version = lambda key: current_version_path(args.storage, key)
@@ -43,14 +47,15 @@ def main() -> None:
     samples = load_test_samples(version("trajectories"))
     raw = version("raw_benchmarks")
     db_paths = [raw / "databases" / f"{s['meta']['db_id']}.sqlite" for s in samples]
+    contexts = None if args.unconstrained else sql_contexts([_question_and_evidence(s) for s in samples], db_paths)
     print(f"{len(samples)} held-out questions; adapter {adapter} ({adapter_dir}); {args.samples} samples at "
-          f"temperature {args.temperature}")
+          f"temperature {args.temperature}; {'un' if contexts is None else ''}constrained")
     figures = {}
     for name, n in (("greedy", 1), (f"self-consistency@{args.samples}", args.samples)):
         torch.manual_seed(args.seed)
         start = time.monotonic()
         sqls, losses, _ = predict(name, version("base_model"), adapter_dir, samples, n_samples=n,
-                                  temperature=args.temperature, db_paths=db_paths, log=lambda m: None)
+                                  temperature=args.temperature, db_paths=db_paths, log=lambda m: None, contexts=contexts)
         verdicts = judge_many([(db, s["meta"]["gold_sql"], sql) for db, s, sql in zip(db_paths, samples, sqls)])
         rows = [_prediction_row(name, s, sql, v, loss) for s, sql, v, loss in zip(samples, sqls, verdicts, losses)]
         summary = summarize(rows)

@@ -37,10 +37,12 @@ def format_table(columns: list[str], rows: list[tuple], max_rows: int = 20, widt
 
 def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = None, evidence: str = "",
         max_new_tokens: int = 256, num_beams: int = 0, timeout_s: float = 5.0, max_rows: int = 1000,
-        samples: int = 1, temperature: float = 1.0, votes: dict | None = None):
+        samples: int = 1, temperature: float = 1.0, votes: dict | None = None, constrained: bool = True):
     """(sql, ExecResult): the model's SQL for the question and its sandboxed result. num_beams 0 picks by model
     family (5 for an encoder-decoder model such as T5, else greedy). samples > 1 votes over that many queries
-    by execution result; `votes`, when given, receives the vote's figures."""
+    by execution result; `votes`, when given, receives the vote's figures. constrained: decode as eval_report
+    does, literals from the question and names from the database (evaluation/constrained.py; decoder-only)."""
+    from t2s_pipeline.evaluation.constrained import sql_contexts
     from t2s_pipeline.evaluation.generate import default_num_beams, generate_sql, load_model
     from t2s_pipeline.evaluation.metrics import prepare_sql
     from t2s_pipeline.samples.prompts import prompt_messages
@@ -50,14 +52,15 @@ def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = N
     schema = schema_text(read_sqlite_schema(db_path))
     model, tokenizer = load_model(model_dir, adapter_dir)
     conversation = prompt_messages(schema, question, evidence)
+    contexts = sql_contexts([f"{question}\n\n{evidence}".strip()], [db_path]) if constrained else None
     [sql] = generate_sql(model, tokenizer, [conversation], batch_size=1, max_new_tokens=max_new_tokens,
-                         num_beams=num_beams or default_num_beams(model))
+                         num_beams=num_beams or default_num_beams(model), contexts=contexts)
     if samples > 1:
         from t2s_pipeline.evaluation.self_consistency import self_consistent_sql
 
         [chosen] = self_consistent_sql(model, tokenizer, [conversation], [db_path], samples, batch_size=samples,
                                        max_new_tokens=max_new_tokens, temperature=temperature, timeout_s=timeout_s,
-                                       greedy=[sql])
+                                       greedy=[sql], contexts=contexts)
         sql = chosen["sql"]
         if votes is not None:
             votes.update(chosen)
@@ -77,7 +80,8 @@ def run_ask(args: argparse.Namespace) -> int:
         return 2
     votes: dict = {}
     sql, result = ask(args.model, args.db, args.question, args.adapter, args.evidence, args.max_new_tokens,
-                      args.num_beams, args.timeout, max(args.rows, 1000), args.samples, args.temperature, votes)
+                      args.num_beams, args.timeout, max(args.rows, 1000), args.samples, args.temperature, votes,
+                      not args.unconstrained)
     print("SQL:")
     print(sql or "(empty)")
     if votes:
@@ -109,4 +113,6 @@ def add_parser(sub) -> None:
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature for --samples")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds the query may run")
     p.add_argument("--rows", type=int, default=20, help="rows to print")
+    p.add_argument("--unconstrained", action="store_true", help="decode freely: no constraint to the question's "
+                                                                  "literals and the database's names")
     p.set_defaults(func=run_ask)

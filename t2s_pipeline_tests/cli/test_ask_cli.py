@@ -145,3 +145,19 @@ def test_ask_a_t5_sends_the_prompt_to_the_encoder_with_five_beams(tiny_t5_dir, d
     assert seen["num_beams"] == 5 and len(seen["replies"]) == 1
     assert status in (0, 1) and capsys.readouterr().out.startswith("SQL:\n")
     assert digest(db) == before
+
+
+def test_ask_constrains_decoding_to_the_question_and_database_unless_told_not_to(tiny_base_dir, db, monkeypatch,
+                                                                                 capsys):
+    from t2s_pipeline.evaluation import generate
+
+    seen = []
+    monkeypatch.setattr(generate, "generate_sql",
+                        lambda model, tokenizer, conversations, **kwargs: seen.append(kwargs["contexts"]) or
+                        ["SELECT COUNT(*) FROM singer"])
+    assert main(["ask", "--model", str(tiny_base_dir), "--db", str(db), "Who sings from France?"]) == 0
+    assert main(["ask", "--model", str(tiny_base_dir), "--db", str(db), "--unconstrained", "Who?"]) == 0
+    [context], unconstrained = seen
+    assert context.question == "Who sings from France?" and "singer" in context.tables
+    assert "France" in context.values  # value linking reads the database's text values
+    assert unconstrained is None
