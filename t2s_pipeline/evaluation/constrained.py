@@ -124,6 +124,13 @@ class SqlContext:
             k += 1
         return chars - {""}
 
+    def number_next_chars(self, so_far: str) -> set[str] | None:
+        """The digits that can follow `so_far` on the way to a number of the question (None: it is one, so the
+        number may also end here, before anything)."""
+        if so_far in self._numbers:
+            return None
+        return {n[len(so_far)] for n in self._numbers if n.startswith(so_far) and n != so_far}
+
     def number_ok(self, so_far: str, piece: str) -> bool:
         """Whether `piece` may follow the digits `so_far` ('' at a number's start, piece without leading spaces)."""
         digits = re.match(r"\d*(?:\.\d*)?", piece).group(0)
@@ -240,9 +247,7 @@ class QueryState:
         if self.mode == "string":
             return context.string_next_chars(self.so_far, self.pattern) | {"'"}
         if self.mode == "number":
-            if self.so_far in context._numbers:
-                return None  # complete: the number may end here, before anything
-            return {n[len(self.so_far)] for n in context._numbers if n.startswith(self.so_far) and n != self.so_far}
+            return context.number_next_chars(self.so_far)
         return set("0123456789 ") if argmax_is_number else None
 
     def may_end(self, context: SqlContext) -> bool:
@@ -336,16 +341,17 @@ def sql_contexts(questions: list[str], db_paths: list) -> list[SqlContext]:
 
 def text_values(db_path: str, tables: dict[str, list[str]], per_column: int = 5000,
                 max_length: int = 80) -> frozenset[str]:
-    """The distinct short text values of every column (at most per_column of each), read read-only."""
+    """The distinct short text values of every column (at most per_column of each), the file opened read-only."""
     import sqlite3
 
+    quote = lambda name: '"' + name.replace('"', '""') + '"'
     found: set[str] = set()
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
         for table, columns in tables.items():
-            for column in columns:
-                rows = conn.execute(f'SELECT DISTINCT "{column}" FROM "{table}" WHERE typeof("{column}") = \'text\' '
-                                    f'AND length("{column}") <= ? LIMIT ?', (max_length, per_column))
+            for column in map(quote, columns):
+                rows = conn.execute(f"SELECT DISTINCT {column} FROM {quote(table)} WHERE typeof({column}) = 'text' "
+                                    f"AND length({column}) <= ? LIMIT ?", (max_length, per_column))
                 found.update(str(v) for (v,) in rows)
     finally:
         conn.close()
