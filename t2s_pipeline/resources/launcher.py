@@ -154,6 +154,8 @@ class AccelerateLauncher(dg.ConfigurableResource):
                              f"{self.launch_profile}, which runs one process: use multi_node or a deepspeed profile")
         command = [self.slurm.python or sys.executable, "-m", "accelerate.commands.launch",
                    "--config_file", str(self.config_file())]
+        if self.cpu_threads_per_process is not None:  # else each node shares its own CPUs (training/slurm.py)
+            command += ["--num_cpu_threads_per_process", str(self.cpu_threads())]
         ds = self.deepspeed_config_file()
         if ds is not None:
             command += ["--deepspeed_config_file", str(ds)]

@@ -74,7 +74,12 @@ def node_command(spec: dict, env: dict, address_of=node_address) -> list[str]:
     rank = int(env["SLURM_NODEID"])
     main = address_of(expand_nodelist(env["SLURM_JOB_NODELIST"])[0])
     per_node = int(spec["processes_per_node"])
-    return [*spec["launch"], "--num_machines", str(nodes), "--machine_rank", str(rank),
+    threads = []
+    if "--num_cpu_threads_per_process" not in spec["launch"]:
+        # As the local launcher does: the node's CPUs shared among its processes (accelerate would give one each).
+        cpus = int(env.get("SLURM_CPUS_ON_NODE") or len(os.sched_getaffinity(0)))
+        threads = ["--num_cpu_threads_per_process", str(max(1, cpus // per_node))]
+    return [*spec["launch"], *threads, "--num_machines", str(nodes), "--machine_rank", str(rank),
             "--main_process_ip", main, "--main_process_port", str(spec["port"]),
             "--num_processes", str(nodes * per_node), *spec["script"]]
 

@@ -40,13 +40,17 @@ def test_each_node_gets_its_rank_and_the_first_nodes_address():
         asked.append(node)
         return "10.0.0.5"
 
-    env = {"SLURM_NNODES": "3", "SLURM_NODEID": "2", "SLURM_JOB_NODELIST": "gpu[04-06]"}
+    env = {"SLURM_NNODES": "3", "SLURM_NODEID": "2", "SLURM_JOB_NODELIST": "gpu[04-06]", "SLURM_CPUS_ON_NODE": "16"}
     command = node_command(spec, env, address_of=address_of)
     assert asked == ["gpu04"]
     assert command == ["py", "-m", "accelerate.commands.launch", "--config_file", "m.yaml",
+                       "--num_cpu_threads_per_process", "4",  # the node's 16 CPUs shared by its 4 processes
                        "--num_machines", "3", "--machine_rank", "2", "--main_process_ip", "10.0.0.5",
                        "--main_process_port", "29511", "--num_processes", "12",
                        "-m", "t2s_pipeline.training.train", "--config", "run.json"]
+    # Threads the launcher resource set (cpu_threads_per_process) are kept as they are.
+    spec["launch"] += ["--num_cpu_threads_per_process", "2"]
+    assert node_command(spec, env, address_of=address_of).count("--num_cpu_threads_per_process") == 1
 
 
 def test_batch_script_carries_every_setting():
