@@ -35,7 +35,9 @@ def main() -> None:
 
     from t2s_pipeline.evaluation.metrics import judge_many
     from t2s_pipeline.evaluation.constrained import sql_contexts
-    from t2s_pipeline.evaluation.report import _prediction_row, _question_and_evidence, load_test_samples, predict, summarize
+    from t2s_pipeline.evaluation.report import (
+        _prediction_row, _question_and_evidence, load_test_samples, predict, summarize,
+    )
     from t2s_pipeline.resources.storage import current_version_path
 
     version = lambda key: current_version_path(args.storage, key)
@@ -55,7 +57,8 @@ def main() -> None:
         torch.manual_seed(args.seed)
         start = time.monotonic()
         sqls, losses, _ = predict(name, version("base_model"), adapter_dir, samples, n_samples=n,
-                                  temperature=args.temperature, db_paths=db_paths, log=lambda m: None, contexts=contexts)
+                                  temperature=args.temperature, db_paths=db_paths, log=lambda m: None,
+                                  contexts=contexts)
         verdicts = judge_many([(db, s["meta"]["gold_sql"], sql) for db, s, sql in zip(db_paths, samples, sqls)])
         rows = [_prediction_row(name, s, sql, v, loss) for s, sql, v, loss in zip(samples, sqls, verdicts, losses)]
         summary = summarize(rows)

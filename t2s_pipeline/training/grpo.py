@@ -83,7 +83,7 @@ def prompt_dataset(rows: list[dict], tokenizer):
 
 
 def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
-    """Continue the SFT adapter cfg.init_from with GRPO on the train questions; returns the metrics."""
+    """Continue the SFT adapter cfg.init_from with GRPO on the questions of cfg.prompt_split; returns the metrics."""
     import torch
     from peft import PeftModel
     from transformers import AutoTokenizer, set_seed
@@ -120,8 +120,8 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
     base = _load_model(run["model_dir"], cfg, precision, attention, cuda)
     base.config.use_cache = not cfg.activation_checkpointing  # generation needs the KV cache to be fast
     model = PeftModel.from_pretrained(base, str(adapter), is_trainable=True)
-    rows = rl_prompts(run["trajectories_dir"], run["raw_dir"], cfg.prompt_split, max_prompts=cfg.max_prompts, seed=cfg.seed,
-                      suite_dir=Path(run["suite_dir"]) if run.get("suite_dir") else None,
+    rows = rl_prompts(run["trajectories_dir"], run["raw_dir"], cfg.prompt_split, max_prompts=cfg.max_prompts,
+                      seed=cfg.seed, suite_dir=Path(run["suite_dir"]) if run.get("suite_dir") else None,
                       literal_variants=cfg.literal_variants)
     dataset = prompt_dataset(rows, tokenizer)
     reward = ExecutionReward(cfg.reward_config())

@@ -52,7 +52,8 @@ class RLConfig:
     prompt_split: str = _f("train", "Split whose questions are the prompts: 'train' (the SFT adapter's own questions) "
                                     "or 'dev' (questions SFT never trained on, where its completions still differ; "
                                     "the test split, which eval_report scores, is never used).")
-    max_prompts: int = _f(0, "Use at most this many questions of prompt_split as prompts (drawn with the seed); 0 uses all.")
+    max_prompts: int = _f(0, "Use at most this many questions of prompt_split as prompts (drawn with the seed); "
+                             "0 uses all.")
     literal_variants: int = _f(0, "Literal-swapped copies of each train question added to the prompts, kept where "
                                   "the literal decides the result (training/rl_prompts.py). On its own train "
                                   "questions a fine-tuned model is nearly always right and GRPO gets no signal; "
