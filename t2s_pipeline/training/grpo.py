@@ -22,6 +22,7 @@ from pathlib import Path
 
 from t2s_pipeline.training.pipes import open_pipes_on_rank0
 from t2s_pipeline.training.rl_config import RLConfig
+from t2s_pipeline.training.train import leave_process_group
 
 # The figures the progress line shows: TRL's log keys -> short names.
 PROGRESS = {"reward": "reward", "execution/correct": "correct", "kl": "kl",
@@ -264,6 +265,7 @@ def main(argv: list[str] | None = None) -> None:
     with open_pipes_on_rank0() as pipes:
         metrics = grpo(run, cfg, pipes)
         pipes.report_custom_message({"metrics": metrics})
+    leave_process_group()
 
 
 if __name__ == "__main__":

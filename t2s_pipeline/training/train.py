@@ -473,6 +473,18 @@ def main(argv: list[str] | None = None) -> None:
                         report_to_wandb=run.get("wandb", False), selection=run.get("selection"))
         # A custom message, not a materialization: the asset's output goes through the IO manager.
         pipes.report_custom_message({"metrics": metrics})
+    leave_process_group()
+
+
+def leave_process_group() -> None:
+    """End a multi-process run cleanly: every rank waits for the others, then leaves the process group. Left to
+    the interpreter's exit, a rank whose work was done aborted now and then on the CPU ("terminate called
+    without an active exception", exit -6; seen in CI on 2-process gloo runs), which failed the launch."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
