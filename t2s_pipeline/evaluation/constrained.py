@@ -87,9 +87,8 @@ class SqlContext:
         for i, start in enumerate(w.start() for w in words):
             last = words[min(i + MAX_SPAN_WORDS, len(words)) - 1].end() + 1
             spans |= {self.question[start:e] for e in ends if start < e <= last}
-        lowered = {v.lower() for v in self.values}
+        lowered, lines = _value_index(self.values)
         self._value_spans = sorted(s for s in spans if s.lower() in lowered)
-        lines = "\n" + "\n".join(sorted(self.values)) + "\n"
         patterns = {p: probe for s in spans for p, probe in ((f"{s}%", f"\n{s}"), (f"%{s}", f"{s}\n"), (f"%{s}%", s))}
         self._patterns = sorted(p for p, probe in patterns.items() if probe in lines) or sorted(patterns)
 
@@ -255,6 +254,12 @@ class QueryState:
         inside parentheses."""
         return (self.mode != "string" and (self.mode != "number" or context.number_ok(self.so_far, " "))
                 and self.depth == 0 and not _same_between_bounds(self.text))
+
+
+@functools.lru_cache(maxsize=8)
+def _value_index(values: frozenset[str]) -> tuple[frozenset[str], str]:
+    """A database's values lowercased, and as one text of lines: built once per database, not per question."""
+    return frozenset(v.lower() for v in values), "\n" + "\n".join(sorted(values)) + "\n"
 
 
 def _starts_one_of(sorted_texts: list[str], prefix: str) -> bool:
