@@ -12,7 +12,8 @@ the most likely next tokens and keeps those that can still lead to a valid query
   kept (a number is never swapped for a name); BETWEEN's two bounds differ;
 - any other word is an SQL keyword or function, an alias (T1..., or one the query defines with AS or
   WITH), or a table or column of the question's database (case-insensitive); after `T2.`, a column of
-  T2's table. A `)` closes an open `(`, and the query ends outside parentheses and literals.
+  T2's table; a question that asks for descending order alone refuses ASC, ascending alone DESC. A `)`
+  closes an open `(`, and the query ends outside parentheses and literals.
 Inside a literal, when none of the top_k tokens passes, it looks among the top wide_k (a small model's
 first choices there are values it remembers from training); when none passes there either, the scores
 are left alone: the constraint never blocks an answer. Double-quoted and backticked text is not checked.
@@ -72,12 +73,16 @@ class SqlContext:
     _numbers: set[str] = field(init=False, repr=False)
     _names: frozenset[str] = field(init=False, repr=False)
     _name_prefixes: frozenset[str] = field(init=False, repr=False)
+    _refused: frozenset[str] = field(init=False, repr=False)  # SQL words the question rules out
+    _word_prefixes: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self):
         self._starts = sorted(self.question[m.start():] for m in re.finditer(r"(?<!\w)\w", self.question))
         self._numbers = set(re.findall(r"\d+(?:\.\d+)?", self.question)) | {"0", "1"}
         self._numbers |= {d for w, d in NUMBER_WORDS.items() if re.search(rf"\b{w}\b", self.question, re.I)}
         self._names = frozenset(n.lower() for t, cols in self.tables.items() for n in (t, *cols))
+        self._refused = _contrary_order(self.question)
+        self._word_prefixes = _prefixes(SQL_WORDS - self._refused) if self._refused else _SQL_WORD_PREFIXES
         self._name_prefixes = _prefixes(self._names)
         # Value linking (as BRIDGE does): the spans of the question that are values of the database, and
         # the LIKE patterns made of a span that match some value ('X%': a value starts with X, case as written).
@@ -130,6 +135,10 @@ class SqlContext:
             return None
         return {n[len(so_far)] for n in self._numbers if n.startswith(so_far) and n != so_far}
 
+    def number_may_go_on(self, so_far: str) -> bool:
+        """Whether more digits after `so_far` can still make a number of the question."""
+        return any(n.startswith(so_far) and n != so_far for n in self._numbers)
+
     def number_ok(self, so_far: str, piece: str) -> bool:
         """Whether `piece` may follow the digits `so_far` ('' at a number's start, piece without leading spaces)."""
         digits = re.match(r"\d*(?:\.\d*)?", piece).group(0)
@@ -147,10 +156,11 @@ class SqlContext:
             if word.isdigit() or _ALIAS.fullmatch(word):
                 continue
             is_open = m.end() == len(text)
-            if is_open and (word.upper() in _SQL_WORD_PREFIXES or word.lower() in self._name_prefixes
+            if is_open and (word.upper() in self._word_prefixes or word.lower() in self._name_prefixes
                             or any(a.startswith(word) for a in aliases)):
                 continue
-            if not is_open and (word.upper() in SQL_WORDS or word.lower() in self._names or word in aliases):
+            if not is_open and ((word.upper() in SQL_WORDS and word.upper() not in self._refused)
+                                or word.lower() in self._names or word in aliases):
                 continue
             return False
         return True
@@ -236,8 +246,8 @@ class QueryState:
             return False
         digits = re.match(r"\d*(?:\.\d*)?", piece).group(0)
         rest = piece[len(digits):]
-        if not rest:
-            return True
+        if not rest:  # the number may go on; where it cannot, it must not end BETWEEN on its lower bound
+            return not _same_between_bounds(before + digits) or context.number_may_go_on(so_far + digits)
         return (not _same_between_bounds(before + digits) and self.depth + _paren_change(rest) >= 0
                 and (not re.search(r"\w", rest) or context.word_ok("", rest, self.aliases)))
 
@@ -254,6 +264,12 @@ class QueryState:
         inside parentheses."""
         return (self.mode != "string" and (self.mode != "number" or context.number_ok(self.so_far, " "))
                 and self.depth == 0 and not _same_between_bounds(self.text))
+
+
+def _contrary_order(question: str) -> frozenset[str]:
+    """ASC where the question asks for descending order alone, DESC where it asks for ascending order alone."""
+    asc, desc = (re.search(rf"\b{w}\b", question, re.I) is not None for w in ("ascending", "descending"))
+    return frozenset({"ASC"} if desc and not asc else {"DESC"} if asc and not desc else ())
 
 
 @functools.lru_cache(maxsize=8)
@@ -290,11 +306,11 @@ class SqlConstraint:
     the row after `prompt_width`."""
 
     def __init__(self, tokenizer, contexts: list[SqlContext], prompt_width: int, rows_per_context: int = 1,
-                 top_k: int = 64, wide_k: int = 4096):
+                 top_k: int = 64, wide_k: int = 4096, token_texts: dict[int, str] | None = None):
         self.tokenizer, self.contexts = tokenizer, contexts
         self.prompt_width, self.rows_per_context = prompt_width, rows_per_context
         self.top_k, self.wide_k = top_k, wide_k
-        self._texts: dict[int, str] = {}
+        self._texts = {} if token_texts is None else token_texts  # token id -> text: share it across batches
         self._special = set(tokenizer.all_special_ids)
 
     def _text(self, token_id: int) -> str:

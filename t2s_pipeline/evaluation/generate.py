@@ -126,6 +126,7 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
     prompts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True, chat_template=chat_template)
                for c in conversations]
     outputs: list[str] = []
+    token_texts: dict[int, str] = {}  # the constraint's decoded tokens, kept from batch to batch
     for i in range(0, len(prompts), batch_size):
         batch = tokenizer(prompts[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
         options = dict(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
@@ -143,7 +144,8 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
             from t2s_pipeline.evaluation.constrained import SqlConstraint
 
             options["logits_processor"] = LogitsProcessorList([SqlConstraint(
-                tokenizer, contexts[i : i + batch_size], batch["input_ids"].shape[1], samples or num_beams)])
+                tokenizer, contexts[i : i + batch_size], batch["input_ids"].shape[1], samples or num_beams,
+                token_texts=token_texts)])
         with torch.no_grad():
             generated = model.generate(**batch, **options)
         new_tokens = generated[:, batch["input_ids"].shape[1]:]

@@ -14,6 +14,8 @@ Pipes rank 0 streams reward mean, share correct, KL and completion length, then 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import os
 import shutil
@@ -29,9 +31,11 @@ PROGRESS = {"reward": "reward", "execution/correct": "correct", "kl": "kl",
             "completions/mean_length": "completion_len", "loss": "loss", "grad_norm": "grad_norm"}
 
 
-def make_grpo_trainer_class(completions_path: Path | None):
+def make_grpo_trainer_class(completions_path: Path | None, contexts=None):
     """TRL's GRPOTrainer with the guards, writing each generation batch's completions, rewards and verdicts
-    to completions.jsonl (rank 0: the trainer gathers every process's completions there)."""
+    to completions.jsonl (rank 0: the trainer gathers every process's completions there).
+    contexts: a callable from a batch's prompt rows to one SqlContext each; completions are then sampled under
+    the constraint eval_report decodes with (evaluation/constrained.py; generation hf only)."""
     from trl import GRPOTrainer
 
     from t2s_pipeline.training.callbacks import make_guarded_trainer_class
@@ -39,11 +43,24 @@ def make_grpo_trainer_class(completions_path: Path | None):
     class RecordingGRPOTrainer(GRPOTrainer):
         _generations = 0
         _written = 0
+        _batch_contexts = None
+        _token_texts: dict[int, str] = {}  # the constraint's decoded tokens, kept from step to step
 
-        def _generate_and_score_completions(self, *args, **kwargs):
-            output = super()._generate_and_score_completions(*args, **kwargs)
+        def _generate_and_score_completions(self, inputs, *args, **kwargs):
+            self._batch_contexts = contexts(inputs) if contexts else None
+            output = super()._generate_and_score_completions(inputs, *args, **kwargs)
             self._generations += 1
             return output
+
+        def _generate_single_turn(self, prompt_ids, *args, **kwargs):
+            if self._batch_contexts is None or self.use_vllm:
+                return super()._generate_single_turn(prompt_ids, *args, **kwargs)
+            width = max(len(ids) for ids in prompt_ids)  # TRL left-pads the prompts to this width
+            if self.pad_to_multiple_of:
+                width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
+            with constrained_generate(self.accelerator.unwrap_model(self.model_wrapped), self.processing_class,
+                                      self._batch_contexts, width, self._token_texts):
+                return super()._generate_single_turn(prompt_ids, *args, **kwargs)
 
         def log(self, logs, start_time=None):
             if completions_path and self.accelerator.is_main_process and self._generations > self._written:
@@ -64,6 +81,38 @@ def make_grpo_trainer_class(completions_path: Path | None):
     return make_guarded_trainer_class(base=RecordingGRPOTrainer)
 
 
+@contextlib.contextmanager
+def constrained_generate(model, tokenizer, contexts: list, prompt_width: int, token_texts: dict | None = None):
+    """Within the block, model.generate samples under SqlConstraint: row i draws on contexts[i]."""
+    from transformers import LogitsProcessorList
+
+    from t2s_pipeline.evaluation.constrained import SqlConstraint
+
+    processors = LogitsProcessorList([SqlConstraint(tokenizer, contexts, prompt_width, token_texts=token_texts)])
+    model.generate = functools.partial(type(model).generate, model, logits_processor=processors)
+    try:
+        yield
+    finally:
+        del model.generate
+
+
+def context_reader():
+    """A callable from prompt rows to their SqlContexts, each built once (a database's names and values are
+    read once too)."""
+    from t2s_pipeline.evaluation.constrained import sql_contexts
+
+    built: dict[str, object] = {}
+
+    def contexts(rows: list[dict]) -> list:
+        new = {r["id"]: r for r in rows if r["id"] not in built}
+        if new:
+            built.update(zip(new, sql_contexts([r["question"] for r in new.values()],
+                                               [r["databases"][0] for r in new.values()])))
+        return [built[r["id"]] for r in rows]
+
+    return contexts
+
+
 def prompt_dataset(rows: list[dict], tokenizer):
     """The dataset GRPOTrainer samples from: chat prompts as messages (the tokenizer's template), Alpaca
     prompts as their rendered text."""
@@ -80,7 +129,8 @@ def prompt_dataset(rows: list[dict], tokenizer):
     if len({r["format"] for r in rows}) > 1:
         raise ValueError("the prompts mix the chat and Alpaca formats: GRPO needs one")
     return Dataset.from_list([{"prompt": prompt(r), "gold_sql": r["gold_sql"], "databases": r["databases"],
-                               "answer_format": r["answer_format"], "id": r["id"]} for r in rows])
+                               "answer_format": r["answer_format"], "id": r["id"], "question": r["question"]}
+                              for r in rows])
 
 
 def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
@@ -94,7 +144,8 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
     from t2s_pipeline.training.checkpoint_upload import make_checkpoint_upload_callback
     from t2s_pipeline.training.config import resolve_attention, resolve_precision
     from t2s_pipeline.training.reward import ExecutionReward
-    from t2s_pipeline.training.rl_prompts import rl_prompts
+    from t2s_pipeline.evaluation.generate import masked_losses
+    from t2s_pipeline.training.rl_prompts import hardest_prompts, rl_prompts
     from t2s_pipeline.training.train import (
         ADAPTER_FILES, _load_model, _peak_memory_gib, adapter_folder, last_checkpoint_before, make_progress_callback,
         newest_complete_checkpoint,
@@ -121,13 +172,20 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
     base = _load_model(run["model_dir"], cfg, precision, attention, cuda)
     base.config.use_cache = not cfg.activation_checkpointing  # generation needs the KV cache to be fast
     model = PeftModel.from_pretrained(base, str(adapter), is_trainable=True)
-    rows = rl_prompts(run["trajectories_dir"], run["raw_dir"], cfg.prompt_split, max_prompts=cfg.max_prompts,
-                      seed=cfg.seed, suite_dir=Path(run["suite_dir"]) if run.get("suite_dir") else None,
+    rows = rl_prompts(run["trajectories_dir"], run["raw_dir"], cfg.prompt_split,
+                      max_prompts=cfg.hardest_of or cfg.max_prompts, seed=cfg.seed,
+                      suite_dir=Path(run["suite_dir"]) if run.get("suite_dir") else None,
                       literal_variants=cfg.literal_variants)
+    if cfg.hardest_of:
+        scored = time.monotonic()
+        rows = hardest_prompts(rows, masked_losses(model.eval(), tokenizer, rows), cfg.max_prompts)
+        pipes.log.info(f"prompts: the {len(rows)} of {cfg.hardest_of} {cfg.prompt_split} questions the SFT adapter "
+                       f"finds hardest (summed loss on the gold answer), scored in {time.monotonic() - scored:.1f} s")
     dataset = prompt_dataset(rows, tokenizer)
     reward = ExecutionReward(cfg.reward_config())
     pipes.log.info(f"GRPO from {adapter}: {len(rows)} prompts, {cfg.num_generations} completions each, "
-                   f"world size {world_size}, generation {'vllm' if use_vllm else 'hf'}, precision {precision}")
+                   f"world size {world_size}, generation {'vllm' if use_vllm else 'hf'}"
+                   f"{' (constrained)' if cfg.constrained else ''}, precision {precision}")
     args = GRPOConfig(
         output_dir=str(ckpt_dir),
         use_cpu=not cuda,
@@ -167,7 +225,8 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
     guard = GuardState()
     uploader = make_checkpoint_upload_callback(run["upload_checkpoints_to"], log=pipes.log.info,
                                                warn=pipes.log.warning) if run.get("upload_checkpoints_to") else None
-    trainer = make_grpo_trainer_class(out / "completions.jsonl" if rank == 0 else None)(
+    trainer = make_grpo_trainer_class(out / "completions.jsonl" if rank == 0 else None,
+                                      context_reader() if cfg.constrained else None)(
         model=model,
         reward_funcs=[reward],
         args=args,
@@ -222,6 +281,7 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
         "precision": precision,
         "init_from": cfg.init_from,
         "prompts": len(rows),
+        "sampling": "constrained" if cfg.constrained else "free",
         "num_generations": cfg.num_generations,
         "steps": trainer.state.global_step,
         "first_reward": first.get("reward"),

@@ -54,10 +54,18 @@ class RLConfig:
                                     "the test split, which eval_report scores, is never used).")
     max_prompts: int = _f(0, "Use at most this many questions of prompt_split as prompts (drawn with the seed); "
                              "0 uses all.")
+    hardest_of: int = _f(0, "Draw this many questions of prompt_split (with the seed), score each by the SFT adapter's "
+                            "summed loss on its gold answer, and keep the max_prompts hardest as prompts: where its "
+                            "completions still differ, so groups have mixed rewards (on the demo the top fifth gave "
+                            "40% mixed groups, a random draw 20%). 0: max_prompts drawn at random.")
     literal_variants: int = _f(0, "Literal-swapped copies of each train question added to the prompts, kept where "
                                   "the literal decides the result (training/rl_prompts.py). On its own train "
                                   "questions a fine-tuned model is nearly always right and GRPO gets no signal; "
                                   "unseen literals are where a small model still fails. 0: the questions alone.")
+    constrained: bool = _f(False, "Sample completions under the constraint eval_report decodes with (literals from the "
+                                  "question, names from the database: evaluation/constrained.py), so the rewards "
+                                  "judge the choices that constraint leaves to the model. Needs generation hf "
+                                  "(auto picks hf).")
     generation: str = _f("auto", "Who samples completions: 'hf' (model.generate), 'vllm' (TRL's colocated vLLM; "
                                  "needs vllm and a GPU), or 'auto' (vllm when installed on a GPU, else hf).")
     vllm_gpu_memory_utilization: float = _f(0.3, "Share of GPU memory vLLM may take in colocate mode.")
@@ -108,7 +116,7 @@ class RLConfig:
                      "gradient_accumulation_steps", "num_iterations", "logging_steps"):
             if getattr(self, name) <= 0:
                 p.append(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("beta", "epsilon", "max_prompts", "literal_variants", "warmup_steps", "max_grad_norm",
+        for name in ("beta", "epsilon", "max_prompts", "hardest_of", "literal_variants", "warmup_steps", "max_grad_norm",
                      "save_steps", "max_grad_norm_to_stop", "max_wall_hours", "price_per_gpu_hour",
                      "debug_inject_nan_at_step"):
             if getattr(self, name) < 0:
@@ -117,6 +125,14 @@ class RLConfig:
             p.append(f"top_p must be in (0, 1], got {self.top_p}")
         if not 0.0 < self.vllm_gpu_memory_utilization <= 1.0:
             p.append(f"vllm_gpu_memory_utilization must be in (0, 1], got {self.vllm_gpu_memory_utilization}")
+        if self.hardest_of and not 0 < self.max_prompts < self.hardest_of:
+            p.append(f"hardest_of {self.hardest_of} keeps the max_prompts hardest: max_prompts must be between 1 and "
+                     f"{self.hardest_of - 1}, got {self.max_prompts}")
+        if self.hardest_of and self.literal_variants:
+            p.append("hardest_of scores the questions' own gold answers; literal_variants adds copies with other "
+                     "answers: use one or the other")
+        if self.constrained and self.generation == "vllm":
+            p.append("constrained sampling runs in model.generate: generation must be hf or auto, got 'vllm'")
         if self.save_steps and self.save_total_limit < 1:
             p.append(f"save_total_limit must be at least 1 when save_steps is set, got {self.save_total_limit}")
         if self.debug_inject_nan_at_step > self.max_steps:
@@ -143,7 +159,7 @@ class RLConfig:
                 raise ValueError(f"generation vllm needs the vllm package and a GPU (installed: {vllm_installed()}, "
                                  f"cuda: {cuda}); use auto or hf")
             return True
-        return self.generation == "auto" and cuda and vllm_installed()
+        return self.generation == "auto" and cuda and vllm_installed() and not self.constrained
 
     @classmethod
     def from_dict(cls, values: dict) -> "RLConfig":

@@ -3,7 +3,9 @@
 Each row: `prompt` (the system and user turns of the question's whole-query sample, or its text in the
 Alpaca format), `gold_sql`, `databases` (the question's SQLite file first, then the test-suite variants
 that judge its gold query when a suite folder, the test_suites asset, is given), `answer_format` (sql,
-pipe or cot: what the reward checks), `db_id` and `id`. With `literal_variants`, literal-swapped copies of
+pipe or cot: what the reward checks), `question` (the user turn from the question on: what a constrained
+completion may take its literals from), `messages` (the whole sample, answer included: what `hardest_prompts`
+scores), `db_id` and `id`. With `literal_variants`, literal-swapped copies of
 the questions join them (`literal_swapped_prompts`).
 """
 
@@ -45,7 +47,9 @@ def rl_prompts(trajectories_dir, raw_dir, split: str = "train", max_prompts: int
         if meta["kind"] != kind or meta["id"] in seen:
             continue
         seen.add(meta["id"])
-        rows.append({"prompt": [m for m in s["messages"] if m["role"] != "assistant"],
+        prompt = [m for m in s["messages"] if m["role"] != "assistant"]
+        rows.append({"prompt": prompt, "question": prompt[-1]["content"].rsplit("Question: ", 1)[-1],
+                     "messages": s["messages"],
                      "format": s.get("format", "chat"), "gold_sql": meta["gold_sql"],
                      "databases": question_databases(raw_dir, meta["db_id"], meta["gold_sql"], suite_dir),
                      "answer_format": answer_format(s), "db_id": meta["db_id"], "id": meta["id"]})
@@ -87,6 +91,7 @@ def literal_swapped_prompts(rows: list[dict], trajectories_dir, raw_dir, variant
                 continue
             user = {"role": "user", "content": head + marker + new_question + evidence_sep + evidence}
             swapped.append({**row, "prompt": [*row["prompt"][:-1], user], "gold_sql": gold_sql,
+                            "question": new_question + evidence_sep + evidence,
                             "databases": question_databases(raw_dir, row["db_id"], gold_sql, suite_dir),
                             "id": f"{row['id']}/swap{k}"})
     return swapped
@@ -100,3 +105,14 @@ def _literals_decide_the_result(db_path: str, question: str, gold_sql: str, pool
     if not result.ok or not result.rows or other is None or other[1] == gold_sql:
         return False
     return execute_sql(db_path, other[1], timeout_s=2.0).rows != result.rows
+
+
+def hardest_prompts(rows: list[dict], losses: list[tuple[float, int]], keep: int) -> list[dict]:
+    """The `keep` rows of highest summed loss (losses[i]: the SFT model's (summed cross-entropy, tokens) on
+    row i's gold answer). Why summed: a per-token mean ranks first the short answers the model gets wholly
+    wrong, where every completion of a group fails alike; the summed loss finds the answers with a few
+    uncertain choices, where some completions are right and some wrong."""
+    if len(losses) != len(rows):
+        raise ValueError(f"{len(losses)} losses for {len(rows)} prompts")
+    order = sorted(range(len(rows)), key=lambda i: -losses[i][0])
+    return [rows[i] for i in order[:keep]]

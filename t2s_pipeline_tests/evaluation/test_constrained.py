@@ -86,6 +86,12 @@ def test_numbers_are_the_questions_own_or_zero_one_and_number_words():
     between = "SELECT name FROM department WHERE founded_year BETWEEN 1920 AND "
     assert allows(q.replace("1920", "1920 to 1950"), between, "1950")
     assert not allows(q.replace("1920", "1920 to 1950"), between, "1920 ")  # BETWEEN x AND x
+    # A bare number that can go no further would leave BETWEEN x AND x with nothing allowed after it.
+    ages = "How many students are aged between 21 and 22?"
+    assert not allows(ages, "SELECT COUNT(*) FROM student WHERE age BETWEEN 21 AND 2", "1")
+    assert not allows(ages, "SELECT COUNT(*) FROM student WHERE age BETWEEN 21 AND", " 21")
+    assert allows(ages, "SELECT COUNT(*) FROM student WHERE age BETWEEN 21 AND 2", "2")
+    assert allows(q.replace("1920", "19 to 1950"), between.replace("1920", "19"), "19")  # 19 may go on to 1950
 
 
 def test_when_the_model_means_a_number_it_is_not_swapped_for_a_name():
@@ -105,6 +111,17 @@ def test_words_are_keywords_aliases_or_names_of_the_database():
     assert allows(q, "SELECT COUNT(*) AS ", "n_students")  # a name being defined
     assert allows(q, "SELECT COUNT(*) AS n_students FROM student ORDER BY ", "n_students")
     assert allows(q, "select t1.name from student as", " t1")  # Spider writes aliases in lower case too
+
+
+def test_a_question_that_states_the_order_rules_out_the_contrary_one():
+    desc, asc = "List the names, ordered by age in descending order.", "List the names by age, ascending."
+    order = "SELECT name FROM pilot ORDER BY age"
+    assert not allows(desc, order, " ASC") and allows(desc, order, " DESC") and allows(desc, order, " AS")
+    assert not allows(desc, order + " AS", "C") and not allows(desc, order + " ASC", ",")
+    assert not allows(asc, order, " DESC") and allows(asc, order, " ASC")
+    both = "List the names by age ascending, then by name descending."
+    assert allows(both, order, " ASC") and allows(both, order, " DESC")
+    assert allows("List the names by age.", order, " ASC")
 
 
 def test_after_an_alias_dot_only_its_tables_columns():

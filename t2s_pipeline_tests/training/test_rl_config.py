@@ -48,6 +48,10 @@ def test_every_field_has_a_description():
     ({"generation": "tgi"}, "generation"),
     ({"prompt_split": "test"}, "prompt_split"),  # eval_report scores test: RL must never train on it
     ({"top_p": 1.5}, "top_p"),
+    ({"hardest_of": 100}, "max_prompts must be between 1 and 99"),
+    ({"hardest_of": 100, "max_prompts": 100}, "max_prompts must be between 1 and 99"),
+    ({"hardest_of": 100, "max_prompts": 20, "literal_variants": 2}, "use one or the other"),
+    ({"constrained": True, "generation": "vllm"}, "constrained sampling runs in model.generate"),
     ({"reward": {"executes": 2.0}}, "reward"),
     ({"reward": {"timeout": 1}}, "unknown reward config key"),
     ({"debug_inject_nan_at_step": 5, "max_steps": 3}, "debug_inject_nan_at_step"),
@@ -71,3 +75,9 @@ def test_a_launch_that_splits_groups_is_refused():
 def test_vllm_asked_without_vllm_or_gpu_is_an_error():
     with pytest.raises(ValueError, match="generation vllm needs"):
         RLConfig(generation="vllm").use_vllm(cuda=False)
+
+
+def test_constrained_sampling_makes_auto_generation_pick_hf(monkeypatch):
+    monkeypatch.setattr("t2s_pipeline.training.rl_config.vllm_installed", lambda: True)
+    assert RLConfig(generation="auto").use_vllm(cuda=True) is True
+    assert RLConfig(generation="auto", constrained=True).use_vllm(cuda=True) is False

@@ -7,7 +7,9 @@ import json
 
 from t2s_pipeline.records import write_jsonl
 from t2s_pipeline.training.reward import COT, PIPE, SQL
-from t2s_pipeline.training.rl_prompts import rl_prompts
+import pytest
+
+from t2s_pipeline.training.rl_prompts import hardest_prompts, rl_prompts
 from t2s_pipeline_tests.training import tiny
 
 
@@ -19,6 +21,8 @@ def test_one_prompt_per_train_question_without_the_answer(trajectories_dir, tmp_
     assert row["gold_sql"] == tiny.QUESTIONS[0][1]
     assert row["databases"] == [str(tmp_path / "databases" / "music.sqlite")]
     assert row["answer_format"] == SQL
+    assert row["question"] == row["prompt"][-1]["content"].rsplit("Question: ", 1)[-1] != ""
+    assert row["messages"][-1] == {"role": "assistant", "content": tiny.split_samples()["train"][0]["messages"][-1]["content"]}
 
 
 def test_the_dev_split_gives_its_own_questions_and_none_of_train(trajectories_dir, tmp_path):
@@ -112,3 +116,12 @@ def test_a_swap_that_writes_a_held_out_question_is_left_out(tmp_path):
     write_jsonl(tmp_path / "test.jsonl", [held])
     again = {r["gold_sql"] for r in rl_prompts(tmp_path, tmp_path, literal_variants=5)}
     assert sorted(swapped)[0] not in again
+
+
+def test_the_hardest_prompts_are_those_of_highest_summed_loss(trajectories_dir, tmp_path):
+    rows = rl_prompts(trajectories_dir, tmp_path)[:4]
+    # (summed loss, tokens): the per-token means would rank the short answer (index 1) first
+    losses = [(2.0, 20), (1.5, 2), (6.0, 30), (0.1, 10)]
+    assert [r["id"] for r in hardest_prompts(rows, losses, 2)] == [rows[2]["id"], rows[0]["id"]]
+    with pytest.raises(ValueError, match="3 losses for 4 prompts"):
+        hardest_prompts(rows, losses[:3], 2)

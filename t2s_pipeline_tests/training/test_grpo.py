@@ -1,0 +1,50 @@
+"""Pieces of the GRPO entry point (training/grpo.py) tested alone: constrained sampling of completions."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import torch
+
+from t2s_pipeline.evaluation.constrained import SqlConstraint, SqlContext
+from t2s_pipeline.evaluation.generate import load_model
+from t2s_pipeline.training.grpo import constrained_generate, context_reader
+
+TABLES = {"singer": ["singer_id", "name", "age", "country"]}
+QUESTION = "How many singers from France are older than 30?"
+
+
+def test_within_constrained_generate_the_model_samples_under_the_sql_constraint(tiny_base_dir):
+    from transformers import LogitsProcessorList
+
+    model, tokenizer = load_model(str(tiny_base_dir))
+    prompt = tokenizer(["SELECT name FROM singer WHERE"], return_tensors="pt")
+    width = prompt["input_ids"].shape[1]
+    contexts = [SqlContext(QUESTION, TABLES)] * 6
+
+    def sample(**options) -> list[str]:
+        torch.manual_seed(0)
+        out = model.generate(**prompt, do_sample=True, top_k=0, max_new_tokens=12, num_return_sequences=6,
+                             pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id, **options)
+        return tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
+
+    free = sample()
+    explicit = sample(logits_processor=LogitsProcessorList([SqlConstraint(tokenizer, contexts, width)]))
+    with constrained_generate(model, tokenizer, contexts, width):
+        within = sample()
+    assert within == explicit != free
+    assert "generate" not in vars(model) and sample() == free  # the block leaves the model as it was
+
+
+def test_contexts_are_built_once_per_prompt_with_the_database_names_and_values(tmp_path):
+    db = tmp_path / "music.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE singer (singer_id INTEGER, name TEXT, age INTEGER, country TEXT)")
+        conn.execute("INSERT INTO singer VALUES (1, 'Ann', 30, 'France')")
+    rows = [{"id": "q1", "question": QUESTION, "databases": [str(db), "/suite/variant.sqlite"]},
+            {"id": "q2", "question": "Who?", "databases": [str(db)]}]
+    contexts = context_reader()
+    first = contexts([rows[0], rows[0], rows[1]])
+    assert [c.question for c in first] == [QUESTION, QUESTION, "Who?"]
+    assert first[0] is first[1] and first[0].tables == TABLES and first[0].values == {"Ann", "France"}
+    assert contexts([rows[1]])[0] is first[2]  # built once, reused by later batches
