@@ -6,7 +6,8 @@ the most likely next tokens and keeps those that can still lead to a valid query
 - a single-quoted string is a span of the question from a word's start to a word's end; where the
   question states values of the database (value linking, as BRIDGE does: its spans that equal a text
   value), one of those values. A LIKE pattern is a span with `%` at one or both ends that matches some
-  value ('E%': a value starts with "E"). Every prefix allowed can still be completed;
+  value ('E%': a value starts with "E"; only 'E%' where the question says "starts with E", '%E' for
+  "ends with E"), never a function word alone ('%of%'). Every prefix allowed can still be completed;
 - a number (not part of a name such as T1) is one the question states, or 0, 1, or the value of a
   number word it uses ("two" -> 2); when the most likely token starts a number, only such numbers are
   kept (a number is never swapped for a name); BETWEEN's two bounds differ;
@@ -43,12 +44,16 @@ RANK DENSE_RANK ROW_NUMBER NTILE LAG LEAD FIRST_VALUE LAST_VALUE PERCENT_RANK CU
 INTEGER INT REAL TEXT FLOAT NUMERIC
 AGGREGATE EXTEND SET DROP RENAME TABLESAMPLE PIVOT UNPIVOT CALL
 """.split())
+# Words that are never a LIKE pattern's text on their own ('%of%' matches half of any column).
+FUNCTION_WORDS = frozenset("a an and are as at by for from in is it its of on or the their to with".split())
 NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
                 "eight": "8", "nine": "9", "ten": "10"}
 _ALIAS = re.compile(r"T\d+", re.I)
 _NUMBER_END = re.compile(r"(?<![\w.])(\d+(?:\.\d*)?)$")
 _QUALIFIED_END = re.compile(r"\b(\w+)\.(\w*)$")
 _PATTERN_START = re.compile(r"\bLIKE\s*'[^']*$", re.I)
+_ANCHORED_SPAN = re.compile(r"\b(starts?|starting|begins?|beginning|ends?|ending)\s+with\s+(?:the\s+)?"
+                            r"(?:letters?\s+|word\s+)?", re.I)
 MAX_SPAN_WORDS = 8  # value linking looks at question spans of up to this many words
 
 
@@ -94,7 +99,11 @@ class SqlContext:
             spans |= {self.question[start:e] for e in ends if start < e <= last}
         lowered, lines = _value_index(self.values)
         self._value_spans = sorted(s for s in spans if s.lower() in lowered)
-        patterns = {p: probe for s in spans for p, probe in ((f"{s}%", f"\n{s}"), (f"%{s}", f"{s}\n"), (f"%{s}%", s))}
+        anchored = {s: "start" if m.group(1)[0] in "sSbB" else "end"  # "starts with X", "ends with X"
+                    for m in _ANCHORED_SPAN.finditer(self.question) for s in spans
+                    if self.question.startswith(s, m.end())}
+        patterns = {p: probe for s in spans if s.lower() not in FUNCTION_WORDS
+                    for p, probe in _pattern_forms(s, anchored)}
         self._patterns = sorted(p for p, probe in patterns.items() if probe in lines) or sorted(patterns)
 
     def string_ok(self, so_far: str, piece: str, pattern: bool = False) -> bool:
@@ -264,6 +273,13 @@ class QueryState:
         inside parentheses."""
         return (self.mode != "string" and (self.mode != "number" or context.number_ok(self.so_far, " "))
                 and self.depth == 0 and not _same_between_bounds(self.text))
+
+
+def _pattern_forms(span: str, anchored: dict[str, str]) -> list[tuple[str, str]]:
+    """The LIKE patterns of a span, each with the probe that finds a value it matches in the lines of values:
+    'X%' alone where the question says it starts or begins with X, '%X' where it ends with X, else all three."""
+    forms = {"start": (f"{span}%", f"\n{span}"), "end": (f"%{span}", f"{span}\n"), "any": (f"%{span}%", span)}
+    return [forms[anchored[span]]] if span in anchored else list(forms.values())
 
 
 def _contrary_order(question: str) -> frozenset[str]:

@@ -190,6 +190,7 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
         output_dir=str(ckpt_dir),
         use_cpu=not cuda,
         learning_rate=cfg.learning_rate,
+        optim=cfg.optimizer,
         lr_scheduler_type=cfg.lr_scheduler_type,
         warmup_steps=cfg.warmup_steps,
         max_steps=cfg.max_steps,

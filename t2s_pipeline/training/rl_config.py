@@ -21,6 +21,7 @@ GENERATIONS = ("auto", "hf", "vllm")
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
 SCALE_REWARDS = ("group", "batch", "none")
 PROMPT_SPLITS = ("train", "dev")
+OPTIMIZERS = ("adamw_torch", "sgd")
 
 
 def _f(default, help: str):
@@ -71,6 +72,10 @@ class RLConfig:
     vllm_gpu_memory_utilization: float = _f(0.3, "Share of GPU memory vLLM may take in colocate mode.")
     reward: dict = _f({}, "RewardConfig fields: correct, executes, failed, format_bonus, format_gate, timeout_s, "
                           "max_rows, protocol, workers (see training/reward.py).")
+    optimizer: str = _f("adamw_torch", "'adamw_torch' or 'sgd'. Adam moves every weight by about the learning rate "
+                                       "each step whatever the gradient's size, and keeps moving through steps whose "
+                                       "groups all agree (zero gradient); SGD's step is the gradient's size: a weak "
+                                       "reward signal moves the adapter little.")
     # Schedule and checkpoints
     lr_scheduler_type: str = _f("constant_with_warmup", "Learning-rate schedule: cosine, linear or constant_with_warmup.")
     warmup_steps: int = _f(0, "Linear warmup steps.")
@@ -107,7 +112,8 @@ class RLConfig:
         for name, allowed in (("generation", GENERATIONS), ("loss_type", LOSS_TYPES), ("scale_rewards", SCALE_REWARDS),
                               ("lr_scheduler_type", SCHEDULERS), ("quantization", QUANTIZATIONS),
                               ("precision", PRECISIONS), ("bnb_4bit_compute_dtype", COMPUTE_DTYPES),
-                              ("attn_implementation", ATTENTIONS), ("prompt_split", PROMPT_SPLITS)):
+                              ("attn_implementation", ATTENTIONS), ("prompt_split", PROMPT_SPLITS),
+                              ("optimizer", OPTIMIZERS)):
             if getattr(self, name) not in allowed:
                 p.append(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if self.num_generations < 2:

@@ -34,8 +34,11 @@ def test_like_patterns_may_wrap_a_question_span_in_percent_signs():
     q = "Show the names of departments whose name begins with the letter E."
     like = "SELECT name FROM department WHERE name LIKE '"
     assert allows(q, like, "E%'")
-    assert allows(q, like + "%", "E%'")
+    assert not allows(q, like + "%", "E%'") and not allows(q, like + "%", "E'")  # it says "begins with"
     assert not allows(q, like, "M%'")
+    ends, contains = "Which names end with son?", "Which names contain son?"
+    assert allows(ends, like + "%", "son'") and not allows(ends, like, "son%'") and not allows(ends, like + "%", "son%'")
+    assert allows(contains, like + "%", "son%'") and allows(contains, like, "son%'") and allows(contains, like + "%", "son'")
 
 
 VALUES = frozenset({"Eagle Airlines", "Engineering", "Economics", "Coffee Grinder", "Chicago"})
@@ -65,6 +68,9 @@ def test_a_like_pattern_is_a_span_with_percent_signs_that_matches_a_value():
     assert not allows_linked(q, like, "%%")
     contains = "List the names of products with Grinder in their name."
     assert allows_linked(contains, like, "%Grinder%'") and not allows_linked(contains, like, "Grinder%'")
+    assert not allows_linked(contains, like, "%of%'") and not allows_linked(contains, like, "%in%'")  # function words
+    starts = "Display the names of customers whose name starts with E."
+    assert allows_linked(starts, like, "E%'") and not allows_linked(starts, like, "%E%'")
 
 
 def test_a_closing_parenthesis_needs_an_open_one():

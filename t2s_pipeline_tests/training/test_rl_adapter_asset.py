@@ -1,6 +1,7 @@
 """The rl_adapter asset in Dagster: switched off it passes the SFT adapter through; on, GRPO runs as a real
-`accelerate launch` subprocess through Pipes. With 2 DDP processes on the CPU only rank 0 reports, and the
-rewards it records equal a direct call of the reward on the same completions. A NaN stops the run."""
+`accelerate launch` subprocess through Pipes. With 2 DDP processes on the CPU (sampling under the eval
+constraint, from the hardest prompts) only rank 0 reports, and the rewards it records equal a direct call of
+the reward on the same completions. A NaN stops the run."""
 
 from __future__ import annotations
 

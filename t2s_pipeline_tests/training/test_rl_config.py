@@ -48,6 +48,7 @@ def test_every_field_has_a_description():
     ({"generation": "tgi"}, "generation"),
     ({"prompt_split": "test"}, "prompt_split"),  # eval_report scores test: RL must never train on it
     ({"top_p": 1.5}, "top_p"),
+    ({"optimizer": "lion"}, "optimizer must be one of adamw_torch, sgd"),
     ({"hardest_of": 100}, "max_prompts must be between 1 and 99"),
     ({"hardest_of": 100, "max_prompts": 100}, "max_prompts must be between 1 and 99"),
     ({"hardest_of": 100, "max_prompts": 20, "literal_variants": 2}, "use one or the other"),
