@@ -339,23 +339,37 @@ class SqlConstraint:
 
         k = min(self.top_k, scores.shape[1])
         top = torch.topk(scores, k, dim=1).indices.tolist()
+        done: dict[tuple, tuple[list[int], int]] = {}  # samples of one prompt often agree: check each once
         for row, candidates in enumerate(top):
             context = self.contexts[row // self.rows_per_context]
-            text = self.tokenizer.decode(input_ids[row, self.prompt_width:], skip_special_tokens=True)
-            state = QueryState.read(text, context.tables)
-            argmax_is_number = self._text(candidates[0]).lstrip(" ")[:1].isdigit()
-            keep = self._allowed(candidates, state, context, argmax_is_number)
-            if not keep and (state.mode in ("string", "number") or argmax_is_number):
-                # In a literal the model's first choices are often values it remembers: look further down.
-                wide = torch.topk(scores[row], min(self.wide_k, scores.shape[1])).indices.tolist()
-                first = state.first_chars(context, argmax_is_number)  # a cheap filter before the full check
-                further = [t for t in wide[k:] if first is None or self._text(t)[:1] in first]
-                candidates, keep = wide, self._allowed(further, state, context, argmax_is_number)
-            if keep and len(keep) < len(candidates):
+            written = tuple(input_ids[row, self.prompt_width:].tolist())
+            if written and written[-1] in self._special:
+                continue  # the row has ended: generate pads it from here
+            if (id(context), written) not in done:
+                done[id(context), written] = self._keep(scores, row, candidates, context, written)
+            keep, considered = done[id(context), written]
+            if keep and len(keep) < considered:
                 kept = scores[row, keep].clone()
                 scores[row, :] = float("-inf")
                 scores[row, keep] = kept
         return scores
+
+    def _keep(self, scores, row: int, candidates: list[int], context: SqlContext, written: tuple):
+        """The tokens row may take next, and how many of its most likely ones were considered."""
+        import torch
+
+        k = len(candidates)
+        text = self.tokenizer.decode(written, skip_special_tokens=True)
+        state = QueryState.read(text, context.tables)
+        argmax_is_number = self._text(candidates[0]).lstrip(" ")[:1].isdigit()
+        keep = self._allowed(candidates, state, context, argmax_is_number)
+        if not keep and (state.mode in ("string", "number") or argmax_is_number):
+            # In a literal the model's first choices are often values it remembers: look further down.
+            wide = torch.topk(scores[row], min(self.wide_k, scores.shape[1])).indices.tolist()
+            first = state.first_chars(context, argmax_is_number)  # a cheap filter before the full check
+            further = [t for t in wide[k:] if first is None or self._text(t)[:1] in first]
+            candidates, keep = wide, self._allowed(further, state, context, argmax_is_number)
+        return keep, len(candidates)
 
     def _allowed(self, candidates: list[int], state: QueryState, context: SqlContext, argmax_is_number: bool):
         return [t for t in candidates if (state.may_end(context) if t in self._special
