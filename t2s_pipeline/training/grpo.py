@@ -140,11 +140,11 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
     from transformers import AutoTokenizer, set_seed
     from trl import GRPOConfig
 
+    from t2s_pipeline.evaluation.generate import masked_losses
     from t2s_pipeline.training.callbacks import GuardState, make_guard_callback, quiet_stdout
     from t2s_pipeline.training.checkpoint_upload import make_checkpoint_upload_callback
     from t2s_pipeline.training.config import resolve_attention, resolve_precision
     from t2s_pipeline.training.reward import ExecutionReward
-    from t2s_pipeline.evaluation.generate import masked_losses
     from t2s_pipeline.training.rl_prompts import hardest_prompts, rl_prompts
     from t2s_pipeline.training.train import (
         ADAPTER_FILES, _load_model, _peak_memory_gib, adapter_folder, last_checkpoint_before, make_progress_callback,

@@ -122,8 +122,8 @@ class RLConfig:
                      "gradient_accumulation_steps", "num_iterations", "logging_steps"):
             if getattr(self, name) <= 0:
                 p.append(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("beta", "epsilon", "max_prompts", "hardest_of", "literal_variants", "warmup_steps", "max_grad_norm",
-                     "save_steps", "max_grad_norm_to_stop", "max_wall_hours", "price_per_gpu_hour",
+        for name in ("beta", "epsilon", "max_prompts", "hardest_of", "literal_variants", "warmup_steps",
+                     "max_grad_norm", "save_steps", "max_grad_norm_to_stop", "max_wall_hours", "price_per_gpu_hour",
                      "debug_inject_nan_at_step"):
             if getattr(self, name) < 0:
                 p.append(f"{name} must not be negative, got {getattr(self, name)}")

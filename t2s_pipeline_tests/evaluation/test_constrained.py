@@ -37,8 +37,9 @@ def test_like_patterns_may_wrap_a_question_span_in_percent_signs():
     assert not allows(q, like + "%", "E%'") and not allows(q, like + "%", "E'")  # it says "begins with"
     assert not allows(q, like, "M%'")
     ends, contains = "Which names end with son?", "Which names contain son?"
-    assert allows(ends, like + "%", "son'") and not allows(ends, like, "son%'") and not allows(ends, like + "%", "son%'")
-    assert allows(contains, like + "%", "son%'") and allows(contains, like, "son%'") and allows(contains, like + "%", "son'")
+    assert allows(ends, like + "%", "son'")
+    assert not allows(ends, like, "son%'") and not allows(ends, like + "%", "son%'")
+    assert all(allows(contains, like + start, "son" + end) for start, end in (("%", "%'"), ("", "%'"), ("%", "'")))
 
 
 VALUES = frozenset({"Eagle Airlines", "Engineering", "Economics", "Coffee Grinder", "Chicago"})
