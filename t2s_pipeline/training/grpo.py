@@ -40,11 +40,12 @@ def make_grpo_trainer_class(completions_path: Path | None, contexts=None):
 
     from t2s_pipeline.training.callbacks import make_guarded_trainer_class
 
+    token_texts: dict[int, str] = {}  # the constraint's decoded tokens, kept from step to step
+
     class RecordingGRPOTrainer(GRPOTrainer):
         _generations = 0
         _written = 0
         _batch_contexts = None
-        _token_texts: dict[int, str] = {}  # the constraint's decoded tokens, kept from step to step
 
         def _generate_and_score_completions(self, inputs, *args, **kwargs):
             self._batch_contexts = contexts(inputs) if contexts else None
@@ -59,7 +60,7 @@ def make_grpo_trainer_class(completions_path: Path | None, contexts=None):
             if self.pad_to_multiple_of:
                 width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
             with constrained_generate(self.accelerator.unwrap_model(self.model_wrapped), self.processing_class,
-                                      self._batch_contexts, width, self._token_texts):
+                                      self._batch_contexts, width, token_texts):
                 return super()._generate_single_turn(prompt_ids, *args, **kwargs)
 
         def log(self, logs, start_time=None):
