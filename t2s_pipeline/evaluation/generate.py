@@ -163,14 +163,22 @@ def generate_sql(model, tokenizer, conversations: list[list[dict]], batch_size: 
     return [extract_sql(r) for r in replies]
 
 
+def sample_replies(model, tokenizer, conversations: list[list[dict]], n: int, batch_size: int = 16,
+                   max_new_tokens: int = 128, temperature: float = 1.0, top_p: float = 1.0,
+                   chat_template: str | None = None, contexts: list | None = None) -> list[list[str]]:
+    """n raw replies per conversation drawn by sampling (temperature, top_p), constrained by contexts if given."""
+    replies = _complete(model, tokenizer, conversations, max(1, batch_size // n), max_new_tokens,
+                        chat_template=chat_template, samples=n, temperature=temperature, top_p=top_p,
+                        contexts=contexts)
+    return [replies[i * n:(i + 1) * n] for i in range(len(conversations))]
+
+
 def sample_sql(model, tokenizer, conversations: list[list[dict]], n: int, batch_size: int = 16,
                max_new_tokens: int = 128, temperature: float = 1.0, top_p: float = 1.0,
                chat_template: str | None = None, contexts: list | None = None) -> list[list[str]]:
     """n SQL strings per conversation drawn by sampling (temperature, top_p), constrained by contexts if given."""
-    replies = _complete(model, tokenizer, conversations, max(1, batch_size // n), max_new_tokens,
-                        chat_template=chat_template, samples=n, temperature=temperature, top_p=top_p,
-                        contexts=contexts)
-    return [[extract_sql(r) for r in replies[i * n:(i + 1) * n]] for i in range(len(conversations))]
+    return [[extract_sql(r) for r in group] for group in sample_replies(
+        model, tokenizer, conversations, n, batch_size, max_new_tokens, temperature, top_p, chat_template, contexts)]
 
 
 def step_conversation(conversation: list[dict], query_so_far: str) -> list[dict]:

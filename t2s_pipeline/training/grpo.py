@@ -114,6 +114,24 @@ def context_reader():
     return contexts
 
 
+def sampled_verdicts(model, tokenizer, rows: list[dict], cfg: RLConfig, reward, contexts=None) -> list[list[bool]]:
+    """Whether each of num_generations completions of each row, sampled as training samples them (temperature,
+    top_p, length, constraint), is correct by the reward's judge."""
+    from t2s_pipeline.evaluation.generate import sample_replies
+    from t2s_pipeline.samples.prompts import ALPACA_TEMPLATE
+
+    n = cfg.num_generations
+    replies = sample_replies(model, tokenizer, [r["prompt"] for r in rows], n, cfg.per_device_train_batch_size,
+                             cfg.max_completion_length, cfg.temperature, cfg.top_p,
+                             ALPACA_TEMPLATE if rows[0]["format"] == "alpaca" else None,
+                             contexts(rows) if contexts else None)
+    per = lambda key: [r[key] for r in rows for _ in range(n)]
+    reward(completions=[text for group in replies for text in group], gold_sql=per("gold_sql"),
+           databases=per("databases"), answer_format=per("answer_format"))
+    correct = [s["correct"] for s in reward.last]
+    return [correct[i * n:(i + 1) * n] for i in range(len(rows))]
+
+
 def prompt_dataset(rows: list[dict], tokenizer):
     """The dataset GRPOTrainer samples from: chat prompts as messages (the tokenizer's template), Alpaca
     prompts as their rendered text."""
@@ -146,7 +164,7 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
     from t2s_pipeline.training.checkpoint_upload import make_checkpoint_upload_callback
     from t2s_pipeline.training.config import resolve_attention, resolve_precision
     from t2s_pipeline.training.reward import ExecutionReward
-    from t2s_pipeline.training.rl_prompts import hardest_prompts, rl_prompts
+    from t2s_pipeline.training.rl_prompts import hardest_prompts, mixed_prompts, rl_prompts
     from t2s_pipeline.training.train import (
         ADAPTER_FILES, _load_model, _peak_memory_gib, adapter_folder, last_checkpoint_before, make_progress_callback,
         newest_complete_checkpoint,
@@ -182,8 +200,16 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
         rows = hardest_prompts(rows, masked_losses(model.eval(), tokenizer, rows), cfg.max_prompts)
         pipes.log.info(f"prompts: the {len(rows)} of {cfg.hardest_of} {cfg.prompt_split} questions the SFT adapter "
                        f"finds hardest (summed loss on the gold answer), scored in {time.monotonic() - scored:.1f} s")
-    dataset = prompt_dataset(rows, tokenizer)
     reward = ExecutionReward(cfg.reward_config())
+    contexts = context_reader() if cfg.constrained else None
+    if cfg.mixed_only:
+        sampled = time.monotonic()
+        mixed = mixed_prompts(rows, sampled_verdicts(model.eval(), tokenizer, rows, cfg, reward, contexts))
+        pipes.log.info(f"prompts: {len(mixed)} of {len(rows)} gave mixed groups ({cfg.num_generations} completions "
+                       f"each sampled in {time.monotonic() - sampled:.1f} s)"
+                       + ("; keeping them" if mixed else "; none did, keeping all (GRPO will learn little)"))
+        rows = mixed or rows
+    dataset = prompt_dataset(rows, tokenizer)
     pipes.log.info(f"GRPO from {adapter}: {len(rows)} prompts, {cfg.num_generations} completions each, "
                    f"world size {world_size}, generation {'vllm' if use_vllm else 'hf'}"
                    f"{' (constrained)' if cfg.constrained else ''}, precision {precision}")
@@ -227,8 +253,7 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
     guard = GuardState()
     uploader = make_checkpoint_upload_callback(run["upload_checkpoints_to"], log=pipes.log.info,
                                                warn=pipes.log.warning) if run.get("upload_checkpoints_to") else None
-    trainer = make_grpo_trainer_class(out / "completions.jsonl" if rank == 0 else None,
-                                      context_reader() if cfg.constrained else None)(
+    trainer = make_grpo_trainer_class(out / "completions.jsonl" if rank == 0 else None, contexts)(
         model=model,
         reward_funcs=[reward],
         args=args,

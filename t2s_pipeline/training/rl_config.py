@@ -59,6 +59,11 @@ class RLConfig:
                             "summed loss on its gold answer, and keep the max_prompts hardest as prompts: where its "
                             "completions still differ, so groups have mixed rewards (on the demo the top fifth gave "
                             "40% mixed groups, a random draw 20%). 0: max_prompts drawn at random.")
+    mixed_only: bool = _f(False, "Before training, sample num_generations completions of each prompt as training will "
+                                 "(same temperature, top_p, constraint) and keep only the prompts whose group had "
+                                 "some completions right and some wrong: a group that all agree has zero advantage "
+                                 "and teaches nothing (the offline form of DAPO's dynamic sampling). When no prompt "
+                                 "is mixed, all are kept and the log says so.")
     literal_variants: int = _f(0, "Literal-swapped copies of each train question added to the prompts, kept where "
                                   "the literal decides the result (training/rl_prompts.py). On its own train "
                                   "questions a fine-tuned model is nearly always right and GRPO gets no signal; "

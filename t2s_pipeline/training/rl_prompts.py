@@ -116,3 +116,11 @@ def hardest_prompts(rows: list[dict], losses: list[tuple[float, int]], keep: int
         raise ValueError(f"{len(losses)} losses for {len(rows)} prompts")
     order = sorted(range(len(rows)), key=lambda i: -losses[i][0])
     return [rows[i] for i in order[:keep]]
+
+
+def mixed_prompts(rows: list[dict], correct: list[list[bool]]) -> list[dict]:
+    """The rows whose sampled group (correct[i]: one verdict per completion of row i) was neither all right nor
+    all wrong: only there do GRPO's advantages differ from zero."""
+    if len(correct) != len(rows):
+        raise ValueError(f"{len(correct)} groups for {len(rows)} prompts")
+    return [row for row, group in zip(rows, correct) if any(group) and not all(group)]

@@ -1,4 +1,5 @@
-"""Pieces of the GRPO entry point (training/grpo.py) tested alone: constrained sampling of completions."""
+"""Pieces of the GRPO entry point (training/grpo.py) tested alone: constrained sampling of completions, the
+verdicts mixed_only keeps prompts by."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import torch
 
 from t2s_pipeline.evaluation.constrained import SqlConstraint, SqlContext
 from t2s_pipeline.evaluation.generate import load_model
-from t2s_pipeline.training.grpo import constrained_generate, context_reader
+from t2s_pipeline.training.grpo import constrained_generate, context_reader, sampled_verdicts
+from t2s_pipeline.training.reward import ExecutionReward
+from t2s_pipeline.training.rl_config import RLConfig
 
 TABLES = {"singer": ["singer_id", "name", "age", "country"]}
 QUESTION = "How many singers from France are older than 30?"
@@ -48,3 +51,31 @@ def test_contexts_are_built_once_per_prompt_with_the_database_names_and_values(t
     assert [c.question for c in first] == [QUESTION, QUESTION, "Who?"]
     assert first[0] is first[1] and first[0].tables == TABLES and first[0].values == {"Ann", "France"}
     assert contexts([rows[1]])[0] is first[2]  # built once, reused by later batches
+
+
+def test_sampled_verdicts_judge_each_prompts_group_as_training_samples_it(tmp_path, monkeypatch):
+    import t2s_pipeline.evaluation.generate as generate
+
+    db = tmp_path / "music.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE singer (singer_id INTEGER, name TEXT, age INTEGER, country TEXT)")
+        conn.executemany("INSERT INTO singer VALUES (?, ?, ?, ?)", [(1, "Ann", 30, "France"), (2, "Bo", 41, "Peru")])
+    rows = [{"id": "count", "prompt": [{"role": "user", "content": "How many singers?"}], "format": "chat",
+             "gold_sql": "SELECT count(*) FROM singer", "databases": [str(db)], "answer_format": "sql"},
+            {"id": "names", "prompt": [{"role": "user", "content": "Names of singers?"}], "format": "chat",
+             "gold_sql": "SELECT name FROM singer", "databases": [str(db)], "answer_format": "sql"}]
+    replies = [["SELECT count(*) FROM singer", "SELECT 5", "SELECT count(name) FROM singer"],
+               ["SELECT name FROM singer", "SELECT name FROM singer", "DROP TABLE singer"]]
+    asked = {}
+
+    def fake_sample_replies(model, tokenizer, conversations, n, *args):
+        asked.update(conversations=conversations, n=n, args=args)
+        return replies
+
+    monkeypatch.setattr(generate, "sample_replies", fake_sample_replies)
+    cfg = RLConfig(num_generations=3, per_device_train_batch_size=6, max_completion_length=40, temperature=0.7,
+                   top_p=0.9)
+    verdicts = sampled_verdicts(None, None, rows, cfg, ExecutionReward())
+    assert verdicts == [[True, False, True], [True, True, False]]
+    assert asked["conversations"] == [r["prompt"] for r in rows] and asked["n"] == 3
+    assert asked["args"] == (6, 40, 0.7, 0.9, None, None)  # batch, length, temperature, top_p: training's

@@ -9,7 +9,7 @@ from t2s_pipeline.records import write_jsonl
 from t2s_pipeline.training.reward import COT, PIPE, SQL
 import pytest
 
-from t2s_pipeline.training.rl_prompts import hardest_prompts, rl_prompts
+from t2s_pipeline.training.rl_prompts import hardest_prompts, mixed_prompts, rl_prompts
 from t2s_pipeline_tests.training import tiny
 
 
@@ -125,3 +125,11 @@ def test_the_hardest_prompts_are_those_of_highest_summed_loss(trajectories_dir, 
     assert [r["id"] for r in hardest_prompts(rows, losses, 2)] == [rows[2]["id"], rows[0]["id"]]
     with pytest.raises(ValueError, match="3 losses for 4 prompts"):
         hardest_prompts(rows, losses[:3], 2)
+
+
+def test_only_prompts_whose_group_was_partly_right_are_mixed():
+    rows = [{"id": "all right"}, {"id": "some"}, {"id": "all wrong"}, {"id": "one"}]
+    groups = [[True, True], [True, False], [False, False], [False, True]]
+    assert [r["id"] for r in mixed_prompts(rows, groups)] == ["some", "one"]
+    with pytest.raises(ValueError, match="3 groups for 4 prompts"):
+        mixed_prompts(rows, groups[:3])
