@@ -92,6 +92,8 @@ def report_metadata(report: dict, out: Path) -> dict:
         metadata.update({"rl_execution_accuracy": rl["execution_accuracy"],
                          "rl_execution_accuracy_unseen_sql": rl["execution_accuracy_unseen_sql"] or 0.0,
                          "rl_ex_gain": report["rl_ex_gain"], "rl_exact_match": rl["exact_match"]})
+    for key, c in (report.get("comparisons") or {}).items():
+        metadata.update({f"{key}_fixed": c["fixed"], f"{key}_broken": c["broken"], f"{key}_p_value": c["p_value"]})
     plots = report.get("plots", {})
     if plots:
         images = [f"### {name.replace('_', ' ')}\n\n{markdown_image(out / file, name)}" for name, file in plots.items()]

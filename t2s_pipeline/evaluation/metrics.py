@@ -14,6 +14,7 @@ goes to worker processes when it is big enough to pay for them (see `judge_many`
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import sqlite3
@@ -250,6 +251,24 @@ def _key(sql: str) -> str:
 
 def rate(values: list) -> float:
     return round(sum(values) / len(values), 4) if values else 0.0
+
+
+def paired_comparison(before: list[bool], after: list[bool], before_sql: list[str] | None = None,
+                      after_sql: list[str] | None = None) -> dict:
+    """How a second model's verdicts on the same questions differ from a first's: `fixed` (wrong, then right),
+    `broken` (right, then wrong), `net`, and `p_value`, the exact two-sided sign test (McNemar) on the changed
+    verdicts: how likely a split at least this uneven is if each change were a coin flip. Given both models'
+    SQL, `answers_changed` counts the questions whose query text differs (a changed query can keep its verdict)."""
+    if len(before) != len(after):
+        raise ValueError(f"{len(before)} verdicts against {len(after)}: the models must answer the same questions")
+    fixed = sum(bool(a) and not b for b, a in zip(before, after))
+    broken = sum(bool(b) and not a for b, a in zip(before, after))
+    changed = fixed + broken
+    tail = sum(math.comb(changed, i) for i in range(min(fixed, broken) + 1)) / 2 ** changed
+    result = {"fixed": fixed, "broken": broken, "net": fixed - broken, "p_value": round(min(1.0, 2 * tail), 4)}
+    if before_sql is not None and after_sql is not None:
+        result["answers_changed"] = sum(_key(b) != _key(a) for b, a in zip(before_sql, after_sql))
+    return result
 
 
 def breakdown(predictions: list[dict], key: str, field: str = "ex") -> dict[str, dict]:

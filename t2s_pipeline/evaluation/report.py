@@ -26,7 +26,7 @@ from t2s_pipeline.evaluation.generate import (
     extract_sql, generate_incremental, generate_sql, load_model, masked_losses,
 )
 from t2s_pipeline.evaluation.metrics import (
-    breakdown_all, exact_match, judge_many, normalize_sql, rate, spider_hardness,
+    breakdown_all, exact_match, judge_many, normalize_sql, paired_comparison, rate, spider_hardness,
 )
 from t2s_pipeline.records import read_jsonl, write_json, write_jsonl
 from t2s_pipeline.samples.prompts import sample_template
@@ -36,6 +36,7 @@ from t2s_pipeline.sql.compare import SPIDER
 MODELS = ("base", "fine_tuned", "rl")
 LABELS = {"base": "base", "fine_tuned": "fine-tuned", "rl": "RL"}  # fine-tuned: the SFT adapter
 EXAMPLES = 10
+COMPARED = (("fine_tuned", "base"), ("rl", "fine_tuned"))  # (after, before): each stage against its start
 
 
 def _prompt(sample: dict) -> list[dict]:
@@ -177,6 +178,14 @@ def evaluate(
     report["ex_gain"] = round(report["fine_tuned"]["execution_accuracy"] - report["base"]["execution_accuracy"], 4)
     if "rl" in report:
         report["rl_ex_gain"] = round(report["rl"]["execution_accuracy"] - report["fine_tuned"]["execution_accuracy"], 4)
+    verdict_of = lambda name: [verdicts[names.index(name) * len(samples) + k]["correct"] for k in range(len(samples))]
+    report["comparisons"] = {}
+    for after, before in COMPARED:
+        if after in names:
+            c = paired_comparison(verdict_of(before), verdict_of(after), predicted[before], predicted[after])
+            report["comparisons"][f"{after}_vs_{before}"] = c
+            log(f"{after} against {before}: {c['answers_changed']} answers changed, {c['fixed']} fixed, "
+                f"{c['broken']} broken (sign test p = {c['p_value']})")
     report["best_adapter"] = best_adapter(report)
     report["judge_seconds"] = round(judge_seconds, 2)
     log(f"judged {len(items)} predictions in {judge_seconds:.2f} s")
@@ -297,6 +306,16 @@ def render_markdown(report: dict, predictions: list[dict]) -> str:
         if suite and key == "execution_accuracy":
             continue  # given above, on the suite and on the original database
         lines.append(f"| {key} | " + " | ".join(fmt(report[n].get(key)) for n in names) + " |")
+    comparisons = report.get("comparisons") or {}
+    if comparisons:
+        lines += ["", "## Paired comparison", "",
+                  "On the same questions: verdicts fixed (wrong, then right) and broken; p is the exact two-sided "
+                  "sign test (McNemar) on the changed verdicts. Above 0.05, chance flips explain the difference.", "",
+                  *head(["comparison"], ["answers changed", "fixed", "broken", "net", "p"])]
+        for key, c in comparisons.items():
+            after, before = key.split("_vs_")
+            lines.append(f"| {LABELS[after]} against {LABELS[before]} | {c.get('answers_changed', 'n/a')} | "
+                         f"{c['fixed']} | {c['broken']} | {c['net']:+d} | {c['p_value']:.3f} |")
     if report.get("best_adapter") is not None or "rl" in report:
         lines += ["", f"Best adapter not worse than the base: {LABELS.get(report.get('best_adapter'), 'none')}."]
     for section in ("by_benchmark", "by_difficulty"):

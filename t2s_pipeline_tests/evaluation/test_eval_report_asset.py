@@ -57,14 +57,15 @@ def test_materialization_metadata_has_the_tables_and_the_plots(materialized):
     assert isinstance(metadata["report"], dg.MarkdownMetadataValue)
     assert "## EX by benchmark" in report_md and "## EX by difficulty" in report_md
     assert "| group | n | base | fine-tuned | RL |" in report_md
-    assert "## Example predictions (RL)" in report_md
+    assert "## Example predictions (RL)" in report_md and "| RL against fine-tuned |" in report_md
     plots = metadata["plots"]
     assert isinstance(plots, dg.MarkdownMetadataValue)
     for name in ("loss curves", "accuracy by difficulty"):
         assert f"### {name}" in plots.value
     assert plots.value.count("](data:image/png;base64,iVBORw0KGgo") >= 2  # inlined PNGs
     for key in ("base_execution_accuracy", "fine_tuned_execution_accuracy", "fine_tuned_record_f1", "ex_gain",
-                "rl_execution_accuracy", "rl_ex_gain", "best_adapter"):
+                "rl_execution_accuracy", "rl_ex_gain", "best_adapter", "rl_vs_fine_tuned_fixed",
+                "rl_vs_fine_tuned_broken", "rl_vs_fine_tuned_p_value", "fine_tuned_vs_base_p_value"):
         assert key in metadata, key
     folder = current_version_path(root, "eval_report")
     assert (folder / "loss_curves.png").is_file() and (folder / "report.json").is_file()

@@ -327,3 +327,21 @@ def test_judge_many_finishes_in_process_when_no_pool_can_start(db, people, monke
 
     monkeypatch.setattr(metrics, "ProcessPoolExecutor", NoPool)
     assert judge_many(items, workers=2, sequential_budget_s=0.0) == expected
+
+
+def test_paired_comparison_counts_fixed_and_broken_and_gives_the_exact_sign_test():
+    from t2s_pipeline.evaluation.metrics import paired_comparison
+
+    before = [True, True, False, False, True, False]
+    after = [True, False, True, True, True, False]
+    c = paired_comparison(before, after, ["SELECT 1", "SELECT 2", "a", "b", "SELECT  x;", "y"],
+                          ["SELECT 1", "SELECT 3", "c", "d", "SELECT x", "z"])
+    # 2 fixed, 1 broken: P(split of 3 at most 1-2) = (1 + 3) / 8, doubled and capped
+    assert c == {"fixed": 2, "broken": 1, "net": 1, "p_value": 1.0, "answers_changed": 4}
+    eight_fixed = paired_comparison([False] * 8 + [True] * 2, [True] * 10)
+    assert (eight_fixed["net"], eight_fixed["p_value"]) == (8, 0.0078)  # 2 / 2**8
+    seven_one = paired_comparison([False] * 7 + [True], [True] * 7 + [False])
+    assert seven_one["p_value"] == 0.0703  # 2 * (1 + 8) / 256
+    assert paired_comparison([True, False], [True, False])["p_value"] == 1.0  # nothing changed
+    with pytest.raises(ValueError, match="2 verdicts against 3"):
+        paired_comparison([True, False], [True, False, True])

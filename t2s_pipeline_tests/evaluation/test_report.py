@@ -134,6 +134,12 @@ def test_evaluate_writes_the_report_files(tmp_path, tiny_base_dir, lora_adapter_
         assert s["loss"] > 0 and s["perplexity"] > 1
     assert "ex_gain" in report
     predictions = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    by_model = {m: [p for p in predictions if p["model"] == m] for m in ("base", "fine_tuned")}
+    comparison = report["comparisons"]["fine_tuned_vs_base"]  # counted from the predictions' verdicts
+    assert comparison["fixed"] == sum(t["ex"] and not b["ex"] for b, t in zip(by_model["base"], by_model["fine_tuned"]))
+    assert comparison["broken"] == sum(b["ex"] and not t["ex"] for b, t in zip(by_model["base"], by_model["fine_tuned"]))
+    assert comparison["answers_changed"] == sum(b["pred_sql"].strip() != t["pred_sql"].strip()
+                                                for b, t in zip(by_model["base"], by_model["fine_tuned"]))
     assert len(predictions) == 4 and {p["model"] for p in predictions} == {"base", "fine_tuned"}
     assert all(p["reason"] in ("ok", "wrong_result", "exec_error", "timeout", "denied", "not_sql") for p in predictions)
     assert "## EX by difficulty" in (out / "report.md").read_text()
@@ -253,6 +259,17 @@ def test_exact_match_of_a_cot_answer_is_against_the_sql_in_its_block():
     sample = whole_query_sample(pair, tiny.SCHEMA, cot=True)
     verdict = {"correct": True, "reason": "ok", "error": "", "f1": 1.0}
     assert _prediction_row("fine_tuned", sample, "SELECT count(*) FROM singer", verdict, (1.0, 3))["em"] is True
+
+
+def test_the_paired_comparison_table_shows_each_stage_against_its_start():
+    report = {**REPORT, "comparisons": {
+        "fine_tuned_vs_base": {"fixed": 3, "broken": 1, "net": 2, "p_value": 0.625, "answers_changed": 4},
+        "rl_vs_fine_tuned": {"fixed": 2, "broken": 1, "net": 1, "p_value": 1.0, "answers_changed": 8}}}
+    lines = render_markdown(report, PREDICTIONS).splitlines()
+    assert "## Paired comparison" in lines
+    assert "| fine-tuned against base | 4 | 3 | 1 | +2 | 0.625 |" in lines
+    assert "| RL against fine-tuned | 8 | 2 | 1 | +1 | 1.000 |" in lines
+    assert "## Paired comparison" not in render_markdown(REPORT, PREDICTIONS)
 
 
 def test_best_adapter_is_the_higher_of_sft_and_rl_among_those_not_worse_than_base():
