@@ -144,9 +144,9 @@ class SqlContext:
             return None
         return {n[len(so_far)] for n in self._numbers if n.startswith(so_far) and n != so_far}
 
-    def number_may_go_on(self, so_far: str) -> bool:
-        """Whether more digits after `so_far` can still make a number of the question."""
-        return any(n.startswith(so_far) and n != so_far for n in self._numbers)
+    def number_may_become(self, so_far: str, other_than: str) -> bool:
+        """Whether `so_far`, as it is or with more digits, can make a number of the question other than `other_than`."""
+        return any(n.startswith(so_far) and n != other_than for n in self._numbers)
 
     def number_ok(self, so_far: str, piece: str) -> bool:
         """Whether `piece` may follow the digits `so_far` ('' at a number's start, piece without leading spaces)."""
@@ -255,8 +255,9 @@ class QueryState:
             return False
         digits = re.match(r"\d*(?:\.\d*)?", piece).group(0)
         rest = piece[len(digits):]
-        if not rest:  # the number may go on; where it cannot, it must not end BETWEEN on its lower bound
-            return not _same_between_bounds(before + digits) or context.number_may_go_on(so_far + digits)
+        if not rest:  # the number may go on: as BETWEEN's upper bound, to a number other than the lower one
+            lower = _between_lower_bound(before + digits)
+            return lower is None or context.number_may_become(so_far + digits, other_than=lower)
         return (not _same_between_bounds(before + digits) and self.depth + _paren_change(rest) >= 0
                 and (not re.search(r"\w", rest) or context.word_ok("", rest, self.aliases)))
 
@@ -303,6 +304,12 @@ def _starts_one_of(sorted_texts: list[str], prefix: str) -> bool:
 def _same_between_bounds(text: str) -> bool:
     m = re.search(r"\bBETWEEN\s+([\d.]+)\s+AND\s+([\d.]+)$", text, re.I)
     return m is not None and m.group(1) == m.group(2)
+
+
+def _between_lower_bound(text: str) -> str | None:
+    """The lower bound when text ends while writing BETWEEN's upper bound ('... BETWEEN 10 AND 2'), else None."""
+    m = re.search(r"\bBETWEEN\s+([\d.]+)\s+AND\s+[\d.]*$", text, re.I)
+    return m.group(1) if m else None
 
 
 def _paren_depth(text: str) -> int:

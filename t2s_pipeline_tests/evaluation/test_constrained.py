@@ -99,6 +99,13 @@ def test_numbers_are_the_questions_own_or_zero_one_and_number_words():
     assert not allows(ages, "SELECT COUNT(*) FROM student WHERE age BETWEEN 21 AND", " 21")
     assert allows(ages, "SELECT COUNT(*) FROM student WHERE age BETWEEN 21 AND 2", "2")
     assert allows(q.replace("1920", "19 to 1950"), between.replace("1920", "19"), "19")  # 19 may go on to 1950
+    # A prefix whose only completion is the lower bound is a dead end too (109.9 -> 109.99; 123 -> 1230).
+    prices = "Names of products with price from 109.99 to 122.99?"
+    assert not allows(prices, "SELECT name FROM product WHERE price BETWEEN 109.99 AND 109", ".9")
+    assert allows(prices, "SELECT name FROM product WHERE price BETWEEN 109.99 AND 1", "22.9")
+    flights = "Count the flights with distance from 1230 to 1300."
+    assert not allows(flights, "SELECT COUNT(*) FROM flight WHERE distance BETWEEN 1230 AND ", "123")
+    assert allows(flights, "SELECT COUNT(*) FROM flight WHERE distance BETWEEN 1230 AND ", "13")
 
 
 def test_when_the_model_means_a_number_it_is_not_swapped_for_a_name():
