@@ -132,6 +132,17 @@ def sampled_verdicts(model, tokenizer, rows: list[dict], cfg: RLConfig, reward, 
     return [correct[i * n:(i + 1) * n] for i in range(len(rows))]
 
 
+def rank0_choice(chosen: list[dict], candidates: list[dict]) -> list[dict]:
+    """Rank 0's chosen rows, on every process. TRL forms each prompt's group from completions on several
+    processes, so all must hold the same prompts in the same order, and losses or samples computed on each
+    device may differ in the last bits (the candidates, drawn with the seed, are the same everywhere)."""
+    from accelerate.utils import broadcast_object_list  # joins the process group accelerate launch set up
+
+    ids = broadcast_object_list([[r["id"] for r in chosen]], from_process=0)[0]
+    by_id = {r["id"]: r for r in candidates}
+    return [by_id[i] for i in ids]
+
+
 def prompt_dataset(rows: list[dict], tokenizer):
     """The dataset GRPOTrainer samples from: chat prompts as messages (the tokenizer's template), Alpaca
     prompts as their rendered text."""
@@ -195,6 +206,7 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
                       max_prompts=cfg.hardest_of or cfg.max_prompts, seed=cfg.seed,
                       suite_dir=Path(run["suite_dir"]) if run.get("suite_dir") else None,
                       literal_variants=cfg.literal_variants)
+    candidates = rows
     if cfg.hardest_of:
         scored = time.monotonic()
         rows = hardest_prompts(rows, masked_losses(model.eval(), tokenizer, rows), cfg.max_prompts)
@@ -209,6 +221,8 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
                        f"each sampled in {time.monotonic() - sampled:.1f} s)"
                        + ("; keeping them" if mixed else "; none did, keeping all (GRPO will learn little)"))
         rows = mixed or rows
+    if world_size > 1 and rows is not candidates:
+        rows = rank0_choice(rows, candidates)
     dataset = prompt_dataset(rows, tokenizer)
     pipes.log.info(f"GRPO from {adapter}: {len(rows)} prompts, {cfg.num_generations} completions each, "
                    f"world size {world_size}, generation {'vllm' if use_vllm else 'hf'}"
