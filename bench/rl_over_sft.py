@@ -9,7 +9,8 @@ SFT one (the baseline, measured in the same run) on the held-out questions, deco
 constraint and judged on the test suite:
 - greedy EX, what eval_report reports, with the paired comparison (fixed, broken, sign-test p);
 - sampled EX: the share correct of --samples completions per question at the preset's temperature (pass@1
-  estimated from k samples): what GRPO raises in expectation. Every model draws with the same torch seed.
+  estimated from k samples; eval_report's sampled_ex): what GRPO raises in expectation. Every model draws
+  with the same torch seed.
 Prints a line per seed, then the mean differences. About 2 minutes a seed on 2 cores.
 """
 
@@ -33,12 +34,9 @@ def main() -> None:
     parser.add_argument("--storage", default=os.environ.get("T2S_STORAGE", ".t2s_storage"))
     args = parser.parse_args()
 
-    import torch
-
     from t2s_pipeline.evaluation.constrained import sql_contexts
-    from t2s_pipeline.evaluation.generate import load_model, sample_sql
     from t2s_pipeline.evaluation.metrics import judge_many, paired_comparison
-    from t2s_pipeline.evaluation.report import _question_and_evidence, load_test_samples, predict
+    from t2s_pipeline.evaluation.report import _question_and_evidence, load_test_samples, predict, sample_answers
     from t2s_pipeline.resources.storage import current_version_path
     from t2s_pipeline.sql.test_suite_read import suite_databases
     from t2s_pipeline.training.rl_config import load_rl_preset
@@ -54,16 +52,13 @@ def main() -> None:
     contexts = sql_contexts([_question_and_evidence(s) for s in samples], db_paths)
     databases = [suite_databases(version("test_suites"), s["meta"]["db_id"], p, s["meta"]["gold_sql"])
                  for s, p in zip(samples, db_paths)]
-    conversations = [[m for m in s["messages"] if m["role"] != "assistant"] for s in samples]
     judge = lambda answers: [v["correct"] for v in judge_many(  # answers: (question index, sql) pairs
         [(databases[i], samples[i]["meta"]["gold_sql"], sql) for i, sql in answers], timeout_s=5.0)]
 
     def score(adapter_dir: Path) -> dict:
         sqls, _, _ = predict("x", version("base_model"), adapter_dir, samples, log=lambda m: None, contexts=contexts)
-        model, tokenizer = load_model(str(version("base_model")), str(adapter_dir))
-        torch.manual_seed(0)
-        drawn = sample_sql(model, tokenizer, conversations, args.samples, batch_size=32,
-                           temperature=cfg.temperature, top_p=cfg.top_p, contexts=contexts)
+        drawn = sample_answers(version("base_model"), adapter_dir, samples, args.samples, cfg.temperature, contexts,
+                               batch_size=32)
         sampled = judge([(i, sql) for i, group in enumerate(drawn) for sql in group])
         return {"sqls": sqls, "greedy": judge(enumerate(sqls)), "sampled_ex": sum(sampled) / len(sampled)}
 

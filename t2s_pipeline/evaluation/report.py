@@ -23,7 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from t2s_pipeline.evaluation.generate import (
-    extract_sql, generate_incremental, generate_sql, load_model, masked_losses,
+    extract_sql, generate_incremental, generate_sql, load_model, masked_losses, sample_sql,
 )
 from t2s_pipeline.evaluation.metrics import (
     breakdown_all, exact_match, judge_many, normalize_sql, paired_comparison, rate, spider_hardness,
@@ -103,12 +103,25 @@ def predict(name, model_dir, adapter_dir, samples, batch_size=16, max_new_tokens
     return sqls, losses, seconds
 
 
+def sample_answers(model_dir, adapter_dir, samples, k: int, temperature: float = 1.0, contexts: list | None = None,
+                   batch_size: int = 16, max_new_tokens: int = 128, seed: int = 0) -> list[list[str]]:
+    """k SQL queries per sample drawn at `temperature` (under the constraint when contexts are given), the torch
+    seed set first so that every model draws with the same random numbers."""
+    import torch
+
+    model, tokenizer = load_model(str(model_dir), str(adapter_dir) if adapter_dir else None)
+    torch.manual_seed(seed)
+    return sample_sql(model, tokenizer, [_prompt(s) for s in samples], k, max(batch_size, k), max_new_tokens,
+                      temperature, chat_template=sample_template(samples[0]), contexts=contexts)
+
+
 def evaluate(
     base_model_dir, adapter_dir, trajectories_dir, raw_dir, out_dir,
     limit: int | None = None, batch_size: int = 16, max_new_tokens: int = 128, timeout_s: float = 5.0, log=print,
     protocol: str = SPIDER, num_beams: int = 0, incremental: bool = False, workers: int | None = None,
     loss_log: str | Path | None = None, plots: bool = True, suite_dir: str | Path | None = None,
     rl_adapter_dir=None, n_samples: int = 1, temperature: float = 1.0, constrained: bool = False,
+    sampled_ex: int = 0,
 ) -> dict:
     """Score the base model, base + SFT adapter and (given rl_adapter_dir) base + RL adapter on the test
     split; write the report files to out_dir. n_samples > 1 votes each answer by execution result.
@@ -117,13 +130,19 @@ def evaluate(
     suite_dir: a test_suites folder; each prediction is then judged on its original database and on the
     suite's variants of it (sql/judge.py), and the report gives EX on both.
     constrained: decode every model under the same constraint (constrained.py: literals the question
-    states, names of the database; decoder-only models)."""
+    states, names of the database; decoder-only models).
+    sampled_ex > 0: also score that many queries per question sampled at `temperature` and report the share
+    correct (`sampled_execution_accuracy`: pass@1 estimated from k samples), what RL raises in expectation."""
     if n_samples > 1 and (incremental or num_beams > 1):
         raise ValueError("n_samples > 1 (self-consistency) samples whole queries: not with incremental or num_beams")
+    if sampled_ex and incremental:
+        raise ValueError("sampled_ex samples whole queries: not with incremental")
     from t2s_pipeline.training.base_model import is_encoder_decoder
 
     start = time.monotonic()
     seq2seq = is_encoder_decoder(base_model_dir)
+    if sampled_ex and seq2seq:
+        raise ValueError("sampled_ex samples decoder-only models; this base model is an encoder-decoder one")
     num_beams = num_beams or (5 if seq2seq else 1)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -161,7 +180,8 @@ def evaluate(
               "architecture": "encoder-decoder" if seq2seq else "decoder-only",
               "settings": {"batch_size": batch_size, "max_new_tokens": max_new_tokens, "num_beams": num_beams,
                            "incremental": incremental, "timeout_s": timeout_s, "limit": limit,
-                           "n_samples": n_samples, "temperature": temperature if n_samples > 1 else None,
+                           "n_samples": n_samples, "sampled_ex": sampled_ex,
+                           "temperature": temperature if n_samples > 1 or sampled_ex else None,
                            "constrained": contexts is not None},
               "suite": {"dir": str(suite_dir), "databases_per_question": round(
                   sum(len(d) for d in databases) / len(databases), 2)} if suite_dir else None}
@@ -175,6 +195,15 @@ def evaluate(
         s = report[name]
         log(f"{name}: EX {s['execution_accuracy']:.3f}, EM {s['exact_match']:.3f}, F1 {s['record_f1']:.3f}, "
             f"loss {s['loss']} on {len(rows)} questions")
+    if sampled_ex:
+        for name, adapter in models:
+            drawn = sample_answers(base_model_dir, adapter, samples, sampled_ex, temperature, contexts, batch_size,
+                                   max_new_tokens)
+            judged = judge_many([(databases[k], s["meta"]["gold_sql"], sql) for k, s in enumerate(samples)
+                                 for sql in drawn[k]], timeout_s=timeout_s, protocol=protocol, workers=workers)
+            report[name]["sampled_execution_accuracy"] = rate([v["correct"] for v in judged])
+            log(f"{name}: sampled EX {report[name]['sampled_execution_accuracy']:.4f} ({sampled_ex} queries a "
+                f"question at temperature {temperature})")
     report["ex_gain"] = round(report["fine_tuned"]["execution_accuracy"] - report["base"]["execution_accuracy"], 4)
     if "rl" in report:
         report["rl_ex_gain"] = round(report["rl"]["execution_accuracy"] - report["fine_tuned"]["execution_accuracy"], 4)
@@ -301,10 +330,12 @@ def render_markdown(report: dict, predictions: list[dict]) -> str:
         lines += [row("execution_accuracy (original database)", "execution_accuracy_original_db"),
                   row("execution_accuracy (test suite)", "execution_accuracy"),
                   row("correct on the original database, wrong on the suite", "caught_by_suite", lambda v: str(v or 0))]
-    for key in ("execution_accuracy", "execution_accuracy_unseen_sql", "exact_match", "record_f1", "loss",
-                "perplexity"):
+    for key in ("execution_accuracy", "execution_accuracy_unseen_sql", "sampled_execution_accuracy", "exact_match",
+                "record_f1", "loss", "perplexity"):
         if suite and key == "execution_accuracy":
             continue  # given above, on the suite and on the original database
+        if key == "sampled_execution_accuracy" and key not in tuned:
+            continue  # not asked for (sampled_ex 0)
         lines.append(f"| {key} | " + " | ".join(fmt(report[n].get(key)) for n in names) + " |")
     comparisons = report.get("comparisons") or {}
     if comparisons:

@@ -42,7 +42,7 @@ def materialized(tmp_path_factory, tiny_base_dir, trajectories_dir, lora_adapter
              *(dg.AssetSpec(key) for key in UPSTREAM)],
             selection=[eval_report],
             resources={"io_manager": DirectoryIOManager(root=str(root))},
-            run_config={"ops": {"eval_report": {"config": {"max_new_tokens": 8}}}},
+            run_config={"ops": {"eval_report": {"config": {"max_new_tokens": 8, "sampled_ex": 2}}}},
             instance=dg.DagsterInstance.ephemeral(),
         )
     return result, root
@@ -65,7 +65,8 @@ def test_materialization_metadata_has_the_tables_and_the_plots(materialized):
     assert plots.value.count("](data:image/png;base64,iVBORw0KGgo") >= 2  # inlined PNGs
     for key in ("base_execution_accuracy", "fine_tuned_execution_accuracy", "fine_tuned_record_f1", "ex_gain",
                 "rl_execution_accuracy", "rl_ex_gain", "best_adapter", "rl_vs_fine_tuned_fixed",
-                "rl_vs_fine_tuned_broken", "rl_vs_fine_tuned_p_value", "fine_tuned_vs_base_p_value"):
+                "rl_vs_fine_tuned_broken", "rl_vs_fine_tuned_p_value", "fine_tuned_vs_base_p_value",
+                "fine_tuned_sampled_execution_accuracy", "rl_sampled_execution_accuracy"):
         assert key in metadata, key
     folder = current_version_path(root, "eval_report")
     assert (folder / "loss_curves.png").is_file() and (folder / "report.json").is_file()

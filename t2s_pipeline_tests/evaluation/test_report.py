@@ -144,6 +144,8 @@ def test_evaluate_writes_the_report_files(tmp_path, tiny_base_dir, lora_adapter_
     assert all(p["reason"] in ("ok", "wrong_result", "exec_error", "timeout", "denied", "not_sql") for p in predictions)
     assert "## EX by difficulty" in (out / "report.md").read_text()
     assert report["settings"]["constrained"] is False
+    assert "sampled_execution_accuracy" not in report["fine_tuned"]  # sampled_ex 0: not drawn, no row
+    assert "sampled_execution_accuracy" not in (out / "report.md").read_text()
 
 
 def test_evaluate_can_constrain_every_models_decoding(tmp_path, tiny_base_dir, lora_adapter_dir, trajectories_dir,
@@ -197,6 +199,33 @@ def test_a_pipe_only_test_split_is_scored_on_its_whole_pipe_queries(tmp_path, ti
                       max_new_tokens=8, log=lambda m: None, plots=False)
     assert report["scored_kind"] == "pipe_whole_query" and report["questions"] == 2
     assert report["fine_tuned"]["loss"] > 0
+
+
+def test_sampled_ex_is_the_share_correct_of_the_drawn_queries(tmp_path, tiny_base_dir, lora_adapter_dir,
+                                                               trajectories_dir, raw_dir, monkeypatch):
+    import t2s_pipeline.evaluation.report as report_module
+
+    real = evaluate(tiny_base_dir, lora_adapter_dir / "adapter", trajectories_dir, raw_dir, tmp_path / "real",
+                    max_new_tokens=8, log=lambda m: None, plots=False, sampled_ex=2, temperature=0.7)
+    assert 0.0 <= real["fine_tuned"]["sampled_execution_accuracy"] <= 1.0
+    assert real["settings"]["sampled_ex"] == 2 and real["settings"]["temperature"] == 0.7
+
+    drawn = []  # each question's gold query, then a wrong one: half of the draws are right
+
+    def fake_sample_sql(model, tokenizer, conversations, n, *args, **kwargs):
+        golds = [json.loads(line)["meta"]["gold_sql"] for line in (trajectories_dir / "test.jsonl").read_text().splitlines()]
+        drawn.append(n)
+        return [[gold, "SELECT 'no such answer'"] for gold in golds[:len(conversations)]]
+
+    monkeypatch.setattr(report_module, "sample_sql", fake_sample_sql)
+    report = evaluate(tiny_base_dir, lora_adapter_dir / "adapter", trajectories_dir, raw_dir, tmp_path / "fake",
+                      max_new_tokens=8, log=lambda m: None, plots=False, sampled_ex=2)
+    assert drawn == [2, 2]  # base and fine-tuned
+    assert report["base"]["sampled_execution_accuracy"] == report["fine_tuned"]["sampled_execution_accuracy"] == 0.5
+    assert "| sampled_execution_accuracy | 0.500 | 0.500 |" in (tmp_path / "fake" / "report.md").read_text()
+    assert "| sampled_execution_accuracy |" in (tmp_path / "real" / "report.md").read_text()
+    with pytest.raises(ValueError, match="sampled_ex samples whole queries"):
+        evaluate(tiny_base_dir, None, trajectories_dir, raw_dir, tmp_path / "x", sampled_ex=2, incremental=True)
 
 
 def test_a_test_split_without_whole_query_samples_is_a_clear_error(tmp_path):
