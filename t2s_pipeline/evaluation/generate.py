@@ -117,6 +117,9 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
     import torch
 
     if is_seq2seq(model):
+        if samples:  # the replies would come one per conversation, and be grouped n to a conversation
+            raise ValueError("sampling several replies per prompt (self-consistency, sampled EX) is for decoder-only "
+                             "models; this model is an encoder-decoder one: decode with beams instead")
         return _complete_seq2seq(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams)
 
     tokenizer.padding_side = "left"

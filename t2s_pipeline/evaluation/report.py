@@ -141,8 +141,9 @@ def evaluate(
 
     start = time.monotonic()
     seq2seq = is_encoder_decoder(base_model_dir)
-    if sampled_ex and seq2seq:
-        raise ValueError("sampled_ex samples decoder-only models; this base model is an encoder-decoder one")
+    if (sampled_ex or n_samples > 1) and seq2seq:
+        raise ValueError("sampled_ex and n_samples > 1 sample decoder-only models; this base model is an "
+                         "encoder-decoder one")
     num_beams = num_beams or (5 if seq2seq else 1)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -165,3 +165,11 @@ def test_seq2seq_generation_returns_one_reply_per_prompt(tiny_t5_dir):
     assert generate.is_seq2seq(model) and generate.default_num_beams(model) == 5
     out = generate_sql(model, tokenizer, conversations(3), batch_size=2, max_new_tokens=4, num_beams=2)
     assert len(out) == 3 and all(isinstance(s, str) for s in out)
+
+
+def test_sampling_an_encoder_decoder_model_is_refused_not_misgrouped(tiny_t5_dir):
+    from t2s_pipeline.evaluation.generate import sample_sql
+
+    model, tokenizer = load_model(str(tiny_t5_dir))
+    with pytest.raises(ValueError, match="decoder-only models; this model is an encoder-decoder one"):
+        sample_sql(model, tokenizer, [[{"role": "user", "content": "How many singers?"}]] * 2, 3)
