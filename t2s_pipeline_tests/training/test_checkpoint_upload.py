@@ -22,7 +22,8 @@ from t2s_pipeline.training.checkpoint_upload import (
 )
 from t2s_pipeline.training.config import TrainConfig, load_preset
 from t2s_pipeline.training.pipes import _LocalPipes
-from t2s_pipeline.training.train import checkpoint_problems, train
+from t2s_pipeline.training.checkpoints import checkpoint_problems
+from t2s_pipeline.training.train import train
 from t2s_pipeline_tests.resources.rclone_s3 import BUCKET, KEY_ID, SECRET, s3  # noqa: F401 (s3: a fixture)
 
 RECIPE = dict(lora_r=4, lora_alpha=8, learning_rate=1e-2, warmup_steps=0, max_steps=4, save_steps=2,
