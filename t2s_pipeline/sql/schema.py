@@ -12,7 +12,7 @@ from pathlib import Path
 
 _PLAIN_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # SQLite's keywords (sqlite.org/lang_keywords.html): Spider has columns named `From` and `cast`.
-_SQLITE_KEYWORDS = frozenset("""
+SQLITE_KEYWORDS = frozenset("""
 ABORT ACTION ADD AFTER ALL ALTER ALWAYS ANALYZE AND AS ASC ATTACH AUTOINCREMENT BEFORE BEGIN BETWEEN BY
 CASCADE CASE CAST CHECK COLLATE COLUMN COMMIT CONFLICT CONSTRAINT CREATE CROSS CURRENT CURRENT_DATE
 CURRENT_TIME CURRENT_TIMESTAMP DATABASE DEFAULT DEFERRABLE DEFERRED DELETE DESC DETACH DISTINCT DO DROP
@@ -28,7 +28,7 @@ USING VACUUM VALUES VIEW VIRTUAL WHEN WHERE WINDOW WITH WITHOUT
 
 def quote_identifier(name: str) -> str:
     """Quote a table or column name only where SQLite needs it (spaces, symbols, keywords)."""
-    if _PLAIN_IDENTIFIER.match(name) and name.upper() not in _SQLITE_KEYWORDS:
+    if _PLAIN_IDENTIFIER.match(name) and name.upper() not in SQLITE_KEYWORDS:
         return name
     return '"' + name.replace('"', '""') + '"'
 

@@ -1,0 +1,146 @@
+"""Decoding under the database's SQL grammar through llguidance: a logits processor for HF generate.
+
+Each question gets a GrammarContext: its database's grammar (sql_grammar.py) with the values the question
+links to columns (value_links.py). The grammar's rules are rendered once per database and set of linked
+columns, the schema and text values read once per database. llguidance compiles a grammar lazily (token
+masks are computed from a token trie at each step, in native code), so a grammar per question costs a few
+tens of milliseconds, not a compile over the vocabulary.
+
+GrammarConstraint keeps one llguidance matcher per written prefix, so beams that reorder and samples that
+share a prefix stay right: a row's matcher is its parent prefix's, advanced by the row's last token. Tokens
+the grammar refuses get -inf. A row whose matcher is in error, or whose mask allows nothing, is left alone
+(the constraint never blocks an answer), as the hand rules do.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from t2s_pipeline.modeling.sql_grammar import grammar_text
+from t2s_pipeline.modeling.value_links import column_values, linked_values
+
+
+@dataclass(frozen=True)
+class GrammarContext:
+    """One question's grammar (Lark text for llguidance)."""
+
+    grammar: str
+
+
+@functools.lru_cache(maxsize=64)
+def database_facts(db_path: str) -> tuple[dict[str, list[str]], dict]:
+    """A database's tables with their columns, and its text values by column (read once per database)."""
+    from t2s_pipeline.sql.schema import read_sqlite_schema
+
+    schema = read_sqlite_schema(db_path)
+    tables = {t["name"]: [c["name"] for c in t["columns"]] for t in schema["tables"]}
+    return tables, column_values(db_path, tables)
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_grammar(db_path: str, links: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+    return grammar_text(database_facts(db_path)[0], {c: list(v) for c, v in links})
+
+
+def question_grammar(question: str, db_path: str | Path) -> str:
+    """The grammar of one question's SQL: its database's names, and its linked values."""
+    path = str(Path(db_path).resolve())
+    links = linked_values(question, database_facts(path)[1])
+    return _cached_grammar(path, tuple(sorted((c, tuple(v)) for c, v in links.items())))
+
+
+def grammar_contexts(questions: list[str], db_paths: list) -> list[GrammarContext]:
+    """One GrammarContext per question (the text its literals are linked from: question and evidence)."""
+    return [GrammarContext(question_grammar(q, p)) for q, p in zip(questions, db_paths)]
+
+
+_ENGINE_TOKENIZERS: dict[int, tuple[object, object]] = {}
+
+
+def engine_tokenizer(tokenizer, stop_ids: list[int] | None = None):
+    """llguidance's view of a fast HF tokenizer (built once per tokenizer object: about a second on a large one).
+    stop_ids: the tokens that end a reply (the grammar allows them where the query may end)."""
+    import llguidance.hf
+
+    key = id(tokenizer)
+    if key not in _ENGINE_TOKENIZERS or _ENGINE_TOKENIZERS[key][0] is not tokenizer:
+        stops = stop_ids or [tokenizer.eos_token_id]
+        _ENGINE_TOKENIZERS[key] = (tokenizer, llguidance.hf.from_tokenizer(tokenizer, eos_token=stops[0]
+                                                                           if len(stops) == 1 else stops))
+    return _ENGINE_TOKENIZERS[key][1]
+
+
+def new_matcher(engine_tok, grammar: str):
+    """An llguidance matcher for the grammar; a grammar the engine refuses is a clear error."""
+    import llguidance
+
+    matcher = llguidance.LLMatcher(engine_tok, grammar, log_level=0)
+    if matcher.is_error():
+        raise ValueError(f"llguidance refused the SQL grammar: {matcher.get_error()[:500]}")
+    return matcher
+
+
+def accepts(engine_tok, grammar: str, token_ids: list[int]) -> bool:
+    """Whether the grammar takes exactly these tokens as a whole query (consumed one by one, as in decoding)."""
+    matcher = new_matcher(engine_tok, grammar)
+    return matcher.consume_tokens(list(token_ids)) and matcher.is_accepting()
+
+
+def allowed_tokens(matcher, vocab_width: int):
+    """The matcher's next-token mask as a bool numpy array of vocab_width (ids past the tokenizer's: refused)."""
+    import numpy as np
+
+    bits = np.unpackbits(np.frombuffer(matcher.compute_bitmask(), dtype=np.uint8), bitorder="little")
+    allowed = np.zeros(vocab_width, dtype=bool)
+    n = min(vocab_width, bits.size)
+    allowed[:n] = bits[:n].astype(bool)
+    return allowed
+
+
+class GrammarConstraint:
+    """A transformers logits processor: row r decodes under contexts[r // rows_per_context]'s grammar; the
+    query so far is the row after `prompt_width`. `stop_ids` end a reply (allowed where the query may end)."""
+
+    def __init__(self, tokenizer, contexts: list[GrammarContext], prompt_width: int, rows_per_context: int = 1,
+                 stop_ids: list[int] | None = None):
+        self.contexts, self.prompt_width, self.rows_per_context = contexts, prompt_width, rows_per_context
+        self.stop_ids = list(stop_ids or [tokenizer.eos_token_id])
+        self.engine_tok = engine_tokenizer(tokenizer, self.stop_ids)
+        self._ended = set(self.stop_ids) | set(tokenizer.all_special_ids)
+        self._matchers: dict[tuple, object] = {}  # (context index, written prefix) -> matcher after it
+        self._masks: dict[tuple, object] = {}
+
+    def _matcher(self, ctx: int, written: tuple):
+        key = (ctx, written)
+        if key not in self._matchers:
+            if not written:
+                self._matchers[key] = new_matcher(self.engine_tok, self.contexts[ctx].grammar)
+            else:
+                parent = self._matcher(ctx, written[:-1]).deep_copy()
+                parent.consume_token(written[-1])  # a refused token puts the matcher in error: left alone below
+                self._matchers[key] = parent
+        return self._matchers[key]
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        rows = input_ids[:, self.prompt_width:].tolist()
+        keys = []
+        for row, written in enumerate(map(tuple, rows)):
+            if written and written[-1] in self._ended:
+                continue  # the row has ended: generate pads it from here
+            key = (row // self.rows_per_context, written)
+            keys.append(key)
+            if key not in self._masks:
+                matcher = self._matcher(*key)
+                self._masks[key] = None if matcher.is_error() else allowed_tokens(matcher, scores.shape[1])
+            allowed = self._masks[key]
+            if allowed is not None and allowed.any():
+                scores[row, torch.from_numpy(~allowed)] = float("-inf")
+        # keep only what the next step can extend: this step's prefixes (and their parents, already consumed)
+        live = set(keys)
+        self._masks = {k: v for k, v in self._masks.items() if k in live}
+        self._matchers = {k: v for k, v in self._matchers.items() if k in live}
+        return scores

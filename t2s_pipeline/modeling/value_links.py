@@ -1,0 +1,66 @@
+"""Value linking for the grammar: the spans of a question that are text values of a column.
+
+As BRIDGE does (Lin et al., 2020): a span of the question (from a word's start to a word's end, at most
+MAX_SPAN_WORDS words) that equals, case-insensitively, a stored text value of a column links that value
+to that column. The grammar then compares the column with `=` only to its linked values (sql_grammar.py).
+Values are read once per database (the SQLite file opened read-only); links once per question.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+MAX_SPAN_WORDS = 8
+
+
+def column_values(db_path: str | Path, tables: dict[str, list[str]], per_column: int = 5000,
+                  max_length: int = 80) -> dict[str, dict[str, set[str]]]:
+    """column name (lowercase) -> value (lowercase) -> the values as stored: the distinct short text values
+    of every column (at most per_column of each), merged across tables for columns of the same name."""
+    quote = lambda name: '"' + name.replace('"', '""') + '"'
+    found: dict[str, dict[str, set[str]]] = {}
+    conn = sqlite3.connect(f"file:{Path(db_path).resolve()}?mode=ro", uri=True)
+    try:
+        for table, columns in tables.items():
+            for column in columns:
+                rows = conn.execute(
+                    f"SELECT DISTINCT {quote(column)} FROM {quote(table)} WHERE typeof({quote(column)}) = 'text' "
+                    f"AND length({quote(column)}) BETWEEN 1 AND ? LIMIT ?", (max_length, per_column))
+                by_lower = found.setdefault(column.lower(), {})
+                for (value,) in rows:
+                    by_lower.setdefault(value.strip().lower(), set()).add(value)
+    finally:
+        conn.close()
+    return found
+
+
+def question_spans(question: str, max_words: int = MAX_SPAN_WORDS) -> dict[str, set[str]]:
+    """The question's spans of 1 to max_words words (with a `)` that closes the last word, as in 'amc hornet
+    sportabout (sw)'), and each with its last word cut by 1 to 3 letters where 3 or more remain ('Asia' for
+    "Asian", 'cat' for "cats"): lowercased -> as written."""
+    words = list(re.finditer(r"\w+", question))
+    spans: dict[str, set[str]] = {}
+    for i, first in enumerate(words):
+        for last in words[i:i + max_words]:
+            ends = [last.end()] + ([last.end() + 1] if question[last.end():last.end() + 1] == ")" else [])
+            ends += [last.end() - cut for cut in (1, 2, 3) if last.end() - cut - last.start() >= 3]
+            for end in ends:
+                text = question[first.start():end]
+                spans.setdefault(text.lower(), set()).add(text)
+    return spans
+
+
+def linked_values(question: str, values: dict[str, dict[str, set[str]]]) -> dict[str, list[str]]:
+    """column -> the values the question states for it (as stored, and as the question writes them)."""
+    spans = question_spans(question)
+    links: dict[str, list[str]] = {}
+    for column, by_lower in values.items():
+        hits = set()
+        for span, written in spans.items():
+            if span in by_lower:
+                hits |= by_lower[span] | written
+        if hits:
+            links[column] = sorted(hits)
+    return links

@@ -1,0 +1,31 @@
+"""Value linking for the grammar (modeling/value_links.py): question spans that are a column's text values."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from t2s_pipeline.modeling.value_links import column_values, linked_values, question_spans
+
+
+def test_spans_run_from_a_word_start_to_a_word_end_with_a_closing_parenthesis_and_cut_plurals():
+    spans = question_spans("Which Asian cars are amc hornet (sw)?")
+    assert spans["amc hornet (sw)"] == {"amc hornet (sw)"} and "asian cars" in spans
+    assert spans["asia"] == {"Asia"}  # "Asian" cut by one letter
+    assert "cars are" in spans and "car" in spans
+    assert "ich" not in spans  # spans start at a word's start
+    assert "as" not in spans  # a cut leaves at least three letters
+
+
+def test_a_span_equal_to_a_text_value_links_that_value_to_its_column(tmp_path):
+    db = tmp_path / "d.sqlite"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE singer (name TEXT, country TEXT, age INTEGER)")
+    conn.executemany("INSERT INTO singer VALUES (?, ?, ?)", [("Joe Sharp", "France", 52), ("Rose", "Netherlands", 41),
+                                                              ("Asia", "asia", 3)])
+    conn.commit()
+    conn.close()
+    values = column_values(db, {"singer": ["name", "country", "age"]})
+    assert values["country"]["france"] == {"France"} and "age" in values and not values["age"]  # text only
+    links = linked_values("Which singers from france are older than joe sharp?", values)
+    assert links == {"country": ["France", "france"], "name": ["Joe Sharp", "joe sharp"]}
+    assert linked_values("How old is the singer?", values) == {}
