@@ -37,10 +37,12 @@ class EvalReportConfig(dg.Config):
                             "raises in expectation; greedy EX moves by near-tied choices). 0 skips it; at 8 it costs "
                             "about 3x greedy decoding per model (43 s against 13-16 s on the demo's 182 questions; "
                             "decoder-only models).")
-    constrained: bool = Field(default=True, description="Constrained decoding for every model (decoder-only): string "
-                              "and number literals must be spans the question (or its evidence) states, other words "
-                              "SQL keywords, aliases, or tables and columns of the question's database "
-                              "(modeling/constrained.py). Switch off when gold values are not in the questions.")
+    constraint: Literal["grammar", "rules", "none"] = Field(
+        default="rules", description="Constrained decoding for every model (decoder-only). grammar: the SQLite "
+        "SELECT grammar of the question's database, its tables and columns the only names, a column the question "
+        "states values of compared only with them (modeling/sql_grammar.py, through llguidance; "
+        "docs/grammar-decoding.md). rules: the hand rules, literals must be spans the question (or its evidence) "
+        "states (modeling/constrained.py). none: free decoding.")
 
 
 @dg.asset(
@@ -61,7 +63,7 @@ def eval_report(context: dg.AssetExecutionContext, config: EvalReportConfig, lor
     report = evaluate(base_model, lora_adapter / "adapter", trajectories, raw_benchmarks, out, suite_dir=test_suites,
                       rl_adapter_dir=rl, n_samples=config.n_samples, temperature=config.temperature,
                       sampled_ex=config.sampled_ex,
-                      constrained=config.constrained,
+                      constraint=config.constraint,
                       limit=config.limit or None, batch_size=config.batch_size,
                       max_new_tokens=config.max_new_tokens, timeout_s=config.timeout_s, log=log_to(context),
                       protocol=config.protocol, num_beams=config.num_beams, incremental=config.incremental,

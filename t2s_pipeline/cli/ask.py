@@ -17,6 +17,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from t2s_pipeline.modeling.constraint import CONSTRAINTS
+
 
 def format_table(columns: list[str], rows: list[tuple], max_rows: int = 20, width: int = 40) -> str:
     """A plain-text table of the first max_rows rows, cells cut to `width` characters."""
@@ -37,12 +39,12 @@ def format_table(columns: list[str], rows: list[tuple], max_rows: int = 20, widt
 
 def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = None, evidence: str = "",
         max_new_tokens: int = 256, num_beams: int = 0, timeout_s: float = 5.0, max_rows: int = 1000,
-        samples: int = 1, temperature: float = 1.0, votes: dict | None = None, constrained: bool = True):
+        samples: int = 1, temperature: float = 1.0, votes: dict | None = None, constraint: str = "rules"):
     """(sql, ExecResult): the model's SQL for the question and its sandboxed result. num_beams 0 picks by model
     family (5 for an encoder-decoder model such as T5, else greedy). samples > 1 votes over that many queries
-    by execution result; `votes`, when given, receives the vote's figures. constrained: decode as eval_report
-    does, literals from the question and names from the database (modeling/constrained.py; decoder-only)."""
-    from t2s_pipeline.modeling.constrained import sql_contexts
+    by execution result; `votes`, when given, receives the vote's figures. constraint: decode as eval_report
+    does, under the database's grammar, the hand rules, or none (modeling/constraint.py; decoder-only)."""
+    from t2s_pipeline.modeling.constraint import constraint_contexts
     from t2s_pipeline.modeling.generate import default_num_beams, generate_sql, load_model
     from t2s_pipeline.sql.judge import prepare_sql
     from t2s_pipeline.samples.prompts import prompt_messages
@@ -52,7 +54,7 @@ def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = N
     schema = schema_text(read_sqlite_schema(db_path))
     model, tokenizer = load_model(model_dir, adapter_dir)
     conversation = prompt_messages(schema, question, evidence)
-    contexts = sql_contexts([f"{question}\n\n{evidence}".strip()], [db_path]) if constrained else None
+    contexts = constraint_contexts(constraint, [f"{question}\n\n{evidence}".strip()], [db_path])
     [sql] = generate_sql(model, tokenizer, [conversation], batch_size=1, max_new_tokens=max_new_tokens,
                          num_beams=num_beams or default_num_beams(model), contexts=contexts)
     if samples > 1:
@@ -81,7 +83,7 @@ def run_ask(args: argparse.Namespace) -> int:
     votes: dict = {}
     sql, result = ask(args.model, args.db, args.question, args.adapter, args.evidence, args.max_new_tokens,
                       args.num_beams, args.timeout, max(args.rows, 1000), args.samples, args.temperature, votes,
-                      not args.unconstrained)
+                      "none" if args.unconstrained else args.constraint)
     print("SQL:")
     print(sql or "(empty)")
     if votes:
@@ -113,6 +115,8 @@ def add_parser(sub) -> None:
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature for --samples")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds the query may run")
     p.add_argument("--rows", type=int, default=20, help="rows to print")
-    p.add_argument("--unconstrained", action="store_true", help="decode freely: no constraint to the question's "
-                                                                  "literals and the database's names")
+    p.add_argument("--constraint", choices=CONSTRAINTS, default="rules",
+                   help="decode under the database's SQL grammar (names from the database, whole queries), the hand "
+                        "rules (literals from the question), or none (default: rules)")
+    p.add_argument("--unconstrained", action="store_true", help="decode freely: the same as --constraint none")
     p.set_defaults(func=run_ask)

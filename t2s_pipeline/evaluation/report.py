@@ -81,7 +81,7 @@ def predict(name, model_dir, adapter_dir, samples, batch_size=16, max_new_tokens
     """Predicted SQL and per-sample masked loss for one model; returns (sqls, losses, seconds).
     n_samples > 1: each answer is voted by execution result over the greedy query and n_samples - 1
     sampled ones (self_consistency.py), on the question's database (db_paths, in sample order).
-    contexts: one SqlContext per sample to constrain decoding with (constrained.py)."""
+    contexts: one context per sample to constrain decoding with (modeling/constraint.py)."""
     start = time.monotonic()
     model, tokenizer = load_model(str(model_dir), str(adapter_dir) if adapter_dir else None)
     conversations = [_prompt(s) for s in samples]
@@ -121,7 +121,7 @@ def evaluate(
     limit: int | None = None, batch_size: int = 16, max_new_tokens: int = 128, timeout_s: float = 5.0, log=print,
     protocol: str = SPIDER, num_beams: int = 0, incremental: bool = False, workers: int | None = None,
     loss_log: str | Path | None = None, plots: bool = True, suite_dir: str | Path | None = None,
-    rl_adapter_dir=None, n_samples: int = 1, temperature: float = 1.0, constrained: bool = False,
+    rl_adapter_dir=None, n_samples: int = 1, temperature: float = 1.0, constraint: str = "none",
     sampled_ex: int = 0,
 ) -> dict:
     """Score the base model, base + SFT adapter and (given rl_adapter_dir) base + RL adapter on the test
@@ -130,8 +130,8 @@ def evaluate(
     num_beams 0 picks the model family's default: 5 beams for an encoder-decoder model (T5), else greedy.
     suite_dir: a test_suites folder; each prediction is then judged on its original database and on the
     suite's variants of it (sql/judge.py), and the report gives EX on both.
-    constrained: decode every model under the same constraint (constrained.py: literals the question
-    states, names of the database; decoder-only models).
+    constraint: decode every model under the same constraint (modeling/constraint.py: `grammar`, the database's
+    SQL grammar with the question's linked values; `rules`, the hand rules; `none`; decoder-only models).
     sampled_ex > 0: also score that many queries per question sampled at `temperature` and report the share
     correct (`sampled_execution_accuracy`: pass@1 estimated from k samples), what RL raises in expectation."""
     if n_samples > 1 and (incremental or num_beams > 1):
@@ -154,12 +154,11 @@ def evaluate(
                          f"in the {samples[0].get('format')!r} format")
     db_paths = {s["meta"]["db_id"]: Path(raw_dir) / "databases" / f"{s['meta']['db_id']}.sqlite" for s in samples}
 
-    contexts = None
-    if constrained and not seq2seq:
-        from t2s_pipeline.modeling.constrained import sql_contexts
+    from t2s_pipeline.modeling.constraint import check_constraint, constraint_contexts
 
-        contexts = sql_contexts([_question_and_evidence(s) for s in samples],
-                                [db_paths[s["meta"]["db_id"]] for s in samples])
+    contexts = None if seq2seq else constraint_contexts(check_constraint(constraint),
+                                                        [_question_and_evidence(s) for s in samples],
+                                                        [db_paths[s["meta"]["db_id"]] for s in samples])
     models = [("base", None), ("fine_tuned", adapter_dir)] + ([("rl", rl_adapter_dir)] if rl_adapter_dir else [])
     names = [name for name, _ in models]
     predicted, losses, gen_seconds = {}, {}, {}
@@ -184,7 +183,7 @@ def evaluate(
                            "incremental": incremental, "timeout_s": timeout_s, "limit": limit,
                            "n_samples": n_samples, "sampled_ex": sampled_ex,
                            "temperature": temperature if n_samples > 1 or sampled_ex else None,
-                           "constrained": contexts is not None},
+                           "constraint": constraint if contexts is not None else "none"},
               "suite": {"dir": str(suite_dir), "databases_per_question": round(
                   sum(len(d) for d in databases) / len(databases), 2)} if suite_dir else None}
     predictions = []

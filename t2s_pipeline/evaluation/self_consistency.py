@@ -56,7 +56,7 @@ def self_consistent_sql(model, tokenizer, conversations: list[list[dict]], db_pa
                         top_p: float = 1.0, chat_template: str | None = None, timeout_s: float = 5.0,
                         greedy: list[str] | None = None, contexts: list | None = None) -> list[dict]:
     """One vote per conversation over the greedy query (given, or decoded here) and n_samples - 1 samples;
-    contexts (constrained.py) constrain the decoding when given."""
+    contexts (modeling/constraint.py: grammar or hand rules) constrain the decoding when given."""
     from t2s_pipeline.modeling.generate import generate_sql, sample_sql
 
     if greedy is None:

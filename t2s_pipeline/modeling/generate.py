@@ -107,7 +107,7 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
               top_p: float = 1.0, contexts: list | None = None) -> list[str]:
     """The raw reply (special tokens removed) to each conversation, batched with left padding. samples > 0
     draws that many replies per conversation by sampling instead (consecutive in the output). contexts: one
-    SqlContext per conversation to constrain decoding with (constrained.py; decoder-only models)."""
+    context per conversation to constrain decoding with (constraint.py: grammar or hand rules; decoder-only)."""
     import torch
 
     if is_seq2seq(model):
@@ -123,7 +123,7 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
     prompts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True, chat_template=chat_template)
                for c in conversations]
     outputs: list[str] = []
-    token_texts: dict[int, str] = {}  # the constraint's decoded tokens, kept from batch to batch
+    shared: dict = {}  # what the constraint keeps from batch to batch
     for i in range(0, len(prompts), batch_size):
         batch = tokenizer(prompts[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
         options = dict(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
@@ -138,11 +138,11 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
         if contexts is not None:
             from transformers import LogitsProcessorList
 
-            from t2s_pipeline.modeling.constrained import SqlConstraint
+            from t2s_pipeline.modeling.constraint import constraint_processor
 
-            options["logits_processor"] = LogitsProcessorList([SqlConstraint(
-                tokenizer, contexts[i : i + batch_size], batch["input_ids"].shape[1], samples or num_beams,
-                token_texts=token_texts)])
+            options["logits_processor"] = LogitsProcessorList([constraint_processor(
+                tokenizer, contexts[i : i + batch_size], batch["input_ids"].shape[1], samples or num_beams, stops,
+                shared)])
         with torch.no_grad():
             generated = model.generate(**batch, **options)
         new_tokens = generated[:, batch["input_ids"].shape[1]:]
@@ -153,8 +153,8 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
 def generate_sql(model, tokenizer, conversations: list[list[dict]], batch_size: int = 16, max_new_tokens: int = 128,
                  num_beams: int = 1, chat_template: str | None = None, contexts: list | None = None) -> list[str]:
     """One SQL string per conversation (system + user turns): greedy decoding, or beam search when num_beams > 1.
-    chat_template: a template other than the tokenizer's (the Alpaca format's). contexts: one SqlContext per
-    conversation to constrain the SQL to the question's literals and the database's names (constrained.py)."""
+    chat_template: a template other than the tokenizer's (the Alpaca format's). contexts: one context per
+    conversation to constrain the SQL with (constraint.py: the database's grammar or the hand rules)."""
     replies = _complete(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams, chat_template,
                         contexts=contexts)
     return [extract_sql(r) for r in replies]

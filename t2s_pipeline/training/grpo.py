@@ -34,13 +34,13 @@ PROGRESS = {"reward": "reward", "execution/correct": "correct", "kl": "kl",
 def make_grpo_trainer_class(completions_path: Path | None, contexts=None):
     """TRL's GRPOTrainer with the guards, writing each generation batch's completions, rewards and verdicts
     to completions.jsonl (rank 0: the trainer gathers every process's completions there).
-    contexts: a callable from a batch's prompt rows to one SqlContext each; completions are then sampled under
-    the constraint eval_report decodes with (modeling/constrained.py; generation hf only)."""
+    contexts: a callable from a batch's prompt rows to one constraint context each; completions are then sampled
+    under that constraint (modeling/constraint.py: grammar or hand rules; generation hf only)."""
     from trl import GRPOTrainer
 
     from t2s_pipeline.training.callbacks import make_guarded_trainer_class
 
-    token_texts: dict[int, str] = {}  # the constraint's decoded tokens, kept from step to step
+    shared: dict = {}  # what the constraint keeps from step to step
 
     class RecordingGRPOTrainer(GRPOTrainer):
         _generations = 0
@@ -60,7 +60,7 @@ def make_grpo_trainer_class(completions_path: Path | None, contexts=None):
             if self.pad_to_multiple_of:
                 width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
             with constrained_generate(self.accelerator.unwrap_model(self.model_wrapped), self.processing_class,
-                                      self._batch_contexts, width, token_texts):
+                                      self._batch_contexts, width, shared):
                 return super()._generate_single_turn(prompt_ids, *args, **kwargs)
 
         def log(self, logs, start_time=None):
@@ -83,13 +83,16 @@ def make_grpo_trainer_class(completions_path: Path | None, contexts=None):
 
 
 @contextlib.contextmanager
-def constrained_generate(model, tokenizer, contexts: list, prompt_width: int, token_texts: dict | None = None):
-    """Within the block, model.generate samples under SqlConstraint: row i draws on contexts[i]."""
+def constrained_generate(model, tokenizer, contexts: list, prompt_width: int, shared: dict | None = None):
+    """Within the block, model.generate samples under the contexts' constraint (grammar or hand rules): row i
+    draws on contexts[i]."""
     from transformers import LogitsProcessorList
 
-    from t2s_pipeline.modeling.constrained import SqlConstraint
+    from t2s_pipeline.modeling.constraint import constraint_processor
+    from t2s_pipeline.modeling.generate import stop_token_ids
 
-    processors = LogitsProcessorList([SqlConstraint(tokenizer, contexts, prompt_width, token_texts=token_texts)])
+    processors = LogitsProcessorList([constraint_processor(tokenizer, contexts, prompt_width, 1,
+                                                           stop_token_ids(tokenizer), {} if shared is None else shared)])
     model.generate = functools.partial(type(model).generate, model, logits_processor=processors)
     try:
         yield
@@ -97,18 +100,18 @@ def constrained_generate(model, tokenizer, contexts: list, prompt_width: int, to
         del model.generate
 
 
-def context_reader():
-    """A callable from prompt rows to their SqlContexts, each built once (a database's names and values are
-    read once too)."""
-    from t2s_pipeline.modeling.constrained import sql_contexts
+def context_reader(constraint: str = "rules"):
+    """A callable from prompt rows to their constraint contexts, each built once (a database's names and values
+    are read once too)."""
+    from t2s_pipeline.modeling.constraint import constraint_contexts
 
     built: dict[str, object] = {}
 
     def contexts(rows: list[dict]) -> list:
         new = {r["id"]: r for r in rows if r["id"] not in built}
         if new:
-            built.update(zip(new, sql_contexts([r["question"] for r in new.values()],
-                                               [r["databases"][0] for r in new.values()])))
+            built.update(zip(new, constraint_contexts(constraint, [r["question"] for r in new.values()],
+                                                      [r["databases"][0] for r in new.values()])))
         return [built[r["id"]] for r in rows]
 
     return contexts
@@ -213,7 +216,7 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
         pipes.log.info(f"prompts: the {len(rows)} of {cfg.hardest_of} {cfg.prompt_split} questions the SFT adapter "
                        f"finds hardest (summed loss on the gold answer), scored in {time.monotonic() - scored:.1f} s")
     reward = ExecutionReward(cfg.reward_config())
-    contexts = context_reader() if cfg.constrained else None
+    contexts = context_reader(cfg.constraint) if cfg.constraint != "none" else None
     if cfg.mixed_only:
         sampled = time.monotonic()
         mixed = mixed_prompts(rows, sampled_verdicts(model.eval(), tokenizer, rows, cfg, reward, contexts))
@@ -226,7 +229,7 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
     dataset = prompt_dataset(rows, tokenizer)
     pipes.log.info(f"GRPO from {adapter}: {len(rows)} prompts, {cfg.num_generations} completions each, "
                    f"world size {world_size}, generation {'vllm' if use_vllm else 'hf'}"
-                   f"{' (constrained)' if cfg.constrained else ''}, precision {precision}")
+                   f"{'' if cfg.constraint == 'none' else f' (constraint: {cfg.constraint})'}, precision {precision}")
     args = GRPOConfig(
         output_dir=str(ckpt_dir),
         use_cpu=not cuda,
@@ -322,7 +325,7 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
         "precision": precision,
         "init_from": cfg.init_from,
         "prompts": len(rows),
-        "sampling": "constrained" if cfg.constrained else "free",
+        "sampling": "free" if cfg.constraint == "none" else f"constrained ({cfg.constraint})",
         "num_generations": cfg.num_generations,
         "steps": trainer.state.global_step,
         "first_reward": first.get("reward"),

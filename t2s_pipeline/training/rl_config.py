@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import asdict, dataclass, field, fields
 
+from t2s_pipeline.modeling.constraint import CONSTRAINTS
 from t2s_pipeline.training.config import (
     ATTENTIONS, COMPUTE_DTYPES, PRECISIONS, QUANTIZATIONS, SCHEDULERS, read_preset,
 )
@@ -69,10 +70,11 @@ class RLConfig:
                                   "the literal decides the result (training/rl_prompts.py). On its own train "
                                   "questions a fine-tuned model is nearly always right and GRPO gets no signal; "
                                   "unseen literals are where a small model still fails. 0: the questions alone.")
-    constrained: bool = _f(False, "Sample completions under the constraint eval_report decodes with (literals from the "
-                                  "question, names from the database: modeling/constrained.py), so the rewards "
-                                  "judge the choices that constraint leaves to the model. Needs generation hf "
-                                  "(auto picks hf).")
+    constraint: str = _f("none", "Sample completions under a constraint, as eval_report decodes: 'grammar' (the "
+                                 "database's SQL grammar through llguidance: modeling/sql_grammar.py), 'rules' (the "
+                                 "hand rules: modeling/constrained.py) or 'none', so the rewards judge the choices the "
+                                 "constraint leaves to the model. Runs in model.generate: needs generation hf (auto "
+                                 "picks hf).")
     generation: str = _f("auto", "Who samples completions: 'hf' (model.generate), 'vllm' (TRL's colocated vLLM; "
                                  "needs vllm and a GPU), or 'auto' (vllm when installed on a GPU, else hf).")
     vllm_gpu_memory_utilization: float = _f(0.3, "Share of GPU memory vLLM may take in colocate mode.")
@@ -143,7 +145,9 @@ class RLConfig:
         if self.hardest_of and self.literal_variants:
             p.append("hardest_of scores the questions' own gold answers; literal_variants adds copies with other "
                      "answers: use one or the other")
-        if self.constrained and self.generation == "vllm":
+        if self.constraint not in CONSTRAINTS:
+            p.append(f"constraint must be one of {', '.join(CONSTRAINTS)}, got {self.constraint!r}")
+        elif self.constraint != "none" and self.generation == "vllm":
             p.append("constrained sampling runs in model.generate: generation must be hf or auto, got 'vllm'")
         if self.save_steps and self.save_total_limit < 1:
             p.append(f"save_total_limit must be at least 1 when save_steps is set, got {self.save_total_limit}")
@@ -171,7 +175,7 @@ class RLConfig:
                 raise ValueError(f"generation vllm needs the vllm package and a GPU (installed: {vllm_installed()}, "
                                  f"cuda: {cuda}); use auto or hf")
             return True
-        return self.generation == "auto" and cuda and vllm_installed() and not self.constrained
+        return self.generation == "auto" and cuda and vllm_installed() and self.constraint == "none"
 
     @classmethod
     def from_dict(cls, values: dict) -> "RLConfig":

@@ -157,7 +157,10 @@ def test_ask_constrains_decoding_to_the_question_and_database_unless_told_not_to
                         ["SELECT COUNT(*) FROM singer"])
     assert main(["ask", "--model", str(tiny_base_dir), "--db", str(db), "Who sings from France?"]) == 0
     assert main(["ask", "--model", str(tiny_base_dir), "--db", str(db), "--unconstrained", "Who?"]) == 0
-    [context], unconstrained = seen
+    assert main(["ask", "--model", str(tiny_base_dir), "--db", str(db), "--constraint", "grammar",
+                 "Who sings from France?"]) == 0
+    [context], unconstrained, [grammar] = seen
     assert context.question == "Who sings from France?" and "singer" in context.tables
     assert "France" in context.values  # value linking reads the database's text values
     assert unconstrained is None
+    assert '"singer"i' in grammar.grammar and "'France'" in grammar.grammar  # names and the linked value

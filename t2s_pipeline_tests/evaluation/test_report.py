@@ -143,23 +143,27 @@ def test_evaluate_writes_the_report_files(tmp_path, tiny_base_dir, lora_adapter_
     assert len(predictions) == 4 and {p["model"] for p in predictions} == {"base", "fine_tuned"}
     assert all(p["reason"] in ("ok", "wrong_result", "exec_error", "timeout", "denied", "not_sql") for p in predictions)
     assert "## EX by difficulty" in (out / "report.md").read_text()
-    assert report["settings"]["constrained"] is False
+    assert report["settings"]["constraint"] == "none"
     assert "sampled_execution_accuracy" not in report["fine_tuned"]  # sampled_ex 0: not drawn, no row
     assert "sampled_execution_accuracy" not in (out / "report.md").read_text()
 
 
+@pytest.mark.parametrize("constraint", ["rules", "grammar"])
 def test_evaluate_can_constrain_every_models_decoding(tmp_path, tiny_base_dir, lora_adapter_dir, trajectories_dir,
-                                                      raw_dir, monkeypatch):
+                                                      raw_dir, monkeypatch, constraint):
     from t2s_pipeline.modeling import generate
 
     seen = []
     original = generate._complete
     monkeypatch.setattr(generate, "_complete", lambda *a, **k: seen.append(k.get("contexts")) or original(*a, **k))
     report = evaluate(tiny_base_dir, lora_adapter_dir / "adapter", trajectories_dir, raw_dir, tmp_path / "report",
-                      max_new_tokens=8, log=lambda m: None, plots=False, constrained=True)
-    assert report["settings"]["constrained"] is True
-    assert len(seen) == 2 and all(len(c) == 2 and c[0].tables == {"singer": ["id", "name", "age", "country"]}
-                                  for c in seen)
+                      max_new_tokens=8, log=lambda m: None, plots=False, constraint=constraint)
+    assert report["settings"]["constraint"] == constraint
+    assert len(seen) == 2 and all(len(c) == 2 for c in seen)
+    if constraint == "rules":
+        assert all(c[0].tables == {"singer": ["id", "name", "age", "country"]} for c in seen)
+    else:  # the database's names are the grammar's
+        assert all('"singer"i' in c[0].grammar and '"country"i' in c[0].grammar for c in seen)
 
 
 def _pipe_trajectories(folder, with_sql: bool):

@@ -39,6 +39,33 @@ def test_within_constrained_generate_the_model_samples_under_the_sql_constraint(
     assert "generate" not in vars(model) and sample() == free  # the block leaves the model as it was
 
 
+def test_within_constrained_generate_the_model_can_sample_under_the_grammar(tiny_base_dir):
+    from transformers import LogitsProcessorList
+
+    from t2s_pipeline.modeling.generate import stop_token_ids
+    from t2s_pipeline.modeling.grammar_decoding import GrammarConstraint, GrammarContext
+    from t2s_pipeline.modeling.sql_grammar import grammar_text
+
+    model, tokenizer = load_model(str(tiny_base_dir))
+    prompt = tokenizer(["How many singers?"], return_tensors="pt")
+    width = prompt["input_ids"].shape[1]
+    contexts = [GrammarContext(grammar_text(TABLES))] * 4
+
+    def sample(**options) -> list[str]:
+        torch.manual_seed(0)
+        out = model.generate(**prompt, do_sample=True, top_k=0, max_new_tokens=10, num_return_sequences=4,
+                             pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id, **options)
+        return tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
+
+    free = sample()
+    explicit = sample(logits_processor=LogitsProcessorList([GrammarConstraint(
+        tokenizer, contexts, width, stop_ids=stop_token_ids(tokenizer))]))
+    with constrained_generate(model, tokenizer, contexts, width):
+        within = sample()
+    assert within == explicit != free
+    assert all(text.lstrip()[:1].upper() in ("S", "W", "") for text in within)  # SELECT or WITH starts a query
+
+
 def test_contexts_are_built_once_per_prompt_with_the_database_names_and_values(tmp_path):
     db = tmp_path / "music.sqlite"
     with sqlite3.connect(db) as conn:

@@ -52,7 +52,8 @@ def test_every_field_has_a_description():
     ({"hardest_of": 100}, "max_prompts must be between 1 and 99"),
     ({"hardest_of": 100, "max_prompts": 100}, "max_prompts must be between 1 and 99"),
     ({"hardest_of": 100, "max_prompts": 20, "literal_variants": 2}, "use one or the other"),
-    ({"constrained": True, "generation": "vllm"}, "constrained sampling runs in model.generate"),
+    ({"constraint": "grammar", "generation": "vllm"}, "constrained sampling runs in model.generate"),
+    ({"constraint": "yes"}, "constraint must be one of grammar, rules, none"),
     ({"reward": {"executes": 2.0}}, "reward"),
     ({"reward": {"timeout": 1}}, "unknown reward config key"),
     ({"debug_inject_nan_at_step": 5, "max_steps": 3}, "debug_inject_nan_at_step"),
@@ -81,4 +82,5 @@ def test_vllm_asked_without_vllm_or_gpu_is_an_error():
 def test_constrained_sampling_makes_auto_generation_pick_hf(monkeypatch):
     monkeypatch.setattr("t2s_pipeline.training.rl_config.vllm_installed", lambda: True)
     assert RLConfig(generation="auto").use_vllm(cuda=True) is True
-    assert RLConfig(generation="auto", constrained=True).use_vllm(cuda=True) is False
+    assert RLConfig(generation="auto", constraint="rules").use_vllm(cuda=True) is False
+    assert RLConfig(generation="auto", constraint="grammar").use_vllm(cuda=True) is False

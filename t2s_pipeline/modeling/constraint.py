@@ -1,0 +1,47 @@
+"""Which constraint decodes the SQL: the database's grammar, the hand rules, or none. One switch, one name.
+
+- `grammar`: the SQLite SELECT grammar of the question's database with its linked values, through llguidance
+  (sql_grammar.py, grammar_decoding.py): names from the database, balanced parentheses, whole queries.
+- `rules`: the hand rules (constrained.py): literals from the question, names from the database, the top
+  64 tokens checked in Python.
+- `none`: free decoding.
+Used by eval_report, `t2s ask`, self-consistency, sampled EX and GRPO sampling alike.
+"""
+
+from __future__ import annotations
+
+CONSTRAINTS = ("grammar", "rules", "none")
+
+
+def check_constraint(constraint: str) -> str:
+    if constraint not in CONSTRAINTS:
+        raise ValueError(f"constraint must be one of {', '.join(CONSTRAINTS)}; got {constraint!r}")
+    return constraint
+
+
+def constraint_contexts(constraint: str, questions: list[str], db_paths: list) -> list | None:
+    """One context per question for the constraint (None: decode freely). questions: the text literals are
+    linked from (the question with its evidence)."""
+    if check_constraint(constraint) == "none":
+        return None
+    if constraint == "rules":
+        from t2s_pipeline.modeling.constrained import sql_contexts
+
+        return sql_contexts(questions, db_paths)
+    from t2s_pipeline.modeling.grammar_decoding import grammar_contexts
+
+    return grammar_contexts(questions, db_paths)
+
+
+def constraint_processor(tokenizer, contexts: list, prompt_width: int, rows_per_context: int, stop_ids: list[int],
+                         shared: dict):
+    """The logits processor for contexts (grammar or rules, read from their type). shared: a dict kept across
+    batches or steps (the rules' decoded tokens)."""
+    from t2s_pipeline.modeling.grammar_decoding import GrammarConstraint, GrammarContext
+
+    if contexts and isinstance(contexts[0], GrammarContext):
+        return GrammarConstraint(tokenizer, contexts, prompt_width, rows_per_context, stop_ids=stop_ids)
+    from t2s_pipeline.modeling.constrained import SqlConstraint
+
+    return SqlConstraint(tokenizer, contexts, prompt_width, rows_per_context,
+                         token_texts=shared.setdefault("token_texts", {}))
