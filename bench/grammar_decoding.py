@@ -1,0 +1,116 @@
+"""Decoding the demo's SFT adapter free, under the hand rules and under the grammar: EX, parse failures, time.
+
+    python bench/grammar_decoding.py [--storage DIR] [--constraints none rules grammar] [--repeats 1]
+                                     [--batch-size 16] [--max-new-tokens 128] [--show 5]
+
+Reads a `make demo` run's artifacts (base_model, lora_adapter, trajectories, raw_benchmarks, test_suites in
+$T2S_STORAGE, default ./.t2s_storage). For each constraint (modeling/constraint.py), in the same run, with
+the same model load and the same greedy decoding eval_report does (batch 16, 128 new tokens): the test
+questions' SQL, then
+- EX on the test suite (the one judge, sql/judge_many.py) and the paired comparison with the first
+  constraint listed (fixed, broken);
+- queries that fail to parse (sqlglot, sqlite dialect) and empty ones;
+- generation time (best of --repeats; contexts built before, timed apart), and its ratio to each other
+  constraint's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+
+def parse_failures(sqls: list[str]) -> list[int]:
+    """Indexes of queries sqlglot cannot parse as SQLite (an empty query counts as one)."""
+    import sqlglot
+    from sqlglot.errors import ParseError, TokenError
+
+    bad = []
+    for k, sql in enumerate(sqls):
+        try:
+            if not sql.strip() or sqlglot.parse_one(sql, read="sqlite") is None:
+                bad.append(k)
+        except (ParseError, TokenError):
+            bad.append(k)
+    return bad
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--storage", default=os.environ.get("T2S_STORAGE", ".t2s_storage"))
+    parser.add_argument("--constraints", nargs="+", default=["none", "rules", "grammar"])
+    parser.add_argument("--repeats", type=int, default=1, help="time generation this many times, keep the best")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--show", type=int, default=5, help="queries that fail to parse to print per constraint")
+    args = parser.parse_args()
+
+    import torch
+
+    from t2s_pipeline.evaluation.metrics import paired_comparison
+    from t2s_pipeline.evaluation.report import _prompt, _question_and_evidence, load_test_samples
+    from t2s_pipeline.modeling.constraint import check_constraint, constraint_contexts
+    from t2s_pipeline.modeling.generate import generate_sql, load_model
+    from t2s_pipeline.resources.storage import current_version_path
+    from t2s_pipeline.samples.prompts import sample_template
+    from t2s_pipeline.sql.judge_many import judge_many
+    from t2s_pipeline.sql.test_suite_read import suite_databases
+
+    for c in args.constraints:
+        check_constraint(c)
+    version = lambda key: current_version_path(args.storage, key)
+    missing = [key for key in ("base_model", "lora_adapter", "trajectories", "raw_benchmarks", "test_suites")
+               if version(key) is None]
+    if missing:
+        sys.exit(f"no stored {', '.join(missing)} in {args.storage}: run `make demo` first")
+    samples = load_test_samples(version("trajectories"))
+    db_paths = [version("raw_benchmarks") / "databases" / f"{s['meta']['db_id']}.sqlite" for s in samples]
+    databases = [suite_databases(version("test_suites"), s["meta"]["db_id"], p, s["meta"]["gold_sql"])
+                 for s, p in zip(samples, db_paths)]
+    model, tokenizer = load_model(str(version("base_model")), str(version("lora_adapter") / "adapter"))
+    conversations = [_prompt(s) for s in samples]
+    template = sample_template(samples[0])
+    print(f"{len(samples)} test questions; SFT adapter {version('lora_adapter')}; greedy, batch {args.batch_size}, "
+          f"{args.max_new_tokens} new tokens; torch threads {torch.get_num_threads()}")
+
+    results = {}
+    for constraint in args.constraints:
+        start = time.perf_counter()
+        contexts = constraint_contexts(constraint, [_question_and_evidence(s) for s in samples], db_paths)
+        context_seconds = time.perf_counter() - start
+        best, sqls = float("inf"), []
+        for _ in range(args.repeats):
+            torch.manual_seed(0)
+            start = time.perf_counter()
+            sqls = generate_sql(model, tokenizer, conversations, args.batch_size, args.max_new_tokens, 1, template,
+                                contexts)
+            best = min(best, time.perf_counter() - start)
+        verdicts = judge_many([(d, s["meta"]["gold_sql"], sql) for d, s, sql in zip(databases, samples, sqls)],
+                              timeout_s=5.0)
+        results[constraint] = {"sqls": sqls, "correct": [v["correct"] for v in verdicts], "seconds": best,
+                               "context_seconds": context_seconds, "unparsed": parse_failures(sqls),
+                               "empty": sum(not s.strip() for s in sqls)}
+
+    first = args.constraints[0]
+    print(f"\n{'constraint':10} {'EX':>6} {'correct':>8} {'unparseable':>11} {'empty':>5} {'gen s':>7} "
+          f"{'contexts s':>10}  vs {first}: fixed/broken")
+    for constraint, r in results.items():
+        n = len(r["correct"])
+        paired = paired_comparison(results[first]["correct"], r["correct"])
+        print(f"{constraint:10} {sum(r['correct']) / n:6.3f} {sum(r['correct']):8d} {len(r['unparsed']):11d} "
+              f"{r['empty']:5d} {r['seconds']:7.1f} {r['context_seconds']:10.1f}  "
+              f"{paired['fixed']}/{paired['broken']}")
+    names = list(results)
+    for a in names:
+        for b in names:
+            if a < b:
+                print(f"  time {a} / {b}: {results[a]['seconds'] / results[b]['seconds']:.2f}x")
+    for constraint, r in results.items():
+        for k in r["unparsed"][:args.show]:
+            print(f"  unparseable [{constraint}] {samples[k]['meta']['gold_sql']!r}\n      -> {r['sqls'][k]!r}")
+
+
+if __name__ == "__main__":
+    main()
