@@ -1,7 +1,7 @@
 """How much of Spider dev the SQL grammar takes, against the hand rules, and what the engines cost per database.
 
     python bench/grammar_coverage.py [--spider ../shared/benchmarks/spider] [--tokenizer MODEL_DIR]
-                                     [--large-vocab 32000] [--show 20]
+                                     [--large-vocab 32000] [--per-db 10] [--show 20]
 
 Each gold query (with its question and database) is tokenized by a real tokenizer and fed token by token to
 llguidance's matcher under its question's grammar (modeling/grammar_decoding.py: the database's names, the
@@ -11,7 +11,7 @@ and a check that linking bites (each gold comparison with a linked value, its li
 question does not state: how many the grammar refuses).
 
 Then per database (19): the grammar's compile time (render + matcher creation) and the mask time per token
-over its gold queries, for llguidance and, when it is installed, xgrammar (GBNF rendering of the same
+over its first --per-db gold queries, for llguidance and, when it is installed, xgrammar (GBNF rendering of the same
 grammar, compile_grammar + fill_next_token_bitmask), on the tokenizer given (default: a byte-level BPE of
 2048 tokens trained on the dev texts, the demo's tiny size) and on a larger one (`--large-vocab`, trained on
 the dev texts and Python's own sources; 0 skips it).
@@ -47,13 +47,13 @@ def train_large_tokenizer(texts: list[str], vocab_size: int):
     return train_tokenizer(texts + sources, vocab_size)
 
 
-def grammar_coverage(records: list[dict], tokenizer) -> list[dict]:
-    """The records whose gold query the grammar refuses."""
+def grammar_coverage(records: list[dict], tokenizer, literals: bool) -> list[dict]:
+    """The records whose gold query the grammar refuses (literals: strings and numbers from the question)."""
     from t2s_pipeline.modeling.generate import stop_token_ids
     from t2s_pipeline.modeling.grammar_decoding import accepts, engine_tokenizer, question_grammar
 
     engine = engine_tokenizer(tokenizer, stop_token_ids(tokenizer))
-    return [r for r in records if not accepts(engine, question_grammar(r["question"], r["db_path"]),
+    return [r for r in records if not accepts(engine, question_grammar(r["question"], r["db_path"], literals),
                                               tokenizer.encode(r["query"], add_special_tokens=False))]
 
 
@@ -77,7 +77,7 @@ def linking_bites(records: list[dict], tokenizer) -> tuple[int, int]:
     return tried, refused
 
 
-def engine_costs(records: list[dict], tokenizer, label: str) -> None:
+def engine_costs(records: list[dict], tokenizer, label: str, per_db: int) -> None:
     """Per database: compile time and mask time per token, llguidance and (when installed) xgrammar."""
     from t2s_pipeline.modeling.generate import stop_token_ids
     from t2s_pipeline.modeling.grammar_decoding import database_facts, engine_tokenizer, new_matcher
@@ -91,13 +91,14 @@ def engine_costs(records: list[dict], tokenizer, label: str) -> None:
     engine = engine_tokenizer(tokenizer, stop_token_ids(tokenizer))
     print(f"\n{label}: vocabulary {len(tokenizer)}; compile = render + matcher creation (llguidance), "
           "render + compile_grammar (xgrammar); mask per token over the database's gold queries")
-    print(f"{'database':30} {'queries':>7} {'llg compile ms':>14} {'llg mask ms/token':>17}"
+    print(f"{'database':30} {'timed':>7} {'llg compile ms':>14} {'llg mask ms/token':>17}"
           + (f" {'xgr compile ms':>14} {'xgr mask ms/token':>17}" if xgr else ""))
     by_db: dict[str, list[dict]] = {}
     for r in records:
         by_db.setdefault(r["db_id"], []).append(r)
     totals = {"llg_compile": [], "llg_mask": [], "xgr_compile": [], "xgr_mask": []}
     for db_id, rows in sorted(by_db.items()):
+        rows = rows[:per_db]
         tables = database_facts(str(Path(rows[0]["db_path"]).resolve()))[0]
         start = time.perf_counter()
         lark = grammar_text(tables)
@@ -155,6 +156,7 @@ def main() -> None:
     parser.add_argument("--spider", default="../shared/benchmarks/spider")
     parser.add_argument("--tokenizer", help="a model folder whose tokenizer to use (default: a 2048-token BPE)")
     parser.add_argument("--large-vocab", type=int, default=32000, help="also time on a BPE this large (0: skip)")
+    parser.add_argument("--per-db", type=int, default=10, help="gold queries per database to time masks over")
     parser.add_argument("--show", type=int, default=20, help="refused queries to list")
     args = parser.parse_args()
     records = spider_records(Path(args.spider))
@@ -165,14 +167,15 @@ def main() -> None:
     else:
         tokenizer = train_tokenizer(texts, 2048)
 
-    start = time.perf_counter()
-    refused = grammar_coverage(records, tokenizer)
-    seconds = time.perf_counter() - start
-    print(f"grammar (llguidance, linked values): {len(records) - len(refused)} of {len(records)} Spider dev gold "
-          f"queries accepted ({(len(records) - len(refused)) / len(records):.1%}), {len(refused)} refused; "
-          f"{seconds / len(records) * 1000:.0f} ms a query (grammar + matcher + replay)")
-    for r in refused[:args.show]:
-        print(f"  refused [{r['db_id']}] {r['question']}\n      {r['query']}")
+    for literals, name in ((False, "linked values"), (True, "linked values, literals from the question")):
+        start = time.perf_counter()
+        refused = grammar_coverage(records, tokenizer, literals)
+        seconds = time.perf_counter() - start
+        print(f"grammar (llguidance; {name}): {len(records) - len(refused)} of {len(records)} Spider dev gold "
+              f"queries accepted ({(len(records) - len(refused)) / len(records):.1%}), {len(refused)} refused; "
+              f"{seconds / len(records) * 1000:.0f} ms a query (grammar + matcher + replay)")
+        for r in refused[:args.show]:
+            print(f"  refused [{r['db_id']}] {r['question']}\n      {r['query']}")
     contexts = sql_contexts([r["question"] for r in records], [r["db_path"] for r in records])
     blocked = sum(blocked_at(c, r["query"]) is not None for c, r in zip(contexts, records))
     print(f"hand rules (modeling/constrained.py, same records): {len(records) - blocked} of {len(records)} "
@@ -181,9 +184,9 @@ def main() -> None:
     print(f"linking bites: of {tried} gold comparisons with a linked value, the grammar refuses {bitten} with the "
           "literal swapped for one the question does not state")
 
-    engine_costs(records, tokenizer, "tokenizer " + (args.tokenizer or "BPE 2048 (the demo's tiny size)"))
+    engine_costs(records, tokenizer, "tokenizer " + (args.tokenizer or "BPE 2048 (the demo's tiny size)"), args.per_db)
     if args.large_vocab:
-        engine_costs(records, train_large_tokenizer(texts, args.large_vocab), f"BPE {args.large_vocab}")
+        engine_costs(records, train_large_tokenizer(texts, args.large_vocab), f"BPE {args.large_vocab}", args.per_db)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from t2s_pipeline.modeling.sql_grammar import grammar_text
-from t2s_pipeline.modeling.value_links import column_values, linked_values
+from t2s_pipeline.modeling.value_links import QuestionLiterals, column_values, linked_values, question_literals
+
+
+# Whether strings and numbers must be ones the question states (measured in docs/grammar-decoding.md).
+LITERALS_FROM_QUESTION = False
 
 
 @dataclass(frozen=True)
@@ -40,20 +44,25 @@ def database_facts(db_path: str) -> tuple[dict[str, list[str]], dict]:
 
 
 @functools.lru_cache(maxsize=512)
-def _cached_grammar(db_path: str, links: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
-    return grammar_text(database_facts(db_path)[0], {c: list(v) for c, v in links})
+def _cached_grammar(db_path: str, links: tuple[tuple[str, tuple[str, ...]], ...],
+                    literals: QuestionLiterals | None) -> str:
+    return grammar_text(database_facts(db_path)[0], {c: list(v) for c, v in links}, literals=literals)
 
 
-def question_grammar(question: str, db_path: str | Path) -> str:
-    """The grammar of one question's SQL: its database's names, and its linked values."""
+def question_grammar(question: str, db_path: str | Path, literals: bool = LITERALS_FROM_QUESTION) -> str:
+    """The grammar of one question's SQL: its database's names, and its linked values; literals: strings and
+    numbers only those the question states (the hand rules' literal policy, in the grammar)."""
     path = str(Path(db_path).resolve())
-    links = linked_values(question, database_facts(path)[1])
-    return _cached_grammar(path, tuple(sorted((c, tuple(v)) for c, v in links.items())))
+    values = database_facts(path)[1]
+    links = linked_values(question, values)
+    return _cached_grammar(path, tuple(sorted((c, tuple(v)) for c, v in links.items())),
+                           question_literals(question, values) if literals else None)
 
 
-def grammar_contexts(questions: list[str], db_paths: list) -> list[GrammarContext]:
+def grammar_contexts(questions: list[str], db_paths: list, literals: bool = LITERALS_FROM_QUESTION
+                     ) -> list[GrammarContext]:
     """One GrammarContext per question (the text its literals are linked from: question and evidence)."""
-    return [GrammarContext(question_grammar(q, p)) for q, p in zip(questions, db_paths)]
+    return [GrammarContext(question_grammar(q, p, literals)) for q, p in zip(questions, db_paths)]
 
 
 _ENGINE_TOKENIZERS: dict[int, tuple[object, object]] = {}

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 
 from t2s_pipeline.modeling.grammar_render import Grammar, Item, Terminal, case_insensitive_gbnf, parse_rules, render
+from t2s_pipeline.modeling.value_links import QuestionLiterals
 from t2s_pipeline.sql.schema import SQLITE_KEYWORDS, quote_identifier
 
 # SQLite's scalar, aggregate, date, math and window functions (sqlite.org/lang_corefunc.html and friends).
@@ -138,12 +139,23 @@ def words_terminal(words: list[str]) -> Terminal:
                     " | ".join(f"({case_insensitive_gbnf(w)})" for w in words))
 
 
-def string_literal_terminal(values: list[str]) -> Terminal:
+def string_literal_terminal(values, any_case: bool = True) -> Terminal:
     """A terminal for these string values in single or double quotes (SQLite reads both as a string where no
-    column has the name), in any case: Spider's gold writes 'haiti' for the stored 'Haiti'."""
+    column has the name); any_case: in any case (Spider's gold writes 'haiti' for the stored 'Haiti')."""
     forms = sorted({q + v.replace(q, q * 2) + q for v in values for q in ("'", '"')})
-    return Terminal(" | ".join(_lark_string(f, True) for f in forms),
-                    " | ".join(f"({case_insensitive_gbnf(f)})" for f in forms), frozenset({False}), frozenset({False}))
+    gbnf = (lambda f: f"({case_insensitive_gbnf(f)})") if any_case else _gbnf_string
+    return Terminal(" | ".join(_lark_string(f, any_case) for f in forms), " | ".join(map(gbnf, forms)),
+                    frozenset({False}), frozenset({False}))
+
+
+def exact_terminal(texts, starts: frozenset[bool] = frozenset({True})) -> Terminal:
+    """A terminal for exactly these texts (numbers as the question writes them)."""
+    return Terminal(" | ".join(_lark_string(t, False) for t in texts), " | ".join(map(_gbnf_string, texts)),
+                    starts, frozenset({True}))
+
+
+def _gbnf_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _lark_string(text: str, case_insensitive: bool) -> str:
@@ -164,9 +176,12 @@ BASE_TERMINALS = {
 }
 
 
-def sql_grammar(tables: dict[str, list[str]], linked: dict[str, list[str]] | None = None) -> Grammar:
+def sql_grammar(tables: dict[str, list[str]], linked: dict[str, list[str]] | None = None,
+                literals: QuestionLiterals | None = None) -> Grammar:
     """The grammar of one database's queries. tables: table -> its columns. linked: column -> the string
-    values a question states for it (value linking); those columns are compared with `=` only to them."""
+    values a question states for it (value linking); those columns are compared with `=` only to them.
+    literals: the question's strings, LIKE patterns and numbers as the hand rules allow them (value_links.py);
+    then every string and number is one of them and the order word the question rules out is refused."""
     if not tables or not any(tables.values()):
         raise ValueError("a SQL grammar needs the database's tables and columns; got none")
     columns = sorted({c for cols in tables.values() for c in cols}, key=str.lower)
@@ -178,6 +193,12 @@ def sql_grammar(tables: dict[str, list[str]], linked: dict[str, list[str]] | Non
     terminals = {**BASE_TERMINALS, "TABLE": name_terminal(sorted(tables)), "COLUMN": name_terminal(columns),
                  "FREE_COLUMN": name_terminal(free_columns)}
     rules = RULES + "table_ref: TABLE\ncolumn_name: COLUMN\n"
+    if literals is not None:
+        if literals.strings or literals.patterns:
+            terminals["STRING"] = string_literal_terminal(literals.strings + literals.patterns, any_case=False)
+        terminals["NUMBER"] = exact_terminal(literals.numbers)
+        kept = [f"'{w}'" for w in ("asc", "desc") if w not in literals.refused_words]
+        rules = rules.replace("direction: 'asc' | 'desc'", "direction: " + " | ".join(kept))
     linked_expr, linked_after = "", ""
     for k, column in enumerate(linked_columns):
         terminals[f"LINKED_COLUMN_{k}"] = name_terminal([column])
@@ -204,6 +225,6 @@ def with_cte_rules(rules: dict[str, list[list[Item]]]) -> dict[str, list[list[It
 
 
 def grammar_text(tables: dict[str, list[str]], linked: dict[str, list[str]] | None = None,
-                 dialect: str = "lark") -> str:
+                 dialect: str = "lark", literals: QuestionLiterals | None = None) -> str:
     """The grammar as text for the engine: Lark for llguidance (and vLLM's guidance backend), GBNF for xgrammar."""
-    return render(sql_grammar(tables, linked), dialect)
+    return render(sql_grammar(tables, linked, literals), dialect)

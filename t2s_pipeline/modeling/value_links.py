@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
 MAX_SPAN_WORDS = 8
@@ -64,3 +65,53 @@ def linked_values(question: str, values: dict[str, dict[str, set[str]]]) -> dict
         if hits:
             links[column] = sorted(hits)
     return links
+
+
+FUNCTION_WORDS = frozenset("a an and are as at by for from in is it its of on or the their to with".split())
+NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
+                "eight": "8", "nine": "9", "ten": "10"}
+_ANCHORED = re.compile(r"\b(starts?|starting|begins?|beginning|ends?|ending)\s+with\s+(?:the\s+)?"
+                       r"(?:letters?\s+|word\s+)?", re.I)
+
+
+@dataclass(frozen=True)
+class QuestionLiterals:
+    """The literals a question allows, as the hand rules (constrained.py) define them, for the grammar:
+    strings (the values the question states, else its spans), LIKE patterns (a span with `%` at one or both
+    ends that matches some value), numbers (those it states, 0, 1, number words) and the order words it
+    rules out (ASC where it asks for descending order alone, DESC for ascending)."""
+
+    strings: tuple[str, ...]
+    patterns: tuple[str, ...]
+    numbers: tuple[str, ...]
+    refused_words: tuple[str, ...] = ()
+
+
+def question_literals(question: str, values: dict[str, dict[str, set[str]]]) -> QuestionLiterals:
+    """The question's literals, with the database's text values (column_values) for value linking."""
+    words = list(re.finditer(r"\w+", question))
+    ends = {w.end() for w in words} | {w.end() + 1 for w in words if question[w.end():w.end() + 1] == ")"}
+    spans = set()
+    for i, first in enumerate(words):
+        last = words[min(i + MAX_SPAN_WORDS, len(words)) - 1].end() + 1
+        spans |= {question[first.start():e] for e in ends if first.start() < e <= last}
+    stored = {v for by_lower in values.values() for vs in by_lower.values() for v in vs}
+    lowered = {v.lower() for v in stored}
+    value_spans = {s for s in spans if s.lower() in lowered}
+    anchored = {s: "start" if m.group(1)[0] in "sSbB" else "end"
+                for m in _ANCHORED.finditer(question) for s in spans if question.startswith(s, m.end())}
+    lines = "\n" + "\n".join(sorted(stored)) + "\n"
+    forms = {"start": lambda s: (f"{s}%", f"\n{s}"), "end": lambda s: (f"%{s}", f"{s}\n"),
+             "any": lambda s: (f"%{s}%", s)}
+    patterns = {}
+    for s in spans:
+        if s.lower() not in FUNCTION_WORDS:
+            for kind in ([anchored[s]] if s in anchored else forms):
+                pattern, probe = forms[kind](s)
+                patterns[pattern] = probe
+    matching = sorted(p for p, probe in patterns.items() if probe in lines) or sorted(patterns)
+    numbers = set(re.findall(r"\d+(?:\.\d+)?", question)) | {"0", "1"}
+    numbers |= {d for w, d in NUMBER_WORDS.items() if re.search(rf"\b{w}\b", question, re.I)}
+    asc, desc = (re.search(rf"\b{w}\b", question, re.I) is not None for w in ("ascending", "descending"))
+    refused = ("asc",) if desc and not asc else ("desc",) if asc and not desc else ()
+    return QuestionLiterals(tuple(sorted(value_spans or spans)), tuple(matching), tuple(sorted(numbers)), refused)

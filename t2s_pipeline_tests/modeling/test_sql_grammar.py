@@ -86,3 +86,21 @@ def test_both_dialects_define_every_rule_they_name():
 def test_a_schema_without_tables_is_a_clear_error():
     with pytest.raises(ValueError, match="tables and columns"):
         sql_grammar({})
+
+
+def test_with_question_literals_strings_and_numbers_are_the_questions_and_the_refused_order_goes(tokenizer):
+    from t2s_pipeline.modeling.value_links import QuestionLiterals
+
+    literals = QuestionLiterals(strings=("France",), patterns=("%Fr%",), numbers=("0", "1", "30"),
+                                refused_words=("asc",))
+
+    def ok_literals(sql: str) -> bool:
+        return accepts(engine_tokenizer(tokenizer), grammar_text(TABLES, literals=literals),
+                       tokenizer.encode(sql, add_special_tokens=False))
+
+    assert ok_literals("SELECT name FROM singer WHERE name = 'France' AND age > 30 ORDER BY age DESC LIMIT 1")
+    assert ok_literals("SELECT name FROM singer WHERE country LIKE '%Fr%'")
+    assert not ok_literals("SELECT name FROM singer WHERE name = 'Spain'")
+    assert not ok_literals("SELECT name FROM singer WHERE age > 31")
+    assert not ok_literals("SELECT name FROM singer ORDER BY age ASC")
+    assert ok(tokenizer, "SELECT name FROM singer WHERE age > 31 ORDER BY age ASC")  # without: free

@@ -29,3 +29,16 @@ def test_a_span_equal_to_a_text_value_links_that_value_to_its_column(tmp_path):
     links = linked_values("Which singers from france are older than joe sharp?", values)
     assert links == {"country": ["France", "france"], "name": ["Joe Sharp", "joe sharp"]}
     assert linked_values("How old is the singer?", values) == {}
+
+
+def test_question_literals_are_the_stated_values_patterns_numbers_and_order(tmp_path):
+    from t2s_pipeline.modeling.value_links import question_literals
+
+    values = {"country": {"france": {"France"}, "spain": {"Spain"}}, "name": {"edith": {"Edith"}}}
+    lits = question_literals("Singers from France older than two, whose name starts with E, in descending order",
+                             values)
+    assert lits.strings == ("France",)  # the question states a value: strings are its values
+    assert "E%" in lits.patterns and "%E" not in lits.patterns  # "starts with E", and a value starts so
+    assert set(lits.numbers) == {"0", "1", "2"} and lits.refused_words == ("asc",)
+    free = question_literals("Singers named Joe Sharp?", values)
+    assert "Joe Sharp" in free.strings and "Singers named" in free.strings  # no value stated: any span
