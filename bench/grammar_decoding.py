@@ -1,10 +1,11 @@
 """Decoding the demo's SFT adapter free, under the hand rules and under the grammar: EX, parse failures, time.
 
-    python bench/grammar_decoding.py [--storage DIR] [--constraints none rules grammar] [--repeats 1]
-                                     [--batch-size 16] [--max-new-tokens 128] [--show 5]
+    python bench/grammar_decoding.py [--storage DIR] [--constraints none rules grammar grammar+literals]
+                                     [--repeats 1] [--batch-size 16] [--max-new-tokens 128] [--show 5]
 
 Reads a `make demo` run's artifacts (base_model, lora_adapter, trajectories, raw_benchmarks, test_suites in
-$T2S_STORAGE, default ./.t2s_storage). For each constraint (modeling/constraint.py), in the same run, with
+$T2S_STORAGE, default ./.t2s_storage). For each constraint (modeling/constraint.py; `grammar+literals`: the
+grammar with the hand rules' literal policy in it, value_links.question_literals), in the same run, with
 the same model load and the same greedy decoding eval_report does (batch 16, 128 new tokens): the test
 questions' SQL, then
 - EX on the test suite (the one judge, sql/judge_many.py) and the paired comparison with the first
@@ -23,14 +24,20 @@ import time
 
 
 def parse_failures(sqls: list[str]) -> list[int]:
-    """Indexes of queries sqlglot cannot parse as SQLite (an empty query counts as one)."""
+    """Indexes of queries sqlglot cannot parse as SQLite (an empty query counts as one, and so does text sqlglot
+    only keeps as an opaque Command, its fallback for what it cannot read)."""
+    import logging
+
     import sqlglot
+    from sqlglot import exp
     from sqlglot.errors import ParseError, TokenError
 
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
     bad = []
     for k, sql in enumerate(sqls):
         try:
-            if not sql.strip() or sqlglot.parse_one(sql, read="sqlite") is None:
+            tree = sqlglot.parse_one(sql, read="sqlite") if sql.strip() else None
+            if tree is None or isinstance(tree, exp.Command):
                 bad.append(k)
         except (ParseError, TokenError):
             bad.append(k)
@@ -40,7 +47,7 @@ def parse_failures(sqls: list[str]) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--storage", default=os.environ.get("T2S_STORAGE", ".t2s_storage"))
-    parser.add_argument("--constraints", nargs="+", default=["none", "rules", "grammar"])
+    parser.add_argument("--constraints", nargs="+", default=["none", "rules", "grammar", "grammar+literals"])
     parser.add_argument("--repeats", type=int, default=1, help="time generation this many times, keep the best")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-new-tokens", type=int, default=128)
@@ -53,13 +60,15 @@ def main() -> None:
     from t2s_pipeline.evaluation.report import _prompt, _question_and_evidence, load_test_samples
     from t2s_pipeline.modeling.constraint import check_constraint, constraint_contexts
     from t2s_pipeline.modeling.generate import generate_sql, load_model
+    from t2s_pipeline.modeling.grammar_decoding import grammar_contexts
     from t2s_pipeline.resources.storage import current_version_path
     from t2s_pipeline.samples.prompts import sample_template
     from t2s_pipeline.sql.judge_many import judge_many
     from t2s_pipeline.sql.test_suite_read import suite_databases
 
     for c in args.constraints:
-        check_constraint(c)
+        if c != "grammar+literals":
+            check_constraint(c)
     version = lambda key: current_version_path(args.storage, key)
     missing = [key for key in ("base_model", "lora_adapter", "trajectories", "raw_benchmarks", "test_suites")
                if version(key) is None]
@@ -78,7 +87,9 @@ def main() -> None:
     results = {}
     for constraint in args.constraints:
         start = time.perf_counter()
-        contexts = constraint_contexts(constraint, [_question_and_evidence(s) for s in samples], db_paths)
+        questions = [_question_and_evidence(s) for s in samples]
+        contexts = (grammar_contexts(questions, db_paths, literals=True) if constraint == "grammar+literals"
+                    else constraint_contexts(constraint, questions, db_paths))
         context_seconds = time.perf_counter() - start
         best, sqls = float("inf"), []
         for _ in range(args.repeats):

@@ -37,12 +37,12 @@ class EvalReportConfig(dg.Config):
                             "raises in expectation; greedy EX moves by near-tied choices). 0 skips it; at 8 it costs "
                             "about 3x greedy decoding per model (43 s against 13-16 s on the demo's 182 questions; "
                             "decoder-only models).")
-    constraint: Literal["grammar", "rules", "none"] = Field(
+    constraint: Literal["grammar", "rules", "grammar+rules", "none"] = Field(
         default="rules", description="Constrained decoding for every model (decoder-only). grammar: the SQLite "
         "SELECT grammar of the question's database, its tables and columns the only names, a column the question "
         "states values of compared only with them (modeling/sql_grammar.py, through llguidance; "
         "docs/grammar-decoding.md). rules: the hand rules, literals must be spans the question (or its evidence) "
-        "states (modeling/constrained.py). none: free decoding.")
+        "states (modeling/constrained.py). grammar+rules: both. none: free decoding.")
 
 
 @dg.asset(

@@ -4,13 +4,14 @@
   (sql_grammar.py, grammar_decoding.py): names from the database, balanced parentheses, whole queries.
 - `rules`: the hand rules (constrained.py): literals from the question, names from the database, the top
   64 tokens checked in Python.
+- `grammar+rules`: both, the hand rules filtering what the grammar allows.
 - `none`: free decoding.
 Used by eval_report, `t2s ask`, self-consistency, sampled EX and GRPO sampling alike.
 """
 
 from __future__ import annotations
 
-CONSTRAINTS = ("grammar", "rules", "none")
+CONSTRAINTS = ("grammar", "rules", "grammar+rules", "none")
 
 
 def check_constraint(constraint: str) -> str:
@@ -24,21 +25,27 @@ def constraint_contexts(constraint: str, questions: list[str], db_paths: list) -
     linked from (the question with its evidence)."""
     if check_constraint(constraint) == "none":
         return None
-    if constraint == "rules":
-        from t2s_pipeline.modeling.constrained import sql_contexts
-
-        return sql_contexts(questions, db_paths)
+    from t2s_pipeline.modeling.constrained import sql_contexts
     from t2s_pipeline.modeling.grammar_decoding import grammar_contexts
 
-    return grammar_contexts(questions, db_paths)
+    if constraint == "rules":
+        return sql_contexts(questions, db_paths)
+    if constraint == "grammar":
+        return grammar_contexts(questions, db_paths)
+    return list(zip(grammar_contexts(questions, db_paths), sql_contexts(questions, db_paths)))
 
 
 def constraint_processor(tokenizer, contexts: list, prompt_width: int, rows_per_context: int, stop_ids: list[int],
                          shared: dict):
-    """The logits processor for contexts (grammar or rules, read from their type). shared: a dict kept across
-    batches or steps (the rules' decoded tokens)."""
+    """The logits processor for contexts (grammar or rules, read from their type; pairs: both, the grammar first).
+    shared: a dict kept across batches or steps (the rules' decoded tokens)."""
     from t2s_pipeline.modeling.grammar_decoding import GrammarConstraint, GrammarContext
 
+    if contexts and isinstance(contexts[0], tuple):
+        from transformers import LogitsProcessorList
+
+        return LogitsProcessorList([constraint_processor(tokenizer, [c[k] for c in contexts], prompt_width,
+                                                         rows_per_context, stop_ids, shared) for k in (0, 1)])
     if contexts and isinstance(contexts[0], GrammarContext):
         return GrammarConstraint(tokenizer, contexts, prompt_width, rows_per_context, stop_ids=stop_ids)
     from t2s_pipeline.modeling.constrained import SqlConstraint

@@ -1,0 +1,46 @@
+"""The one constraint switch (modeling/constraint.py): contexts and processor by name."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+import torch
+
+from t2s_pipeline.modeling.constrained import SqlConstraint, SqlContext
+from t2s_pipeline.modeling.constraint import constraint_contexts, constraint_processor
+from t2s_pipeline.modeling.grammar_decoding import GrammarConstraint, GrammarContext
+
+
+@pytest.fixture()
+def db(tmp_path):
+    path = tmp_path / "music.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE singer (singer_id INTEGER, name TEXT, country TEXT)")
+        conn.execute("INSERT INTO singer VALUES (1, 'Rose', 'France')")
+    return path
+
+
+def test_each_name_gives_its_contexts(db):
+    question = ["Singers from France?"]
+    assert constraint_contexts("none", question, [db]) is None
+    [rules] = constraint_contexts("rules", question, [db])
+    [grammar] = constraint_contexts("grammar", question, [db])
+    [(both_grammar, both_rules)] = constraint_contexts("grammar+rules", question, [db])
+    assert isinstance(rules, SqlContext) and isinstance(grammar, GrammarContext)
+    assert both_grammar == grammar and both_rules.question == rules.question
+    with pytest.raises(ValueError, match="constraint must be one of grammar, rules"):
+        constraint_contexts("strict", question, [db])
+
+
+def test_the_processor_follows_the_contexts_and_stacks_both_grammar_first(db, tiny_base_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base_dir)
+    stops = [tokenizer.eos_token_id]
+    make = lambda name: constraint_processor(tokenizer, constraint_contexts(name, ["Who?"], [db]), 0, 1, stops, {})
+    assert isinstance(make("rules"), SqlConstraint) and isinstance(make("grammar"), GrammarConstraint)
+    both = make("grammar+rules")
+    assert [type(p) for p in both] == [GrammarConstraint, SqlConstraint]
+    scores = torch.zeros(1, len(tokenizer))
+    assert torch.isinf(both(torch.tensor([[]], dtype=torch.long), scores)).any()
