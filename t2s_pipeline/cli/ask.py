@@ -42,7 +42,7 @@ def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = N
     family (5 for an encoder-decoder model such as T5, else greedy). samples > 1 votes over that many queries
     by execution result; `votes`, when given, receives the vote's figures. constrained: decode as eval_report
     does, literals from the question and names from the database (modeling/constrained.py; decoder-only)."""
-    from t2s_pipeline.modeling.constrained import sql_contexts
+    from t2s_pipeline.modeling.sql_context import sql_contexts
     from t2s_pipeline.modeling.generate import default_num_beams, generate_sql, load_model
     from t2s_pipeline.sql.judge import prepare_sql
     from t2s_pipeline.samples.prompts import prompt_messages

@@ -156,7 +156,7 @@ def evaluate(
 
     contexts = None
     if constrained and not seq2seq:
-        from t2s_pipeline.modeling.constrained import sql_contexts
+        from t2s_pipeline.modeling.sql_context import sql_contexts
 
         contexts = sql_contexts([_question_and_evidence(s) for s in samples],
                                 [db_paths[s["meta"]["db_id"]] for s in samples])

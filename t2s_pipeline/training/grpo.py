@@ -100,7 +100,7 @@ def constrained_generate(model, tokenizer, contexts: list, prompt_width: int, to
 def context_reader():
     """A callable from prompt rows to their SqlContexts, each built once (a database's names and values are
     read once too)."""
-    from t2s_pipeline.modeling.constrained import sql_contexts
+    from t2s_pipeline.modeling.sql_context import sql_contexts
 
     built: dict[str, object] = {}
 
