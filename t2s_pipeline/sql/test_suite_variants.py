@@ -233,8 +233,17 @@ def _reference(model: DatabaseModel, filled: dict[str, list[tuple]], fk: tuple[s
 
 
 def build(model: DatabaseModel, rows: dict[str, list[tuple]], reverse: bool = False) -> sqlite3.Connection:
-    """An in-memory database with the original DDL and these rows (reverse: inserted last row first, which
-    changes the order SQLite scans them in, so answers that depend on it show up)."""
+    """An in-memory database with the original DDL and these rows.
+
+    Rows that collide on a PRIMARY KEY or UNIQUE constraint with an earlier one are left out. reverse: the
+    rows the forward copy keeps, inserted last row first, which changes the order SQLite scans them in, so
+    answers that depend on it show up (the two copies hold the same rows, whatever collided)."""
+    if reverse:
+        forward = build(model, rows)
+        try:
+            rows = kept_rows(forward, model)
+        finally:
+            forward.close()
     conn = sqlite3.connect(":memory:", check_same_thread=False)
     conn.text_factory = lambda b: b.decode("utf-8", errors="replace")
     for statement in model.ddl:
@@ -251,6 +260,18 @@ def build(model: DatabaseModel, rows: dict[str, list[tuple]], reverse: bool = Fa
                          list(reversed(data)) if reverse else data)
     conn.commit()
     return conn
+
+
+def kept_rows(conn: sqlite3.Connection, model: DatabaseModel) -> dict[str, list[tuple]]:
+    """The rows each table of a built database holds, in insertion order where it has a rowid."""
+    out = {}
+    for table in model.tables:
+        q = quote_identifier(table.name)
+        try:
+            out[table.name] = conn.execute(f"SELECT * FROM {q} ORDER BY _rowid_").fetchall()
+        except sqlite3.Error:  # WITHOUT ROWID, or a column named _rowid_
+            out[table.name] = conn.execute(f"SELECT * FROM {q}").fetchall()
+    return out
 
 
 def save(conn: sqlite3.Connection, path: Path) -> None:
