@@ -170,11 +170,11 @@ def run_eval(args: argparse.Namespace) -> int:
 
         from t2s_pipeline.sql.execute import check_query
 
-        from t2s_pipeline.sql.test_suite_read import judges
+        from t2s_pipeline.sql.test_suite_read import clear_caches
 
         orders_top_level.cache_clear()  # the baseline starts cold too
         check_query.cache_clear()
-        judges.cache_clear()
+        clear_caches()
         start = time.monotonic()
         baseline = score(gold, preds, db_dir, args.protocol, args.timeout, workers=1, cache=False, suite_dir=suite_dir)
         base_seconds = time.monotonic() - start

@@ -2,15 +2,16 @@
 
 For one database and the gold queries over it:
   1. mutants of each gold query (test_suite_mutants): one-edit near misses;
-  2. candidate variant databases (test_suite_variants), each also built a second time with its rows
-     inserted in reverse order: a gold query whose answer changes between the two depends on scan
+  2. candidate variant databases (test_suite_variants), each also built a second time with the rows it
+     kept inserted in reverse order: a gold query whose answer changes between the two depends on scan
      order (ties under ORDER BY ... LIMIT, a bare column next to an aggregate), so that variant does
-     not judge that gold query;
+     not judge that gold query; a gold whose top-level ORDER BY leaves tied rows in any order is
+     compared there as a multiset;
   3. distillation: the original database always judges; variants are chosen greedily, each killing
      the most mutants not yet killed (a mutant is killed when its result differs from its gold's, or
      it fails where the gold runs), until `max_variants` or no candidate kills one more.
 Written to out_dir/<db_id>/: variant-<k>.sqlite and report.json (variants kept, the gold queries each
-variant does not judge, mutants generated, killable (killed by some database), killed by the
+variant does not judge and those it compares as multisets, mutants generated, killable (killed by some database), killed by the
 original alone and by the suite, and a sample of the mutants the suite does not kill).
 test_suite_read.suite_databases reads a suite back for the judge.
 
@@ -30,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from t2s_pipeline.sql.compare import column_permutation, normalize_rows, orders_top_level
-from t2s_pipeline.sql.test_suite_mutants import gold_constants, mutants, tie_probes, ties_matter
+from t2s_pipeline.sql.test_suite_mutants import CUT, ORDER, gold_constants, mutants, tie_effect, tie_probes
 from t2s_pipeline.sql.test_suite_variants import PROFILES, boundary_values, build, fill_variant, read_model, save
 
 REPORT = "report.json"
@@ -106,23 +107,28 @@ def generate_suite(db_id: str, db_path: str | Path, gold_sqls: list[str], out_di
     finally:
         original.close()
 
-    candidates, kills, skips = [], [], []
+    candidates, kills, skips, multisets = [], [], [], []
     for c in range(config.candidates):
         rows = fill_variant(model, boundaries, PROFILES[c % len(PROFILES)], rng)
         conn, twin = build(model, rows), build(model, rows, reverse=True)
-        killed, skipped = set(), set()
+        killed, skipped, unordered = set(), set(), set()
         for g, sql, ordered, _ in live:
             gold = _run(conn, sql, config.timeout_s * 5)
-            if gold is None or not _stable(conn, twin, sql, gold, ordered, probes[g], config.timeout_s * 5):
+            order = None if gold is None else \
+                _order_on(conn, twin, sql, gold, ordered, probes[g], config.timeout_s * 5)
+            if order is None:
                 skipped.add(g)
                 continue
+            if order != ordered:
+                unordered.add(g)
             for m, mutant in enumerate(muts[g]):
-                if (g, m) not in killed_original and _differs(gold, _run(conn, mutant, config.timeout_s), ordered):
+                if (g, m) not in killed_original and _differs(gold, _run(conn, mutant, config.timeout_s), order):
                     killed.add((g, m))
         twin.close()
         candidates.append(conn)
         kills.append(killed)
         skips.append(skipped)
+        multisets.append(unordered)
 
     kept = distill(kills, killed_original, config.max_variants)
     killed_suite = set(killed_original).union(*(kills[c] for c in kept))
@@ -132,7 +138,8 @@ def generate_suite(db_id: str, db_path: str | Path, gold_sqls: list[str], out_di
         name = f"variant-{k}.sqlite"
         save(candidates[c], target / name)
         variants.append({"file": name, "candidate": c, "profile": asdict(PROFILES[c % len(PROFILES)]),
-                         "kills": len(kills[c]), "skipped_gold": [golds[g] for g in sorted(skips[c])]})
+                         "kills": len(kills[c]), "skipped_gold": [golds[g] for g in sorted(skips[c])],
+                         "unordered_gold": [golds[g] for g in sorted(multisets[c])]})
     for conn in candidates:
         conn.close()
 
@@ -154,16 +161,22 @@ def generate_suite(db_id: str, db_path: str | Path, gold_sqls: list[str], out_di
     return report
 
 
-def _stable(conn, twin, sql: str, gold: list[tuple], ordered: bool, probes: list | None, timeout_s: float) -> bool:
-    """Whether the gold's answer on this variant is one answer, not one of several ties SQLite chose between:
-    the same with the rows inserted in reverse order, and no ORDER BY (with LIMIT) cutting through ties."""
-    if probes is None or _differs(gold, _run(twin, sql, timeout_s), ordered):
-        return False
+def _order_on(conn, twin, sql: str, gold: list[tuple], ordered: bool, probes: list | None,
+              timeout_s: float) -> bool | None:
+    """How this variant compares the gold's answer: as a list (True), as a multiset (False: the gold orders its
+    top level, but ties leave the order of some of its rows to SQLite), or not at all (None: the answer is
+    one of several SQLite chose between, an ORDER BY ... LIMIT cutting through ties, or it changes with the
+    rows inserted in reverse order)."""
+    if probes is None:
+        return None
     for probe, keys, cut, top in probes:
         rows = _run(conn, probe, timeout_s)
-        if rows is None or ties_matter(rows, keys, cut, top):
-            return False
-    return True
+        effect = None if rows is None else tie_effect(rows, keys, cut, top)
+        if rows is None or effect == CUT:
+            return None
+        if effect == ORDER:
+            ordered = False
+    return None if _differs(gold, _run(twin, sql, timeout_s), ordered) else ordered
 
 
 def _rate(n: int, total: int) -> float:

@@ -280,19 +280,30 @@ def tie_probes(gold_sql: str) -> tuple[tuple[str, int, int | None, bool], ...] |
     return tuple(probes)
 
 
-def ties_matter(rows: list[tuple], keys: int, cut: int | None, top: bool) -> bool:
-    """Whether rows with equal sort keys but different values would change the answer (see tie_probes)."""
+CUT, ORDER = "cut", "order"  # what ties do to a gold's answer (tie_effect)
+
+
+def tie_effect(rows: list[tuple], keys: int, cut: int | None, top: bool) -> str | None:
+    """What rows with equal sort keys but different values do to the answer (see tie_probes): CUT when a
+    limit cuts through them (which rows make it in is arbitrary: the database cannot judge the query),
+    ORDER when only their order within the top-level answer is arbitrary (compare as multisets), else None."""
     runs: list[tuple[int, int]] = []  # [start, end) of runs of equal keys
     start = 0
     for i in range(1, len(rows) + 1):
         if i == len(rows) or rows[i][:keys] != rows[start][:keys]:
             runs.append((start, i))
             start = i
+    effect = None
     for a, b in runs:
         if len({row[keys:] for row in rows[a:b]}) < 2:
             continue
         if cut is not None and a < cut < b:
-            return True  # the limit cuts a run of ties: which rows make it in is arbitrary
+            return CUT
         if top and (cut is None or a < cut):
-            return True  # the order of tied rows within the answer is arbitrary and compared
-    return False
+            effect = ORDER
+    return effect
+
+
+def ties_matter(rows: list[tuple], keys: int, cut: int | None, top: bool) -> bool:
+    """Whether rows with equal sort keys but different values would change the answer (see tie_probes)."""
+    return tie_effect(rows, keys, cut, top) is not None

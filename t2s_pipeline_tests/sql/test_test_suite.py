@@ -280,3 +280,28 @@ def test_no_false_wrong_on_spider_dev(tmp_path):
     assert kinds.count("pipe") > 900 and kinds.count("permutation") > 150
     assert sum(len(item[0]) > 1 for item in items) > 0.95 * len(items)  # nearly all judged on a suite
     assert wrong == []
+
+
+def test_a_variant_with_ties_in_the_gold_order_compares_it_as_a_multiset_instead_of_skipping(tmp_path):
+    import random
+
+    from t2s_pipeline.sql.test_suite import _order_on, _run
+    from t2s_pipeline.sql.test_suite_mutants import tie_probes
+    from t2s_pipeline.sql.test_suite_variants import build, read_model
+
+    db = tmp_path / "people.sqlite"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE person (name TEXT, age INTEGER)")
+    conn.commit()
+    conn.close()
+    model = read_model(db, random.Random(0))
+    ties = {"person": [("ann", 30), ("bob", 30), ("cy", 50)]}
+    variant, twin = build(model, ties), build(model, ties, reverse=True)
+
+    def order(sql):
+        return _order_on(variant, twin, sql, _run(variant, sql, 5.0), True, tie_probes(sql), 5.0)
+
+    assert order("SELECT name FROM person ORDER BY age") is False  # ann and bob in either order: multiset
+    assert order("SELECT name FROM person ORDER BY age DESC LIMIT 1") is True  # cy alone at the top
+    assert order("SELECT name FROM person ORDER BY age DESC LIMIT 2") is None  # which of ann, bob: arbitrary
+    assert order("SELECT name FROM person ORDER BY age, name") is True  # no ties left
