@@ -5,7 +5,8 @@ mistakes a model makes: a comparison swapped or loosened (> for >=, = for !=), A
 dropped condition, WHERE or HAVING, DISTINCT added or dropped, LIMIT changed or dropped, the
 sort direction flipped, another column of the same type and table, an aggregate swapped (MAX/MIN,
 SUM/AVG, COUNT/COUNT DISTINCT), a LEFT join for an inner one, UNION ALL for UNION, EXCEPT for
-INTERSECT, a dropped GROUP BY key, and a constant replaced by a neighbour or by another value of its
+INTERSECT, a dropped GROUP BY key or another column in its place, COUNT(*) for COUNT(column) and back,
+a LIKE pattern anchored or loosened, and a constant replaced by a neighbour or by another value of its
 column.
 """
 
@@ -75,6 +76,24 @@ def gold_constants(sqls: list[str]) -> dict[str, set]:
     return out
 
 
+def having_thresholds(sqls: list[str]) -> dict[str, list[int]]:
+    """table name (lower case) -> the whole numbers the gold queries' HAVING clauses compare with, for the
+    tables of the SELECTs those HAVING clauses belong to."""
+    out: dict[str, set] = {}
+    for sql in sqls:
+        tree = parse(sql)
+        for having in tree.find_all(exp.Having) if tree is not None else ():
+            numbers = {literal_value(n) for n in having.find_all(exp.Literal) if not n.is_string}
+            numbers = {n for n in numbers if isinstance(n, int) and n > 0}
+            select = having.find_ancestor(exp.Select)
+            if not numbers or select is None:
+                continue
+            for source in [select.args.get("from_"), *(select.args.get("joins") or [])]:
+                if source is not None and isinstance(source.this, exp.Table):
+                    out.setdefault(source.this.name.lower(), set()).update(numbers)
+    return {table: sorted(numbers) for table, numbers in out.items()}
+
+
 def _scope_tables(node: exp.Expr, model: DatabaseModel) -> dict[str, object]:
     """alias or name (lower case) -> model Table, for the tables of the SELECT around node."""
     select = node.find_ancestor(exp.Select)
@@ -116,7 +135,9 @@ def _edits(tree: exp.Expr, model: DatabaseModel, rng: random.Random) -> list[tup
         if isinstance(node, exp.Between):
             edits += [(k, "between", "low"), (k, "between", "high")]
         if isinstance(node, exp.Like) and isinstance(node.expression, exp.Literal):
-            edits.append((k, "like", None))
+            pattern = str(literal_value(node.expression))
+            core = pattern.strip("%")
+            edits += [(k, "like", p) for p in dict.fromkeys((f"{core}%", f"%{core}", f"%{core}%", core)) if p != pattern]
         if isinstance(node, exp.Select):
             edits.append((k, "distinct", None))
             group = node.args.get("group")
@@ -129,7 +150,18 @@ def _edits(tree: exp.Expr, model: DatabaseModel, rng: random.Random) -> list[tup
         if kind in _AGG_SWAPS:
             edits += [(k, "replace_op", other) for other in _AGG_SWAPS[kind]]
         if isinstance(node, exp.Count) and not isinstance(node.this, exp.Star):
-            edits.append((k, "count_distinct", None))
+            edits += [(k, "count_distinct", None), (k, "count_star", None)]
+        if isinstance(node, exp.Count) and isinstance(node.this, exp.Star):
+            by_table = {}  # one qualifier per table: its alias where it has one
+            for alias, t in _scope_tables(node, model).items():
+                if id(t) not in by_table or alias != t.name.lower():
+                    by_table[id(t)] = (alias, t)
+            columns = [(alias, c.name) for alias, t in by_table.values() for c in t.columns]
+            edits += [(k, "count_column", column) for column in rng.sample(columns, min(3, len(columns)))]
+        if isinstance(node, exp.Column) and isinstance(node.parent, exp.Group):
+            table = _column_table(node, model)
+            others = [c.name for c in table.columns if c.name.lower() != node.name.lower()] if table else []
+            edits += [(k, "column", name) for name in rng.sample(others, min(2, len(others)))]
         if isinstance(node, exp.Join) and not node.args.get("side") and node.args.get("on") is not None:
             edits.append((k, "left_join", None))
         if isinstance(node, exp.Union):
@@ -179,9 +211,7 @@ def _apply(node: exp.Expr, kind: str, arg) -> exp.Expr | None:
         return node.replace(exp.GTE(this=col, expression=node.args["low"]) if arg == "low"
                      else exp.LTE(this=col, expression=node.args["high"]))
     elif kind == "like":
-        pattern = literal_value(node.expression)
-        loose = pattern.strip("%") + "%" if pattern.startswith("%") else "%" + str(pattern)
-        node.set("expression", exp.Literal.string(loose))
+        node.set("expression", exp.Literal.string(arg))
     elif kind == "distinct":
         node.set("distinct", None if node.args.get("distinct") else exp.Distinct())
     elif kind == "drop_group":
@@ -198,6 +228,10 @@ def _apply(node: exp.Expr, kind: str, arg) -> exp.Expr | None:
     elif kind == "count_distinct":
         inner = node.this
         node.set("this", inner.expressions[0] if isinstance(inner, exp.Distinct) else exp.Distinct(expressions=[inner]))
+    elif kind == "count_star":
+        node.set("this", exp.Star())
+    elif kind == "count_column":
+        node.set("this", exp.column(arg[1], arg[0]))
     elif kind == "left_join":
         node.set("side", "LEFT")
     elif kind == "union_all":
