@@ -282,13 +282,21 @@ def tie_probes(gold_sql: str) -> tuple[tuple[str, int, int | None, bool], ...] |
     (probe, number of sort keys, limit + offset or None, top level). The probe is that SELECT with its
     sort keys put first in its select list and no LIMIT, so equal keys with different rows show up.
     None when the gold takes an arbitrary LIMIT (no ORDER BY) or a probe cannot be made: then no
-    variant can judge the gold safely.
+    variant can judge the gold safely. Also one per SELECT that groups and shows or sorts by a column
+    that is neither grouped nor aggregated (SQLite takes it from any row of the group): (probe, ANY_ROW,
+    None, False), the probe returning the groups where that column holds more than one value.
     """
     tree = parse(gold_sql)
     if tree is None:
         return None
     probes = []
     for select in tree.find_all(exp.Select):
+        try:
+            bare = _bare_column_probe(select)
+        except sqlglot.errors.SqlglotError:
+            return None
+        if bare is not None:
+            probes.append((bare, ANY_ROW, None, False))
         order, limit = select.args.get("order"), select.args.get("limit")
         top = select is tree
         if limit is not None and order is None:
@@ -314,13 +322,47 @@ def tie_probes(gold_sql: str) -> tuple[tuple[str, int, int | None, bool], ...] |
     return tuple(probes)
 
 
+ANY_ROW = -1  # a tie probe whose every row means the answer is arbitrary (see tie_probes)
+
+
+def _bare_column_probe(select: exp.Select) -> str | None:
+    """For a SELECT with GROUP BY that shows or sorts by a column neither grouped nor aggregated: the query
+    returning its groups where that column takes more than one value (NULL counted as one); else None.
+    A single MIN or MAX picks the row bare columns come from, so those are left to the tie probes."""
+    group = select.args.get("group")
+    if group is None:
+        return None
+    aggregates = [a for e in select.expressions for a in e.find_all(exp.AggFunc)]
+    if len(aggregates) == 1 and isinstance(aggregates[0], (exp.Max, exp.Min)):
+        return None
+    keys = {c.name.lower() for k in group.expressions for c in ([k] if isinstance(k, exp.Column) else k.find_all(exp.Column))}
+    shown = list(select.expressions) + [o.this for o in (select.args.get("order") or exp.Order()).expressions]
+    bare = {c.sql(dialect="sqlite"): c for e in shown for c in ([e] if isinstance(e, exp.Column) else e.find_all(exp.Column))
+            if c.name.lower() not in keys and c.find_ancestor(exp.AggFunc) is None
+            and c.find_ancestor(exp.Select) is select}
+    if not bare:
+        return None
+    probe = select.copy()
+    for arg in ("limit", "offset", "order", "distinct"):
+        probe.set(arg, None)
+    probe.set("expressions", [exp.Literal.number(1)])
+    spread = " OR ".join(f"COUNT(DISTINCT QUOTE({text})) > 1" for text in bare)
+    having = select.args.get("having")
+    condition = f"({having.this.sql(dialect='sqlite')}) AND ({spread})" if having is not None else spread
+    probe.set("having", exp.Having(this=sqlglot.parse_one(condition, read="sqlite")))
+    return probe.sql(dialect="sqlite")
+
+
 CUT, ORDER = "cut", "order"  # what ties do to a gold's answer (tie_effect)
 
 
 def tie_effect(rows: list[tuple], keys: int, cut: int | None, top: bool) -> str | None:
     """What rows with equal sort keys but different values do to the answer (see tie_probes): CUT when a
     limit cuts through them (which rows make it in is arbitrary: the database cannot judge the query),
-    ORDER when only their order within the top-level answer is arbitrary (compare as multisets), else None."""
+    ORDER when only their order within the top-level answer is arbitrary (compare as multisets), else None.
+    An ANY_ROW probe: CUT when it returns a row."""
+    if keys == ANY_ROW:
+        return CUT if rows else None
     runs: list[tuple[int, int]] = []  # [start, end) of runs of equal keys
     start = 0
     for i in range(1, len(rows) + 1):

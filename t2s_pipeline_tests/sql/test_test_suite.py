@@ -226,6 +226,22 @@ def test_tie_probes_find_answers_that_depend_on_ties():
     assert cut is None and ties_matter([(30, "a", 30), (30, "b", 30)], 1, cut, top)  # listed order is compared
 
 
+def test_a_column_neither_grouped_nor_aggregated_is_probed_for_groups_where_it_takes_several_values(tmp_path):
+    from t2s_pipeline.sql.test_suite_mutants import ANY_ROW, CUT, tie_effect, tie_probes
+
+    [(probe, keys, cut, top)] = tie_probes("SELECT a.name, count(*) FROM a JOIN b ON a.id = b.a_id GROUP BY a.city")
+    assert keys == ANY_ROW and (cut, top) == (None, False)
+    conn = sqlite3.connect(":memory:")
+    conn.executescript("CREATE TABLE a (id INTEGER PRIMARY KEY, name TEXT, city TEXT); CREATE TABLE b (a_id INTEGER);"
+                       "INSERT INTO a VALUES (1, 'ann', 'x'), (2, 'bob', 'y'); INSERT INTO b VALUES (1), (2), (2);")
+    assert tie_effect(conn.execute(probe).fetchall(), keys, cut, top) is None  # one name per city: determined
+    conn.execute("UPDATE a SET city = 'x'")  # ann and bob in one group: which name SQLite shows is arbitrary
+    assert tie_effect(conn.execute(probe).fetchall(), keys, cut, top) == CUT
+    # Grouped or aggregated columns only, or bare columns next to a single MAX (they come from its row): no probe.
+    assert tie_probes("SELECT city, count(*) FROM a GROUP BY city HAVING count(*) > 1") == ()
+    assert tie_probes("SELECT name, max(id) FROM a GROUP BY city") == ()
+
+
 SPIDER_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "benchmarks" / "spider"
 
 
