@@ -82,8 +82,8 @@ def truly_wrong(job) -> tuple[list[dict], dict]:
     """The mutants of one database that match the gold on the original and are wrong on the oracle."""
     from t2s_pipeline.sql.compare import orders_top_level, results_match
 
-    db_id, path, golds, entry, n_fuzz, per_gold = job
-    rng = random.Random(f"oracle:{db_id}")
+    db_id, path, golds, entry, n_fuzz, per_gold, seed = job
+    rng = random.Random(f"oracle:{seed}:{db_id}")
     ddl, tables = read_schema(path, entry)
     constants = constants_of(golds)
     fuzz = [fuzz_database(ddl, tables, fuzz_rows(tables, constants, rng)) for _ in range(n_fuzz)]
@@ -159,6 +159,7 @@ def main() -> int:
     parser.add_argument("spider", nargs="?", default=str(DEFAULT_SPIDER))
     parser.add_argument("--fuzz", type=int, default=30, help="random databases per Spider database")
     parser.add_argument("--per-gold", type=int, default=40, help="mutants drawn per gold query")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the oracle's mutants and fuzz databases")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--before", action="append", default=[], help="PYTHONPATH of another t2s_pipeline to compare")
     parser.add_argument("--cases", help="reuse (or write) the oracle's truly wrong mutants in this JSON file")
@@ -174,20 +175,22 @@ def main() -> int:
     jobs = spider_jobs(spider)
     start = time.monotonic()
     if args.cases and Path(args.cases).is_file():
-        cases, stats = json.loads(Path(args.cases).read_text()), {}
+        saved = json.loads(Path(args.cases).read_text())
+        cases, stats = saved["cases"], saved["stats"]
     else:
-        tasks = sorted(((d, p, g, e, args.fuzz, args.per_gold) for d, p, g, e in jobs), key=lambda t: -len(t[2]))
+        tasks = sorted(((d, p, g, e, args.fuzz, args.per_gold, args.seed) for d, p, g, e in jobs),
+                       key=lambda t: -len(t[2]))
         with multiprocessing.get_context("fork").Pool(args.workers) as pool:
             done = pool.map(truly_wrong, tasks, chunksize=1)
         cases = [c for found, _ in done for c in found]
         stats = {k: v for _, s in done for k, v in s.items()}
         if args.cases:
-            Path(args.cases).write_text(json.dumps(cases))
+            Path(args.cases).write_text(json.dumps({"cases": cases, "stats": stats}))
     oracle_s = time.monotonic() - start
     total = Counter()
     for s in stats.values():
         total.update(s)
-    print(f"oracle: {len(jobs)} databases, {args.fuzz} fuzz databases (+ twins) each; {total['golds']} gold queries, "
+    print(f"oracle (seed {args.seed}): {len(jobs)} databases, {args.fuzz} fuzz databases (+ twins) each; {total['golds']} gold queries, "
           f"{total['mutants']} mutants, {total['same_on_original']} return the gold's result on the original, "
           f"{len(cases)} of those wrong on the oracle ({oracle_s:.0f} s)")
 
