@@ -46,12 +46,12 @@ UNKILLED_SAMPLE = 25  # unkilled mutants listed per database
 @dataclass(frozen=True)
 class SuiteConfig:
     max_variants: int = 24  # variant databases kept per database at most (besides the original)
-    candidates: int = 96  # candidate variants generated per database, before distillation
+    candidates: int = 192  # candidate variants generated per database, before distillation
     mutants_per_query: int = 40  # mutants drawn per gold query
     timeout_s: float = 1.0  # per query while distilling (a mutant that runs longer is killed there)
     seed: int = 0
     patience: int = 2  # variants in a row that kill no held-out mutant before the suite stops growing
-    budget_s: float = 60.0  # seconds per database for making candidates (past one of each profile)
+    budget_s: float = 120.0  # seconds per database for making candidates (past one of each profile)
 
     def __post_init__(self):
         for name in ("max_variants", "candidates", "mutants_per_query", "patience"):
