@@ -9,13 +9,15 @@ For one database and the gold queries over it:
      compared there as a multiset;
   3. distillation: the original database always judges; variants are chosen greedily, each killing
      the most mutants not yet killed (a mutant is killed when its result differs from its gold's, or
-     it fails where the gold runs). A quarter of the mutants is held out of that choice: the suite
-     grows until `patience` variants in a row kill no held-out mutant left alive (the held-out kill
-     rate stopped rising), no candidate kills one more, or `max_variants`. Candidates are made until
-     `candidates` or, past one of each profile, `budget_s` seconds.
+     it fails where the gold runs), starting from the candidate killing the most of each profile aimed
+     at what single edits change. A quarter of the mutants (when 20 or more of them are killable) is
+     held out of that choice: the suite grows until `patience` variants in a row kill no held-out
+     mutant left alive (the held-out kill rate stopped rising), no candidate kills one more, or
+     `max_variants`. Candidates are made until `candidates` or, past one of each profile, `budget_s`.
 Written to out_dir/<db_id>/: variant-<k>.sqlite and report.json (variants kept, the gold queries each
-variant does not judge and those it compares as multisets, mutants generated, killable (killed by some database), killed by the
-original alone and by the suite, and a sample of the mutants the suite does not kill).
+variant does not judge and those it compares as multisets, mutants generated, killable (killed by some
+database), killed by the original alone and by the suite, the held-out mutants killed as the suite
+grew, and a sample of the mutants the suite does not kill).
 test_suite_read.suite_databases reads a suite back for the judge.
 
 Deterministic for a seed (the random generator is seeded with seed and db_id).
@@ -41,6 +43,7 @@ from t2s_pipeline.sql.test_suite_variants import AIMED, PROFILES, boundary_value
 REPORT = "report.json"
 MAX_RESULT_ROWS = 10_000
 UNKILLED_SAMPLE = 25  # unkilled mutants listed per database
+MIN_HELD_OUT = 20  # killable held-out mutants needed to size a suite by them
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,10 @@ def generate_suite(db_id: str, db_path: str | Path, gold_sqls: list[str], out_di
         skips.append(skipped)
         multisets.append(unordered)
 
+    killable = set(killed_original).union(*kills)
     held_out = {(g, m) for g, ms in muts.items() for m in range(len(ms)) if m % 4 == 3}
+    if len((killable - killed_original) & held_out) < MIN_HELD_OUT:
+        held_out = set()  # too few to tell when the kill rate stops rising: cover them all
     # One of each profile aimed at what single edits change starts the suite: the candidate of that profile
     # killing the most (greedy covers alone leave NULL-, orphan- and group-sensitive mistakes to chance).
     first = [max(same, key=lambda c: len(kills[c] - held_out)) for p in range(AIMED, len(PROFILES))
@@ -148,7 +154,6 @@ def generate_suite(db_id: str, db_path: str | Path, gold_sqls: list[str], out_di
     kept, curve = distill(kills, killed_original, config.max_variants, held_out, config.patience, curve=True,
                           first=first)
     killed_suite = set(killed_original).union(*(kills[c] for c in kept))
-    killable = set(killed_original).union(*kills)
     variants = []
     for k, c in enumerate(kept, 1):
         name = f"variant-{k}.sqlite"
@@ -218,7 +223,7 @@ def distill(kills: list[set], already: set, max_variants: int, held_out: set = f
         held_alive -= kills[c]
         held_killed.append(held_killed[0] + len(alive & held_out) - len(held_alive))
     stale = 0
-    while len(kept) < max_variants and chosen_from and (not patience or stale < patience):
+    while len(kept) < max_variants and chosen_from and not (held_out and patience and stale >= patience):
         best = max(range(len(kills)), key=lambda c: (len(kills[c] & chosen_from), -c))
         if not kills[best] & chosen_from:
             break

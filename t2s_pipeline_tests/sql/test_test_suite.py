@@ -177,6 +177,15 @@ def test_distill_is_a_greedy_cover_bounded_by_max_variants():
     assert distill([set(), set()], already=set(), max_variants=8) == []
 
 
+def test_distill_grows_the_suite_until_the_held_out_kill_rate_stops_rising():
+    kills = [{1, 2, 3}, {4, 5, 10}, {6}, {7}, {8, 11}]
+    # Held out: 10, 11 (never chosen for). After candidate 1 kills 10, candidates 2 and 3 kill none: stop there,
+    # though 4 would have killed 11 (patience 2); the curve counts held-out mutants killed after each.
+    assert distill(kills, set(), 8, held_out={10, 11}, patience=2, curve=True) == ([0, 1, 2, 3], [0, 0, 1, 1, 1])
+    assert distill(kills, set(), 8, held_out={10, 11}, patience=3) == [0, 1, 2, 3, 4]
+    assert distill(kills, set(), 8, held_out={10, 11}, patience=2, first=[4]) == [4, 0, 1, 2, 3]  # 4 kept first
+
+
 def test_no_candidates_no_suite(embedded, tmp_path):
     tmp, golds, _, _ = embedded
     report = generate_suite("retail", tmp / "raw" / "databases" / "retail.sqlite", golds["retail"], tmp_path,
