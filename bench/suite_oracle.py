@@ -128,7 +128,7 @@ def judge_side(args) -> int:
     from t2s_pipeline.sql.test_suite_read import suite_databases
 
     try:
-        from t2s_pipeline.sql.judge import judge_many
+        from t2s_pipeline.sql.judge_many import judge_many
     except ImportError:
         from t2s_pipeline.evaluation.metrics import judge_many
 
