@@ -4,6 +4,7 @@ and on which of them the gold's row order counts."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from functools import lru_cache
 from pathlib import Path
@@ -73,6 +74,7 @@ def judges(variant: str, gold_sql: str) -> bool:
 def clear_caches() -> None:
     """Forget the suites read and the probes run (for timing a cold start)."""
     _suite.cache_clear()
+    _variant_entry.cache_clear()
     _tie_effects.cache_clear()
 
 
@@ -86,9 +88,7 @@ def orders_on(databases, gold_sql: str, ordered: bool) -> tuple[bool, ...]:
     key = _key(gold_sql)
     out = [True]
     for path in paths[1:]:
-        folder = Path(path).parent
-        variants, known = _suite(str(folder.parent), folder.name)
-        entry = next((v for v in variants if Path(v[0]).name == Path(path).name), None)
+        entry, known = _variant_entry(path)
         if entry is None:
             out.append(True)
         elif key in known:
@@ -97,6 +97,14 @@ def orders_on(databases, gold_sql: str, ordered: bool) -> tuple[bool, ...]:
             effects = _tie_effects(path, gold_sql)
             out.append(effects is None or ORDER not in effects)
     return tuple(out)
+
+
+@lru_cache(maxsize=4096)
+def _variant_entry(path: str) -> tuple[tuple | None, frozenset]:
+    """The suite entry of a variant file (None when it belongs to no suite) and its suite's gold keys."""
+    folder, name = os.path.split(path)
+    variants, known = _suite(os.path.dirname(folder), os.path.basename(folder))
+    return next((v for v in variants if os.path.basename(v[0]) == name), None), known
 
 
 def suite_databases(suite_dir: str | Path | None, db_id: str, original: str | Path, gold_sql: str) -> tuple[str, ...]:
