@@ -37,7 +37,7 @@ def blocked_at(context, sql: str) -> tuple[str, str] | None:
 
 
 def main() -> None:
-    from t2s_pipeline.modeling.constrained import SqlContext, sql_contexts
+    from t2s_pipeline.modeling.sql_context import SqlContext, sql_contexts
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spider", default="../shared/benchmarks/spider")

@@ -149,7 +149,7 @@ def engine_costs(records: list[dict], tokenizer, label: str, per_db: int) -> Non
 def main() -> None:
     from constraint_coverage import blocked_at
 
-    from t2s_pipeline.modeling.constrained import sql_contexts
+    from t2s_pipeline.modeling.sql_context import sql_contexts
     from t2s_pipeline.training.tiny_model import train_tokenizer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

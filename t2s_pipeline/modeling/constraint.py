@@ -25,7 +25,7 @@ def constraint_contexts(constraint: str, questions: list[str], db_paths: list) -
     linked from (the question with its evidence)."""
     if check_constraint(constraint) == "none":
         return None
-    from t2s_pipeline.modeling.constrained import sql_contexts
+    from t2s_pipeline.modeling.sql_context import sql_contexts
     from t2s_pipeline.modeling.grammar_decoding import grammar_contexts
 
     if constraint == "rules":

@@ -7,7 +7,8 @@ import sqlite3
 
 import torch
 
-from t2s_pipeline.modeling.constrained import QueryState, SqlConstraint, SqlContext, sql_contexts
+from t2s_pipeline.modeling.constrained import QueryState, SqlConstraint
+from t2s_pipeline.modeling.sql_context import SqlContext, sql_contexts
 from t2s_pipeline.modeling.generate import load_model
 
 TABLES = {"department": ["department_id", "name", "founded_year"],

@@ -7,7 +7,8 @@ import sqlite3
 import pytest
 import torch
 
-from t2s_pipeline.modeling.constrained import SqlConstraint, SqlContext
+from t2s_pipeline.modeling.constrained import SqlConstraint
+from t2s_pipeline.modeling.sql_context import SqlContext
 from t2s_pipeline.modeling.constraint import constraint_contexts, constraint_processor
 from t2s_pipeline.modeling.grammar_decoding import GrammarConstraint, GrammarContext
 

@@ -13,8 +13,9 @@ from dagster_aws.s3 import S3Resource
 from t2s_pipeline_tests.training.tiny import LORA_ADAPTER_UPSTREAM as UPSTREAM
 from t2s_pipeline.assets.lora_adapter import lora_adapter, resumable_checkpoint_dir
 from t2s_pipeline.resources.launcher import AccelerateLauncher
-from t2s_pipeline.resources.s3_storage import S3DirectoryIOManager
-from t2s_pipeline.resources.storage import _S3Store, current_version_path
+from t2s_pipeline.resources.s3_io_manager import S3DirectoryIOManager
+from t2s_pipeline.resources.s3_store import S3Store
+from t2s_pipeline.resources.storage import current_version_path
 from t2s_pipeline.resources.tracking import WandbTracking
 from t2s_pipeline.training.checkpoint_upload import (
     fetch_checkpoint, fetch_newer_checkpoint, remove_checkpoint, remove_store, upload_checkpoint,
@@ -72,7 +73,7 @@ def test_checkpoints_go_to_s3_as_saved_and_a_lost_machine_resumes_from_them(
     (tmp_path / "raw" / "databases").mkdir(parents=True)
     for key, folder in (("base_model", tiny_base_dir), ("tokenized_splits", tokenized_dir),
                         ("trajectories", trajectories_dir), ("raw_benchmarks", tmp_path / "raw")):
-        _S3Store(url).publish([key], folder, "upstream0", 3, None, None)
+        S3Store(url).publish([key], folder, "upstream0", 3, None, None)
     preset = tmp_path / "recipe.yaml"
     preset.write_text(yaml.safe_dump({"model": "tiny", "training": RECIPE}))
     # The store the asset uses for this recipe on these inputs: keyed like the local checkpoint folder.
@@ -115,7 +116,8 @@ def test_checkpoints_go_to_s3_as_saved_and_a_lost_machine_resumes_from_them(
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
     assert metadata["resumed_from"].value == "checkpoint-2"  # fetched from S3; the partial one skipped
     assert metadata["steps"].value == 4 and metadata["checkpoints_uploaded"].value == 1
-    assert metadata["final_loss"].value == pytest.approx(first["final_loss"], abs=1e-4)
+    stored = json.loads((current_version_path(url, "lora_adapter", io_manager.storage_options) / "metrics.json").read_text())
+    assert stored["final_loss"] == pytest.approx(first["final_loss"], abs=1e-4)
     logs = json.dumps([str(entry) for entry in instance.all_logs(result.run_id)])
     assert "fetched checkpoint-2 from" in logs and "uploaded checkpoint-4" in logs
     assert SECRET not in logs and KEY_ID not in logs

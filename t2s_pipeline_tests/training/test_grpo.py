@@ -7,7 +7,8 @@ import sqlite3
 
 import torch
 
-from t2s_pipeline.modeling.constrained import SqlConstraint, SqlContext
+from t2s_pipeline.modeling.constrained import SqlConstraint
+from t2s_pipeline.modeling.sql_context import SqlContext
 from t2s_pipeline.modeling.generate import load_model
 from t2s_pipeline.training.grpo import constrained_generate, context_reader, sampled_verdicts
 from t2s_pipeline.training.reward import ExecutionReward
