@@ -100,19 +100,16 @@ def main() -> None:
             best = min(best, time.perf_counter() - start)
         verdicts = judge_many([(d, s["meta"]["gold_sql"], sql) for d, s, sql in zip(databases, samples, sqls)],
                               timeout_s=5.0)
-        results[constraint] = {"sqls": sqls, "correct": [v["correct"] for v in verdicts], "seconds": best,
-                               "context_seconds": context_seconds, "unparsed": parse_failures(sqls),
-                               "empty": sum(not s.strip() for s in sqls)}
-
-    first = args.constraints[0]
-    print(f"\n{'constraint':10} {'EX':>6} {'correct':>8} {'unparseable':>11} {'empty':>5} {'gen s':>7} "
-          f"{'contexts s':>10}  vs {first}: fixed/broken")
-    for constraint, r in results.items():
-        n = len(r["correct"])
-        paired = paired_comparison(results[first]["correct"], r["correct"])
-        print(f"{constraint:10} {sum(r['correct']) / n:6.3f} {sum(r['correct']):8d} {len(r['unparsed']):11d} "
-              f"{r['empty']:5d} {r['seconds']:7.1f} {r['context_seconds']:10.1f}  "
-              f"{paired['fixed']}/{paired['broken']}")
+        r = results[constraint] = {"sqls": sqls, "correct": [v["correct"] for v in verdicts], "seconds": best,
+                                   "context_seconds": context_seconds, "unparsed": parse_failures(sqls),
+                                   "empty": sum(not s.strip() for s in sqls)}
+        if len(results) == 1:
+            print(f"\n{'constraint':16} {'EX':>6} {'correct':>8} {'unparseable':>11} {'empty':>5} {'gen s':>7} "
+                  f"{'contexts s':>10}  vs {constraint}: fixed/broken", flush=True)
+        paired = paired_comparison(results[args.constraints[0]]["correct"], r["correct"])
+        print(f"{constraint:16} {sum(r['correct']) / len(samples):6.3f} {sum(r['correct']):8d} "
+              f"{len(r['unparsed']):11d} {r['empty']:5d} {r['seconds']:7.1f} {r['context_seconds']:10.1f}  "
+              f"{paired['fixed']}/{paired['broken']}", flush=True)
     names = list(results)
     for a in names:
         for b in names:

@@ -42,13 +42,23 @@ def constraint_processor(tokenizer, contexts: list, prompt_width: int, rows_per_
     from t2s_pipeline.modeling.grammar_decoding import GrammarConstraint, GrammarContext
 
     if contexts and isinstance(contexts[0], tuple):
-        from transformers import LogitsProcessorList
-
-        return LogitsProcessorList([constraint_processor(tokenizer, [c[k] for c in contexts], prompt_width,
-                                                         rows_per_context, stop_ids, shared) for k in (0, 1)])
+        return StackedConstraint([constraint_processor(tokenizer, [c[k] for c in contexts], prompt_width,
+                                                       rows_per_context, stop_ids, shared) for k in (0, 1)])
     if contexts and isinstance(contexts[0], GrammarContext):
         return GrammarConstraint(tokenizer, contexts, prompt_width, rows_per_context, stop_ids=stop_ids)
     from t2s_pipeline.modeling.constrained import SqlConstraint
 
     return SqlConstraint(tokenizer, contexts, prompt_width, rows_per_context,
                          token_texts=shared.setdefault("token_texts", {}))
+
+
+class StackedConstraint:
+    """Processors applied in turn (a LogitsProcessorList inside another one is refused by transformers)."""
+
+    def __init__(self, processors: list):
+        self.processors = processors
+
+    def __call__(self, input_ids, scores):
+        for processor in self.processors:
+            scores = processor(input_ids, scores)
+        return scores

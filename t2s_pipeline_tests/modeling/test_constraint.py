@@ -42,6 +42,18 @@ def test_the_processor_follows_the_contexts_and_stacks_both_grammar_first(db, ti
     make = lambda name: constraint_processor(tokenizer, constraint_contexts(name, ["Who?"], [db]), 0, 1, stops, {})
     assert isinstance(make("rules"), SqlConstraint) and isinstance(make("grammar"), GrammarConstraint)
     both = make("grammar+rules")
-    assert [type(p) for p in both] == [GrammarConstraint, SqlConstraint]
+    assert [type(p) for p in both.processors] == [GrammarConstraint, SqlConstraint]
     scores = torch.zeros(1, len(tokenizer))
     assert torch.isinf(both(torch.tensor([[]], dtype=torch.long), scores)).any()
+
+
+def test_generate_runs_under_each_constraint(db, tiny_base_dir):
+    """Through generate_sql as eval_report calls it: a stacked pair is a processor generate accepts."""
+    from t2s_pipeline.modeling.generate import generate_sql, load_model
+
+    model, tokenizer = load_model(str(tiny_base_dir))
+    conversation = [[{"role": "user", "content": "How many singers?"}]]
+    for name in ("grammar", "rules", "grammar+rules"):
+        [sql] = generate_sql(model, tokenizer, conversation, max_new_tokens=6,
+                             contexts=constraint_contexts(name, ["How many singers?"], [db]))
+        assert isinstance(sql, str)
