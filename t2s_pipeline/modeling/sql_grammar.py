@@ -112,6 +112,9 @@ linked_{k}_rest: equality LINKED_VALUE_{k} rest? | equality operand_not_string r
   | symbol_op_not_equality operand rest? | word_op operand rest? | postfix rest? LINKED_AFTER
 """
 PLAIN_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+# Free names, numbers and strings are bounded: unbounded, a small model looped on one name until the token
+# limit (`SUM(bedsexperiencebedsbeds...`, bench/grammar_decoding.py), leaving a query that does not parse.
+BOUNDED_NAME = r"[A-Za-z_][A-Za-z0-9_]{0,39}"
 STRING_GBNF = "\"'\" ([^'] | \"''\")* \"'\" | \"\\\"\" ([^\"] | \"\\\"\\\"\")* \"\\\"\""  # '...' or "..."
 
 
@@ -164,13 +167,13 @@ def _lark_string(text: str, case_insensitive: bool) -> str:
 
 
 BASE_TERMINALS = {
-    "NUMBER": Terminal(r"/[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?|\.[0-9]+([eE][+-]?[0-9]+)?/",
+    "NUMBER": Terminal(r"/[0-9]{1,18}(\.[0-9]{0,12})?([eE][+-]?[0-9]{1,3})?|\.[0-9]{1,12}([eE][+-]?[0-9]{1,3})?/",
                        r'[0-9]+ ("." [0-9]*)? ([eE] [+-]? [0-9]+)? | "." [0-9]+ ([eE] [+-]? [0-9]+)?',
                        frozenset({True, False})),
-    "STRING": Terminal(r"""/'([^']|'')*'|"([^"]|"")*"/""", STRING_GBNF, frozenset({False}), frozenset({False})),
+    "STRING": Terminal(r"""/'([^']|''){0,200}'|"([^"]|""){0,200}"/""", STRING_GBNF, frozenset({False}), frozenset({False})),
     # a name the query defines: any plain name but a keyword (`FROM singer WHERE` is no alias); GBNF has no
     # negation, so there (xgrammar, timing only) a keyword passes as an alias
-    "ALIAS": Terminal(f"/{PLAIN_NAME}/ & ~/(?i:{'|'.join(sorted(SQLITE_KEYWORDS))})/", "[A-Za-z_] [A-Za-z0-9_]*"),
+    "ALIAS": Terminal(f"/{BOUNDED_NAME}/ & ~/(?i:{'|'.join(sorted(SQLITE_KEYWORDS))})/", "[A-Za-z_] [A-Za-z0-9_]*"),
     "FUNCTION": words_terminal(FUNCTIONS),
     "TYPE_NAME": words_terminal(TYPE_NAMES),
 }

@@ -55,6 +55,7 @@ def test_the_grammar_takes_the_select_language_spider_bird_and_synsql_use(tokeni
     "SELECTname FROM singer",  # two words glued: SQLite cannot read it
     "SELECT name FROM singer WHERE",  # not a whole query
     "SELECT name FROM singer WHERE age > 3 UNION SELECT",
+    "SELECT name FROM singer AS " + "t" * 41,  # a free name is bounded: a model cannot loop on one
 ])
 def test_the_grammar_refuses_unknown_names_unbalanced_parentheses_and_unfinished_queries(tokenizer, sql):
     assert not ok(tokenizer, sql)
