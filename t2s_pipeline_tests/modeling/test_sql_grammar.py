@@ -56,6 +56,7 @@ def test_the_grammar_takes_the_select_language_spider_bird_and_synsql_use(tokeni
     "SELECT name FROM singer WHERE",  # not a whole query
     "SELECT name FROM singer WHERE age > 3 UNION SELECT",
     "SELECT name FROM singer AS " + "t" * 41,  # a free name is bounded: a model cannot loop on one
+    "SELECT sum(age, 2) FROM singer",  # an aggregate of one argument
 ])
 def test_the_grammar_refuses_unknown_names_unbalanced_parentheses_and_unfinished_queries(tokenizer, sql):
     assert not ok(tokenizer, sql)
