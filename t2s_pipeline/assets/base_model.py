@@ -30,7 +30,7 @@ class BaseModelConfig(dg.Config):
 
 
 @dg.asset(
-    code_version="2",
+    code_version="3",
     group_name="training",
     kinds={"pytorch", "huggingface"},
     description="The base model folder: the tiny default (a Llama built from a config, a BPE tokenizer trained "
@@ -49,6 +49,6 @@ def base_model(context: dg.AssetExecutionContext, config: BaseModelConfig, traje
     tiny_t5 = TinyT5Config(pretrain_steps=config.tiny_pretrain_steps, seed=config.tiny_seed)
     stats = prepare_base_model(config.model, trajectories, out, tiny, log=log_to(context), tiny_t5=tiny_t5)
     context.add_output_metadata({
-        k: (dg.MetadataValue.json(v) if isinstance(v, dict) else v) for k, v in stats.items() if v is not None
+        k: (dg.MetadataValue.json(v) if isinstance(v, (dict, list)) else v) for k, v in stats.items() if v is not None
     })
     return computed(out, digest)

@@ -108,6 +108,7 @@ class TrainConfig:
     # Evaluation and checkpoints
     logging_steps: int = _f(10, "Log the loss every N steps.")
     eval_steps: int = _f(0, "Evaluate on the dev split every N steps; 0 evaluates only at the end.")
+    eval_samples: int = _f(0, "Dev samples the loss eval reads (the first N); 0 reads them all.")
     save_steps: int = _f(0, "Save a checkpoint every N steps; 0 saves only the final adapter.")
     save_total_limit: int = _f(2, "Checkpoints kept on disk.")
     keep_best: bool = _f(False, "Keep the checkpoint with the lowest dev loss and make it the result "

@@ -281,6 +281,8 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     data = load_from_disk(data_dir).remove_columns(["id"])
+    if cfg.eval_samples and len(data["dev"]) > cfg.eval_samples:
+        data["dev"] = data["dev"].select(range(cfg.eval_samples))
     pipes.log.info(f"world size {world_size}; effective batch {effective_batch}; {len(data['train'])} train samples; "
                    f"{'encoder-decoder' if seq2seq else 'decoder-only'}, {cfg.finetuning} fine-tuning; "
                    f"{trainable:,} trainable of {total:,} parameters; precision {precision}; attention {attention}"
