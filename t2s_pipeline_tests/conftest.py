@@ -43,3 +43,19 @@ def t5_tokenized_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def music_databases(tmp_path_factory):
     return tiny.music_databases(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def stand_in(tmp_path_factory):
+    """stand_in(family) -> a hub-shaped stand-in folder (modeling/stand_ins.py), each family built once."""
+    from t2s_pipeline.modeling.stand_ins import build_stand_in
+
+    root, built = tmp_path_factory.mktemp("stand_ins"), {}
+
+    def get(family: str):
+        if family not in built:
+            build_stand_in(family, root / family)
+            built[family] = root / family
+        return built[family]
+
+    return get

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 
 from t2s_pipeline.modeling.model_folder import is_full_model
+from t2s_pipeline.modeling.tokenize import CHAT_TEMPLATE_KWARGS
 
 _SQL_BLOCK = re.compile(r"```(?:sqlite|sql)?\s*(.*?)(?:```|$)", re.DOTALL | re.IGNORECASE)
 # End-of-turn tokens of the common chat templates (ChatML/Qwen, Llama 3, Gemma, Phi-3, Mistral).
@@ -21,8 +22,19 @@ END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<
 PIPE = "|>"
 
 
+def strip_thinking(text: str) -> str:
+    """The reply without the reasoning a thinking model writes before its answer (Qwen3's <think>...</think>,
+    empty or not): what follows the last </think> (also when the prompt opened the block), and nothing of a
+    block the length limit cut before </think>. Eval, the RL reward and `t2s ask` read SQL from what is left."""
+    if "</think>" in text:
+        return text.rsplit("</think>", 1)[1].strip()
+    return text.split("<think>", 1)[0].strip() if "<think>" in text else text
+
+
 def extract_sql(text: str) -> str:
-    """The SQL in a reply: the content of a markdown code block when there is one, else the text."""
+    """The SQL in a reply (its <think> block stripped first): the content of a markdown code block when there is
+    one, else the text."""
+    text = strip_thinking(text)
     match = _SQL_BLOCK.search(text)
     sql = match.group(1) if match else text
     return sql.strip().rstrip(";").strip()
@@ -120,14 +132,16 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     stops = stop_token_ids(tokenizer)
-    prompts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True, chat_template=chat_template)
-               for c in conversations]
+    prompts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True, chat_template=chat_template,
+                                             **CHAT_TEMPLATE_KWARGS) for c in conversations]
     outputs: list[str] = []
     token_texts: dict[int, str] = {}  # the constraint's decoded tokens, kept from batch to batch
     for i in range(0, len(prompts), batch_size):
         batch = tokenizer(prompts[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
+        # repetition_penalty 1: hub generation_config.json files set one (Qwen2.5-Coder 1.1), which would make
+        # "greedy" something else than the published greedy figures.
         options = dict(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
-                       pad_token_id=tokenizer.pad_token_id)
+                       pad_token_id=tokenizer.pad_token_id, repetition_penalty=1.0)
         if samples:
             options.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=0,
                            num_return_sequences=samples)

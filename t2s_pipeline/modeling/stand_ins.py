@@ -212,4 +212,6 @@ def _t5_tokenizer(texts: list[str], vocab_size: int):
                                       unk_token="<unk>", initial_alphabet=alphabet, show_progress=False)
     trainer_side.train_from_iterator([t.translate(missing) for t in texts], trainer)
     pieces = [tuple(p) for p in json.loads(trainer_side.to_str())["model"]["vocab"]]
+    # The sentinels last and in reverse, as on the hub: <extra_id_0> is the last id (32099 in t5-small).
+    pieces += [(f"<extra_id_{k}>", 0.0) for k in range(99, -1, -1)]
     return T5Tokenizer(vocab=pieces, extra_ids=100, model_max_length=512)

@@ -5,8 +5,8 @@ SQL with `<=` learns to write <unk>, which decodes to nothing. Before training, 
 training texts that encode to the unknown token are added as tokens, and for `<` the SQL operators
 that start with it, written with the space before them as PICARD did (` <=`, ` <>`, ` <`), so they
 decode as written. A tokenizer whose unknown token never appears (byte-level BPE: Qwen, Llama) is
-left as it is. An added token is followed by a word mark on decoding: `{b}` comes back as `{ b}`
-(harmless for operators, a change inside a string literal).
+left as it is. What follows an added token gets a word mark on decoding: `'{b}'` comes back as `'{ b} '`
+(harmless after an operator, a change inside a string literal).
 """
 
 from __future__ import annotations
