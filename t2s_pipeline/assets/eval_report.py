@@ -11,6 +11,7 @@ from pydantic import Field
 from t2s_pipeline.assets.common import log_to, scratch_dir
 from t2s_pipeline.assets.rl_adapter import rl_was_run
 from t2s_pipeline.evaluation.report import evaluate
+from t2s_pipeline.modeling.decoding import default_constrained
 from t2s_pipeline.resources.storage import DirectoryIOManager, list_versions, version_path
 
 REGRESSION_TOLERANCE = 0.0  # a drop in fine-tuned execution accuracy larger than this warns
@@ -37,14 +38,16 @@ class EvalReportConfig(dg.Config):
                             "raises in expectation; greedy EX moves by near-tied choices). 0 skips it; at 8 it costs "
                             "about 3x greedy decoding per model (43 s against 13-16 s on the demo's 182 questions; "
                             "decoder-only models).")
-    constrained: bool = Field(default=True, description="Constrained decoding for every model (decoder-only): string "
-                              "and number literals must be spans the question (or its evidence) states, other words "
-                              "SQL keywords, aliases, or tables and columns of the question's database "
-                              "(modeling/constrained.py). Switch off when gold values are not in the questions.")
+    constrained: Optional[bool] = Field(
+        default=None, description="Constrained decoding for every model (decoder-only): string and number literals "
+        "must be spans the question (or its evidence) states, other words SQL keywords, aliases, or tables and "
+        "columns of the question's database (modeling/constrained.py). Empty: the base model's default "
+        "(modeling/decoding.py): on for the tiny model, where it was measured to help; off for hub models, which "
+        "decode as their published EX figures do (greedy, unconstrained). report.json names the decoding.")
 
 
 @dg.asset(
-    code_version="5",
+    code_version="6",
     group_name="evaluation",
     kinds={"sqlite", "markdown"},
     description="Execution accuracy (on the original database and on its test suite), exact match, record F1, "
@@ -61,7 +64,8 @@ def eval_report(context: dg.AssetExecutionContext, config: EvalReportConfig, lor
     report = evaluate(base_model, lora_adapter / "adapter", trajectories, raw_benchmarks, out, suite_dir=test_suites,
                       rl_adapter_dir=rl, n_samples=config.n_samples, temperature=config.temperature,
                       sampled_ex=config.sampled_ex,
-                      constrained=config.constrained,
+                      constrained=default_constrained(base_model) if config.constrained is None
+                      else config.constrained,
                       limit=config.limit or None, batch_size=config.batch_size,
                       max_new_tokens=config.max_new_tokens, timeout_s=config.timeout_s, log=log_to(context),
                       protocol=config.protocol, num_beams=config.num_beams, incremental=config.incremental,
@@ -78,6 +82,7 @@ def report_metadata(report: dict, out: Path) -> dict:
     metadata = {
         "questions": report["questions"],
         "protocol": report.get("protocol", "spider"),
+        "decoding": report.get("settings", {}).get("decoding", ""),
         "base_execution_accuracy": base["execution_accuracy"],
         "fine_tuned_execution_accuracy": tuned["execution_accuracy"],
         "base_execution_accuracy_original_db": base.get("execution_accuracy_original_db"),

@@ -1,4 +1,5 @@
-"""Run configs that train a preset on its model, and the one override that scales them down (configs/run/scaled_down.yaml)."""
+"""Run configs that train a preset on its model, and the one override that scales them down
+(configs/run/scaled_down.yaml)."""
 
 from __future__ import annotations
 

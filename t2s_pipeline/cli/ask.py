@@ -7,7 +7,8 @@ or encoder-decoder (T5: the schema and question go to the encoder, with beam sea
 prompt is the one the model was trained on: the database's schema (read from the file) and the
 question. The SQL runs in the read-only sandbox (timeout, row cap); pipe SQL is read back first.
 With --samples N (self-consistency) the model writes N queries (the greedy one, then N - 1 sampled) and
-the answer is the query whose result most of them agree on.
+the answer is the query whose result most of them agree on. Decoding is the model folder's default unless
+--constrained or --unconstrained says otherwise: constrained for the tiny model, free for hub models.
 Exit status: 0 when the query ran, 1 when it did not (the verdict is printed), 2 on bad arguments.
 """
 
@@ -37,11 +38,13 @@ def format_table(columns: list[str], rows: list[tuple], max_rows: int = 20, widt
 
 def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = None, evidence: str = "",
         max_new_tokens: int = 256, num_beams: int = 0, timeout_s: float = 5.0, max_rows: int = 1000,
-        samples: int = 1, temperature: float = 1.0, votes: dict | None = None, constrained: bool = True):
+        samples: int = 1, temperature: float = 1.0, votes: dict | None = None, constrained: bool | None = None):
     """(sql, ExecResult): the model's SQL for the question and its sandboxed result. num_beams 0 picks by model
     family (5 for an encoder-decoder model such as T5, else greedy). samples > 1 votes over that many queries
     by execution result; `votes`, when given, receives the vote's figures. constrained: decode as eval_report
-    does, literals from the question and names from the database (modeling/constrained.py; decoder-only)."""
+    does, literals from the question and names from the database (modeling/constrained.py; decoder-only); None
+    decodes as the model folder's default (modeling/decoding.py: the tiny model constrained, hub models not)."""
+    from t2s_pipeline.modeling.decoding import default_constrained
     from t2s_pipeline.modeling.sql_context import sql_contexts
     from t2s_pipeline.modeling.generate import default_num_beams, generate_sql, load_model
     from t2s_pipeline.sql.judge import prepare_sql
@@ -52,6 +55,8 @@ def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = N
     schema = schema_text(read_sqlite_schema(db_path))
     model, tokenizer = load_model(model_dir, adapter_dir)
     conversation = prompt_messages(schema, question, evidence)
+    if constrained is None:
+        constrained = default_constrained(model_dir)
     contexts = sql_contexts([f"{question}\n\n{evidence}".strip()], [db_path]) if constrained else None
     [sql] = generate_sql(model, tokenizer, [conversation], batch_size=1, max_new_tokens=max_new_tokens,
                          num_beams=num_beams or default_num_beams(model), contexts=contexts)
@@ -81,7 +86,7 @@ def run_ask(args: argparse.Namespace) -> int:
     votes: dict = {}
     sql, result = ask(args.model, args.db, args.question, args.adapter, args.evidence, args.max_new_tokens,
                       args.num_beams, args.timeout, max(args.rows, 1000), args.samples, args.temperature, votes,
-                      not args.unconstrained)
+                      False if args.unconstrained else True if args.constrained else None)
     print("SQL:")
     print(sql or "(empty)")
     if votes:
@@ -113,6 +118,9 @@ def add_parser(sub) -> None:
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature for --samples")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds the query may run")
     p.add_argument("--rows", type=int, default=20, help="rows to print")
+    p.add_argument("--constrained", action="store_true", help="constrain decoding to the question's literals and the "
+                                                              "database's names (the tiny model's default)")
     p.add_argument("--unconstrained", action="store_true", help="decode freely: no constraint to the question's "
-                                                                  "literals and the database's names")
+                                                                  "literals and the database's names (hub models' "
+                                                                  "default)")
     p.set_defaults(func=run_ask)

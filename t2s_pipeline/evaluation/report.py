@@ -28,6 +28,7 @@ from t2s_pipeline.modeling.generate import (
 from t2s_pipeline.evaluation.metrics import (
     breakdown_all, canonical_sql, exact_match, paired_comparison, rate, spider_hardness,
 )
+from t2s_pipeline.modeling.decoding import decoding_name
 from t2s_pipeline.records import read_jsonl, write_json, write_jsonl
 from t2s_pipeline.samples.prompts import sample_template
 from t2s_pipeline.samples.trajectories import WHOLE_QUERY_KINDS
@@ -160,6 +161,7 @@ def evaluate(
 
         contexts = sql_contexts([_question_and_evidence(s) for s in samples],
                                 [db_paths[s["meta"]["db_id"]] for s in samples])
+    decoding = decoding_name(num_beams, contexts is not None, incremental, n_samples)
     models = [("base", None), ("fine_tuned", adapter_dir)] + ([("rl", rl_adapter_dir)] if rl_adapter_dir else [])
     names = [name for name, _ in models]
     predicted, losses, gen_seconds = {}, {}, {}
@@ -184,7 +186,7 @@ def evaluate(
                            "incremental": incremental, "timeout_s": timeout_s, "limit": limit,
                            "n_samples": n_samples, "sampled_ex": sampled_ex,
                            "temperature": temperature if n_samples > 1 or sampled_ex else None,
-                           "constrained": contexts is not None},
+                           "constrained": contexts is not None, "decoding": decoding},
               "suite": {"dir": str(suite_dir), "databases_per_question": round(
                   sum(len(d) for d in databases) / len(databases), 2)} if suite_dir else None}
     predictions = []
@@ -193,6 +195,7 @@ def evaluate(
                 for k, s in enumerate(samples)]
         report[name] = summarize(rows)
         report[name]["generation_seconds"] = round(gen_seconds[name], 2)
+        report[name]["decoding"] = decoding  # of every figure of the model but sampled EX
         predictions.extend(rows)
         s = report[name]
         log(f"{name}: EX {s['execution_accuracy']:.3f}, EM {s['exact_match']:.3f}, F1 {s['record_f1']:.3f}, "
@@ -204,6 +207,8 @@ def evaluate(
             judged = judge_many([(databases[k], s["meta"]["gold_sql"], sql) for k, s in enumerate(samples)
                                  for sql in drawn[k]], timeout_s=timeout_s, protocol=protocol, workers=workers)
             report[name]["sampled_execution_accuracy"] = rate([v["correct"] for v in judged])
+            report[name]["sampled_decoding"] = (f"sampled at temperature {temperature}, {sampled_ex} queries a "
+                                                f"question, {'constrained' if contexts else 'unconstrained'}")
             log(f"{name}: sampled EX {report[name]['sampled_execution_accuracy']:.4f} ({sampled_ex} queries a "
                 f"question at temperature {temperature})")
     report["ex_gain"] = round(report["fine_tuned"]["execution_accuracy"] - report["base"]["execution_accuracy"], 4)
@@ -322,6 +327,8 @@ def render_markdown(report: dict, predictions: list[dict]) -> str:
            else " (set of rows).")
         + (f" Self-consistency: each answer voted by execution result over {n_samples} queries." if n_samples > 1
            else ""), "",
+        f"Decoding: {report.get('settings', {}).get('decoding', 'not recorded')}"
+        + (f"; sampled EX: {tuned['sampled_decoding']}." if "sampled_decoding" in tuned else "."), "",
         *head(["metric"], [LABELS[n] for n in names]),
     ]
     suite = report.get("suite")

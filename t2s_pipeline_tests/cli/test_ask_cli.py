@@ -161,3 +161,16 @@ def test_ask_constrains_decoding_to_the_question_and_database_unless_told_not_to
     assert context.question == "Who sings from France?" and "singer" in context.tables
     assert "France" in context.values  # value linking reads the database's text values
     assert unconstrained is None
+
+
+def test_ask_decodes_a_hub_model_unconstrained_unless_told_to_constrain(stand_in, db, monkeypatch):
+    from t2s_pipeline.modeling import generate
+
+    seen = []
+    monkeypatch.setattr(generate, "generate_sql",
+                        lambda model, tokenizer, conversations, **kwargs: seen.append(kwargs["contexts"]) or
+                        ["SELECT COUNT(*) FROM singer"])
+    folder = str(stand_in("qwen2.5-coder-7b"))
+    assert main(["ask", "--model", folder, "--db", str(db), "Who sings from France?"]) == 0
+    assert main(["ask", "--model", folder, "--db", str(db), "--constrained", "Who sings from France?"]) == 0
+    assert seen[0] is None and seen[1][0].question == "Who sings from France?"

@@ -355,3 +355,15 @@ def test_evaluate_judges_on_the_suite(tmp_path, tiny_base_dir, lora_adapter_dir,
         rows = [p for p in predictions if p["model"] == name]
         assert report[name]["caught_by_suite"] == sum(p["ex_original"] and not p["ex"] for p in rows)
     assert "execution_accuracy (test suite)" in (out / "report.md").read_text()
+
+
+def test_the_report_names_the_decoding_of_each_figure(tmp_path, tiny_base_dir, lora_adapter_dir, trajectories_dir,
+                                                      raw_dir):
+    report = evaluate(tiny_base_dir, lora_adapter_dir / "adapter", trajectories_dir, raw_dir, tmp_path / "report",
+                      max_new_tokens=4, log=lambda m: None, plots=False, constrained=True, sampled_ex=2,
+                      temperature=0.7)
+    assert report["settings"]["decoding"] == "greedy, constrained"
+    assert [report[m]["decoding"] for m in ("base", "fine_tuned")] == ["greedy, constrained"] * 2
+    assert report["fine_tuned"]["sampled_decoding"] == "sampled at temperature 0.7, 2 queries a question, constrained"
+    assert ("Decoding: greedy, constrained; sampled EX: sampled at temperature 0.7, 2 queries a question, "
+            "constrained.") in (tmp_path / "report" / "report.md").read_text()
