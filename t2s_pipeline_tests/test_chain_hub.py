@@ -20,6 +20,7 @@ import pytest
 from t2s_pipeline.assets.run_configs import preset_run_config
 from t2s_pipeline.definitions import defs
 from t2s_pipeline.resources.storage import current_version_path
+from t2s_pipeline.training.config import load_preset
 
 MODEL_HALF = ["base_model", "tokenized_splits", "lora_adapter", "rl_adapter", "eval_report", "merged_model"]
 CHAINS = {  # test id: (SFT preset, RL preset)
@@ -36,7 +37,9 @@ def data_storage(tmp_path_factory):
     storage = tmp_path_factory.mktemp("hub_data")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("T2S_STORAGE", str(storage))
-        result = defs.resolve_job_def("data").execute_in_process(instance=dg.DagsterInstance.ephemeral())
+        result = defs.resolve_job_def("data").execute_in_process(  # tool calls too: their masking is exercised
+            instance=dg.DagsterInstance.ephemeral(),
+            run_config={"ops": {"trajectories": {"config": {"tool_share": 0.1}}}})
     assert result.success
     return storage
 
@@ -60,21 +63,34 @@ def stand_ins(tmp_path_factory, data_storage):
     return get
 
 
-def run_chain(name, data_storage, stand_ins, tmp_path):
-    preset, rl_preset = CHAINS[name]
-    storage = tmp_path / "storage"
-    shutil.copytree(data_storage, storage)
-    run_config = preset_run_config(preset, rl_preset, model=str(stand_ins(preset)), scaled_down=True)
-    began = time.monotonic()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("T2S_STORAGE", str(storage))
-        result = defs.resolve_job_def("full_chain").execute_in_process(
-            run_config=run_config, instance=dg.DagsterInstance.ephemeral(),
-            asset_selection=[dg.AssetKey(k) for k in MODEL_HALF], raise_on_error=False)
-    seconds = time.monotonic() - began
-    print(f"\n{name}: model half of the chain in {seconds:.0f} s")
-    assert result.success, [e.message for e in result.all_events if e.is_failure][:3]
-    return result, storage
+@pytest.fixture(scope="module")
+def chain(data_storage, stand_ins, tmp_path_factory):
+    """chain(name) -> the storage of that chain, materialized once. The GRPO chain starts from the QLoRA chain's
+    storage (the same SFT stage: the RL preset's model and quantization) and runs rl_adapter onwards."""
+    done = {}
+
+    def run(name: str):
+        if name in done:
+            return done[name]
+        preset, rl_preset = CHAINS[name]
+        storage = tmp_path_factory.mktemp(name) / "storage"
+        sft = next((k for k, v in CHAINS.items() if v == (preset, None)), None) if rl_preset else None
+        shutil.copytree(run(sft) if sft else data_storage, storage)
+        assets = MODEL_HALF[MODEL_HALF.index("rl_adapter"):] if sft else MODEL_HALF
+        run_config = preset_run_config(preset, rl_preset, model=str(stand_ins(preset)), scaled_down=True)
+        run_config["ops"] = {op: c for op, c in run_config["ops"].items() if op in assets}
+        began = time.monotonic()
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("T2S_STORAGE", str(storage))
+            result = defs.resolve_job_def("full_chain").execute_in_process(
+                run_config=run_config, instance=dg.DagsterInstance.ephemeral(),
+                asset_selection=[dg.AssetKey(k) for k in assets], raise_on_error=False)
+        print(f"\n{name}: {', '.join(assets)} in {time.monotonic() - began:.0f} s")
+        assert result.success, [e.message for e in result.all_events if e.is_failure][:3]
+        done[name] = storage
+        return storage
+
+    return run
 
 
 def merged_folder_answers(storage, tmp_path):
@@ -92,17 +108,42 @@ def merged_folder_answers(storage, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(CHAINS))
-def test_hub_preset_chain_on_its_stand_in(name, data_storage, stand_ins, tmp_path):
-    result, storage = run_chain(name, data_storage, stand_ins, tmp_path)
+def test_hub_preset_chain_on_its_stand_in(name, chain, tmp_path):
+    storage = chain(name)
+    preset, rl_preset = CHAINS[name]
     report = json.loads((current_version_path(storage, "eval_report") / "report.json").read_text())
+    training = json.loads((current_version_path(storage, "lora_adapter") / "run.json").read_text())["training"]
     metrics = json.loads((current_version_path(storage, "lora_adapter") / "metrics.json").read_text())
-    preset = CHAINS[name][0]
-    assert report["questions"] == 6
+    assert report["questions"] == 6 and metrics["steps"] == 4  # scaled down, as configs/run/scaled_down.yaml says
+    # Only sizes and steps were scaled: what the preset says about the model stays.
+    kept = ("quantization", "lora_target_modules", "activation_checkpointing", "precision", "finetuning")
+    assert {k: training[k] for k in kept} == {k: load_preset(preset).to_dict()[k] for k in kept}
+    seq2seq = training["finetuning"] == "full"
+    assert report["settings"]["decoding"] == ("beam search (5)" if seq2seq else "greedy") + ", unconstrained"
+    if rl_preset:
+        assert "rl" in report and json.loads((current_version_path(storage, "rl_adapter") / "metrics.json")
+                                             .read_text())["steps"] == 2
     merged = merged_folder_answers(storage, tmp_path)
+    base = current_version_path(storage, "base_model")
     config = json.loads((merged / "config.json").read_text())
-    base_config = json.loads((current_version_path(storage, "base_model") / "config.json").read_text())
-    assert config["architectures"] == base_config["architectures"]
-    assert not any("lora" in line for line in (merged / "model.safetensors.index.json").read_text().splitlines()) \
-        if (merged / "model.safetensors.index.json").exists() else True
-    print(f"{name}: {json.dumps({k: metrics.get(k) for k in ('first_loss', 'final_loss', 'steps')})}")
-    assert preset
+    assert config["architectures"] == json.loads((base / "config.json").read_text())["architectures"]
+    if not seq2seq:
+        merged_from = json.loads((merged / "merged_from.json").read_text())["adapter"]  # the best: SFT or RL
+        assert_merge_matches_base_plus_adapter(base, current_version_path(storage, merged_from) / "adapter", merged)
+
+
+def assert_merge_matches_base_plus_adapter(base, adapter, merged):
+    """The merged folder (an adapter trained on a 4-bit base, where the preset says so, merged into the full-precision
+    base) gives the logits of the full-precision base with the adapter applied, and holds no LoRA weight."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    ids = torch.tensor([[3, 17, 42, 7, 99, 5]])
+    with torch.no_grad():
+        expected = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32),
+                                             adapter)(input_ids=ids).logits
+        model = AutoModelForCausalLM.from_pretrained(merged, dtype=torch.float32)
+        got = model(input_ids=ids).logits
+    assert not any("lora" in name for name, _ in model.named_parameters())
+    assert torch.allclose(got, expected, atol=1e-4), (got - expected).abs().max()

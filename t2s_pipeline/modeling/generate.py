@@ -43,7 +43,8 @@ def extract_sql(text: str) -> str:
 def load_model(model_dir: str, adapter_dir: str | None = None):
     """A causal LM or an encoder-decoder model (from its config) and its tokenizer, with a LoRA adapter
     applied when one is given (the adapter's tokenizer when it saved one, else the model's). An
-    `adapter_dir` that holds a whole model (full fine-tuning) is loaded instead of the base."""
+    `adapter_dir` that holds a whole model (full fine-tuning) is loaded instead of the base. On a GPU the
+    model goes there in bf16 (fp16 where bf16 is not supported); on a CPU it stays in fp32."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -54,7 +55,10 @@ def load_model(model_dir: str, adapter_dir: str | None = None):
     has_tokenizer = adapter_dir and (Path(adapter_dir) / "tokenizer_config.json").is_file()
     tokenizer = AutoTokenizer.from_pretrained(adapter_dir if has_tokenizer else model_dir)
     seq2seq = getattr(AutoConfig.from_pretrained(source), "is_encoder_decoder", False)
-    model = (AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM).from_pretrained(source, dtype=torch.float32)
+    cuda = torch.cuda.is_available()
+    dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if cuda else torch.float32
+    model = (AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM).from_pretrained(
+        source, dtype=dtype, device_map={"": 0} if cuda else None)
     if adapter_dir and not full_model:
         from peft import PeftModel
 
@@ -73,15 +77,16 @@ def default_num_beams(model) -> int:
     return 5 if is_seq2seq(model) else 1
 
 
-def _encode_seq2seq(tokenizer, texts: list[str]):
-    """Encoder inputs as tokenize_seq2seq made them for training: the text and EOS, padded on the right."""
+def _encode_seq2seq(tokenizer, texts: list[str], device=None):
+    """Encoder inputs as tokenize_seq2seq made them for training: the text and EOS, padded on the right (on the
+    model's device)."""
     import torch
 
     rows = [ids + [tokenizer.eos_token_id] for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
     width = max(len(r) for r in rows)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
-    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+    ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=device)
+    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=device)
     return {"input_ids": ids, "attention_mask": mask}
 
 
@@ -95,7 +100,7 @@ def _complete_seq2seq(model, tokenizer, conversations: list[list[dict]], batch_s
     texts = [encoder_prompt(c) for c in conversations]
     outputs: list[str] = []
     for i in range(0, len(texts), batch_size):
-        batch = _encode_seq2seq(tokenizer, texts[i : i + batch_size])
+        batch = _encode_seq2seq(tokenizer, texts[i : i + batch_size], model.device)
         options = dict(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=tokenizer.eos_token_id,
                        pad_token_id=tokenizer.pad_token_id, use_cache=True)
         if num_beams > 1:
@@ -137,7 +142,8 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
     outputs: list[str] = []
     token_texts: dict[int, str] = {}  # the constraint's decoded tokens, kept from batch to batch
     for i in range(0, len(prompts), batch_size):
-        batch = tokenizer(prompts[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
+        batch = tokenizer(prompts[i : i + batch_size], return_tensors="pt", padding=True,
+                          add_special_tokens=False).to(model.device)  # the model's device: a trainer's may be a GPU
         # repetition_penalty 1: hub generation_config.json files set one (Qwen2.5-Coder 1.1), which would make
         # "greedy" something else than the published greedy figures.
         options = dict(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
@@ -257,8 +263,8 @@ def masked_losses(model, tokenizer, samples: list[dict], batch_size: int = 16) -
         mask = torch.tensor([r["attention_mask"] + [0] * (width - len(r["input_ids"])) for r in chunk])
         labels = torch.tensor([r["labels"] + [IGNORE_INDEX] * (width - len(r["input_ids"])) for r in chunk])
         with torch.no_grad():
-            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-        target = labels[:, 1:]
+            logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits[:, :-1].float()
+        target = labels[:, 1:].to(logits.device)
         loss = torch.nn.functional.cross_entropy(
             logits.transpose(1, 2), target, ignore_index=IGNORE_INDEX, reduction="none")
         sums = loss.sum(dim=1).tolist()
@@ -285,9 +291,9 @@ def _seq2seq_losses(model, tokenizer, samples: list[dict], batch_size: int) -> l
     out: list[tuple[float, int]] = []
     for i in range(0, len(rows), batch_size):
         chunk = rows[i : i + batch_size]
-        batch = _encode_seq2seq(tokenizer, [p[0] for p in pairs[i : i + batch_size]])
+        batch = _encode_seq2seq(tokenizer, [p[0] for p in pairs[i : i + batch_size]], model.device)
         width = max(len(labels) for _, labels in chunk)
-        labels = torch.tensor([labels + [IGNORE_INDEX] * (width - len(labels)) for _, labels in chunk])
+        labels = torch.tensor([labels + [IGNORE_INDEX] * (width - len(labels)) for _, labels in chunk]).to(model.device)
         with torch.no_grad():
             logits = model(**batch, labels=labels).logits.float()
         loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels, ignore_index=IGNORE_INDEX,
