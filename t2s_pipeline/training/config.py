@@ -137,7 +137,7 @@ class TrainConfig(StageFields):
             p.append(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
         if self.max_length <= 0:
             p.append(f"max_length must be positive, got {self.max_length}")
-        for name in ("eval_steps", "effective_batch_size", "weight_decay", "generation_eval_steps",
+        for name in ("eval_steps", "eval_samples", "effective_batch_size", "weight_decay", "generation_eval_steps",
                      "generation_num_beams", "patience", "debug_zero_lr_after_step"):
             if getattr(self, name) < 0:
                 p.append(f"{name} must not be negative, got {getattr(self, name)}")
