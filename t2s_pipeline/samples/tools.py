@@ -153,12 +153,17 @@ def result_text(result) -> str:
     return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str)
 
 
+def tool_prompt_messages(question: str, evidence: str = "") -> list[dict]:
+    """The system and user turns a tool conversation starts with (no schema: the tools show it)."""
+    user = f"Question: {question}"
+    if evidence:
+        user += f"\n\nEvidence: {evidence}"
+    return [{"role": "system", "content": TOOL_SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
 def tool_call_sample(pair: dict, toolbox: ToolBox, answer: str, answer_kind: str) -> dict:
     """The agent conversation for one pair, ending in `answer` (its validated SQL or pipe SQL)."""
-    user = f"Question: {pair['question']}"
-    if pair.get("evidence"):
-        user += f"\n\nEvidence: {pair['evidence']}"
-    messages = [{"role": "system", "content": TOOL_SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    messages = tool_prompt_messages(pair["question"], pair.get("evidence", ""))
     counter = iter(range(1, 100))
 
     def turn(calls: list[tuple[str, dict]]) -> None:
