@@ -3,7 +3,7 @@
     python bench/constraint_coverage.py [--spider ../shared/benchmarks/spider] [--show 10]
 
 Each gold query is cut into pieces as a tokenizer would (a word with its leading space, a quote, a
-punctuation mark) and fed to evaluation/constrained.py's QueryState one piece at a time, with the
+punctuation mark) and fed to modeling/constrained.py's QueryState one piece at a time, with the
 question and the database's schema and text values (value linking), then asked whether it may end.
 Prints how many gold queries pass, how many the rules block and at which piece, by rule (a string, a
 number, a word, the end), against the same replay with value linking off (the baseline, in the same run).
@@ -23,7 +23,7 @@ PIECES = re.compile(r" ?\w+|'|\s+|[^\w\s']")
 
 def blocked_at(context, sql: str) -> tuple[str, str] | None:
     """(the rule's mode, the text up to the blocked piece) where the rules refuse the gold, else None."""
-    from t2s_pipeline.evaluation.constrained import QueryState
+    from t2s_pipeline.modeling.constrained import QueryState
 
     text = ""
     for piece in PIECES.findall(sql.strip()):
@@ -37,7 +37,7 @@ def blocked_at(context, sql: str) -> tuple[str, str] | None:
 
 
 def main() -> None:
-    from t2s_pipeline.evaluation.constrained import SqlContext, sql_contexts
+    from t2s_pipeline.modeling.sql_context import SqlContext, sql_contexts
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spider", default="../shared/benchmarks/spider")

@@ -34,8 +34,9 @@ def main() -> None:
     parser.add_argument("--storage", default=os.environ.get("T2S_STORAGE", ".t2s_storage"))
     args = parser.parse_args()
 
-    from t2s_pipeline.evaluation.constrained import sql_contexts
-    from t2s_pipeline.evaluation.metrics import judge_many, paired_comparison
+    from t2s_pipeline.modeling.sql_context import sql_contexts
+    from t2s_pipeline.evaluation.metrics import paired_comparison
+    from t2s_pipeline.sql.judge_many import judge_many
     from t2s_pipeline.evaluation.report import _question_and_evidence, load_test_samples, predict, sample_answers
     from t2s_pipeline.resources.storage import current_version_path
     from t2s_pipeline.sql.test_suite_read import suite_databases

@@ -33,8 +33,8 @@ def main() -> None:
 
     import torch
 
-    from t2s_pipeline.evaluation.metrics import judge_many
-    from t2s_pipeline.evaluation.constrained import sql_contexts
+    from t2s_pipeline.sql.judge_many import judge_many
+    from t2s_pipeline.modeling.sql_context import sql_contexts
     from t2s_pipeline.evaluation.report import (
         _prediction_row, _question_and_evidence, load_test_samples, predict, summarize,
     )

@@ -31,7 +31,7 @@ def main() -> int:
 
     from transformers import AutoTokenizer
 
-    from t2s_pipeline.training.tokenize import render, tokenize_splits
+    from t2s_pipeline.modeling.tokenize import render, tokenize_splits
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -78,7 +78,7 @@ def resources() -> dict:
             raise ValueError("T2S_ENV=s3 needs T2S_STORAGE=s3://bucket/prefix")
         from dagster_aws.s3 import S3Resource  # about 0.8 s to import: only for S3
 
-        from t2s_pipeline.resources.s3_storage import S3DirectoryIOManager
+        from t2s_pipeline.resources.s3_io_manager import S3DirectoryIOManager
 
         settings = {}
         for field, var in S3_SETTINGS:

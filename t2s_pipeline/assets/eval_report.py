@@ -40,7 +40,7 @@ class EvalReportConfig(dg.Config):
     constrained: bool = Field(default=True, description="Constrained decoding for every model (decoder-only): string "
                               "and number literals must be spans the question (or its evidence) states, other words "
                               "SQL keywords, aliases, or tables and columns of the question's database "
-                              "(evaluation/constrained.py). Switch off when gold values are not in the questions.")
+                              "(modeling/constrained.py). Switch off when gold values are not in the questions.")
 
 
 @dg.asset(

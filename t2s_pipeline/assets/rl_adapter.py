@@ -14,7 +14,7 @@ from t2s_pipeline.assets.common import scratch_dir
 from t2s_pipeline.resources.launcher import AccelerateLauncher
 from t2s_pipeline.resources.storage import DirectoryIOManager, resolve_root
 from t2s_pipeline.resources.tracking import WandbTracking
-from t2s_pipeline.training.base_model import is_encoder_decoder
+from t2s_pipeline.modeling.model_folder import is_encoder_decoder
 from t2s_pipeline.training.rl_config import RLConfig, load_rl_preset
 from t2s_pipeline.training.stage import BAD_STOPS, StageCheckpoints, check_adapter_written, describe_stop, jsonable
 

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from t2s_pipeline.assets.common import computed, input_hash, log_to, reuse_stored, scratch_dir
 from t2s_pipeline.resources.storage import DirectoryIOManager
-from t2s_pipeline.training.tokenize import tokenize_splits
+from t2s_pipeline.modeling.tokenize import tokenize_splits
 
 
 class TokenizedSplitsConfig(dg.Config):

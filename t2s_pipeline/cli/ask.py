@@ -41,10 +41,10 @@ def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = N
     """(sql, ExecResult): the model's SQL for the question and its sandboxed result. num_beams 0 picks by model
     family (5 for an encoder-decoder model such as T5, else greedy). samples > 1 votes over that many queries
     by execution result; `votes`, when given, receives the vote's figures. constrained: decode as eval_report
-    does, literals from the question and names from the database (evaluation/constrained.py; decoder-only)."""
-    from t2s_pipeline.evaluation.constrained import sql_contexts
-    from t2s_pipeline.evaluation.generate import default_num_beams, generate_sql, load_model
-    from t2s_pipeline.evaluation.metrics import prepare_sql
+    does, literals from the question and names from the database (modeling/constrained.py; decoder-only)."""
+    from t2s_pipeline.modeling.sql_context import sql_contexts
+    from t2s_pipeline.modeling.generate import default_num_beams, generate_sql, load_model
+    from t2s_pipeline.sql.judge import prepare_sql
     from t2s_pipeline.samples.prompts import prompt_messages
     from t2s_pipeline.sql.execute import execute_sql
     from t2s_pipeline.sql.schema import read_sqlite_schema, schema_text

@@ -75,7 +75,8 @@ def score(gold: list[tuple[str, str]], preds: list[str], db_dir: Path, protocol:
           suite_dir: Path | None = None) -> list[dict]:
     """One verdict record per line: index, db_id, hardness, correct, reason, error, f1 (+ original_correct
     when the line was judged on a suite)."""
-    from t2s_pipeline.evaluation.metrics import judge_many, spider_hardness
+    from t2s_pipeline.evaluation.metrics import spider_hardness
+    from t2s_pipeline.sql.judge_many import judge_many
     from t2s_pipeline.sql.test_suite_read import suite_databases
 
     suites = {db_id: database_suite(db_dir, db_id) for db_id in {db_id for _, db_id in gold}}

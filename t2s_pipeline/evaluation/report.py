@@ -22,16 +22,17 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from t2s_pipeline.evaluation.generate import (
+from t2s_pipeline.modeling.generate import (
     extract_sql, generate_incremental, generate_sql, load_model, masked_losses, sample_sql,
 )
 from t2s_pipeline.evaluation.metrics import (
-    breakdown_all, exact_match, judge_many, normalize_sql, paired_comparison, rate, spider_hardness,
+    breakdown_all, canonical_sql, exact_match, paired_comparison, rate, spider_hardness,
 )
 from t2s_pipeline.records import read_jsonl, write_json, write_jsonl
 from t2s_pipeline.samples.prompts import sample_template
 from t2s_pipeline.samples.trajectories import WHOLE_QUERY_KINDS
 from t2s_pipeline.sql.compare import SPIDER
+from t2s_pipeline.sql.judge_many import judge_many
 
 MODELS = ("base", "fine_tuned", "rl")
 LABELS = {"base": "base", "fine_tuned": "fine-tuned", "rl": "RL"}  # fine-tuned: the SFT adapter
@@ -62,7 +63,7 @@ def load_test_samples(trajectories_dir, limit: int | None = None) -> list[dict]:
     """The test samples that ask for a whole query (at most `limit`), each marked with whether its
     SQL is in train. Standard-SQL samples when the split has them, else whole pipe-query samples
     (the judge reads pipe SQL back into SQLite)."""
-    train_sql = {normalize_sql(s["meta"]["gold_sql"]) for s in read_jsonl(Path(trajectories_dir) / "train.jsonl")}
+    train_sql = {canonical_sql(s["meta"]["gold_sql"]) for s in read_jsonl(Path(trajectories_dir) / "train.jsonl")}
     test = list(read_jsonl(Path(trajectories_dir) / "test.jsonl"))
     kind = next((k for k in WHOLE_QUERY_KINDS if any(s["meta"]["kind"] == k for s in test)), None)
     samples = [s for s in test if s["meta"]["kind"] == kind]
@@ -70,7 +71,7 @@ def load_test_samples(trajectories_dir, limit: int | None = None) -> list[dict]:
     if not samples:
         raise ValueError(f"no test sample of kind {' or '.join(WHOLE_QUERY_KINDS)} in {trajectories_dir}/test.jsonl")
     for s in samples:
-        s["meta"]["sql_seen_in_train"] = normalize_sql(s["meta"]["gold_sql"]) in train_sql
+        s["meta"]["sql_seen_in_train"] = canonical_sql(s["meta"]["gold_sql"]) in train_sql
     return samples
 
 
@@ -137,7 +138,7 @@ def evaluate(
         raise ValueError("n_samples > 1 (self-consistency) samples whole queries: not with incremental or num_beams")
     if sampled_ex and incremental:
         raise ValueError("sampled_ex samples whole queries: not with incremental")
-    from t2s_pipeline.training.base_model import is_encoder_decoder
+    from t2s_pipeline.modeling.model_folder import is_encoder_decoder
 
     start = time.monotonic()
     seq2seq = is_encoder_decoder(base_model_dir)
@@ -155,7 +156,7 @@ def evaluate(
 
     contexts = None
     if constrained and not seq2seq:
-        from t2s_pipeline.evaluation.constrained import sql_contexts
+        from t2s_pipeline.modeling.sql_context import sql_contexts
 
         contexts = sql_contexts([_question_and_evidence(s) for s in samples],
                                 [db_paths[s["meta"]["db_id"]] for s in samples])

@@ -23,7 +23,7 @@ def result_key(rows) -> tuple:
 def vote(db_path: str | Path, candidates: list[str], timeout_s: float = 5.0, max_rows: int = 10_000) -> dict:
     """{"sql", "votes", "candidates", "ran"}: the chosen query, the size of its group, how many candidates and
     how many of them ran."""
-    from t2s_pipeline.evaluation.metrics import prepare_sql
+    from t2s_pipeline.sql.judge import prepare_sql
     from t2s_pipeline.sql.execute import connect_readonly, execute_sql
 
     groups: dict[tuple, list[int]] = {}
@@ -57,7 +57,7 @@ def self_consistent_sql(model, tokenizer, conversations: list[list[dict]], db_pa
                         greedy: list[str] | None = None, contexts: list | None = None) -> list[dict]:
     """One vote per conversation over the greedy query (given, or decoded here) and n_samples - 1 samples;
     contexts (constrained.py) constrain the decoding when given."""
-    from t2s_pipeline.evaluation.generate import generate_sql, sample_sql
+    from t2s_pipeline.modeling.generate import generate_sql, sample_sql
 
     if greedy is None:
         greedy = generate_sql(model, tokenizer, conversations, batch_size, max_new_tokens, chat_template=chat_template,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import re
 
-from t2s_pipeline.sql.normalize import normalized_sql
+from t2s_pipeline.sql.normalize import query_fingerprint
 
 _STRING = re.compile(r"'((?:[^']|'')+)'")
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?!\w|\.\d)")  # a sentence's full stop may follow
@@ -56,4 +56,4 @@ def string_literals(sqls: list[str]) -> list[str]:
 def pair_keys(question: str, sql: str) -> set[str]:
     """The normalized question and the normalized SQL of a pair: a swapped copy that matches a held-out
     question or query on either must be left out of anything trained on."""
-    return {"q:" + " ".join(question.lower().split()), "s:" + normalized_sql(sql)}
+    return {"q:" + " ".join(question.lower().split()), "s:" + query_fingerprint(sql)}

@@ -14,7 +14,7 @@ import random
 import re
 from collections import Counter, defaultdict
 
-from t2s_pipeline.sql.normalize import normalized_sql
+from t2s_pipeline.sql.normalize import query_fingerprint
 
 SPLITS = ("train", "dev", "test")
 _TRAILING_PUNCTUATION = re.compile(r"[\s.?!;:,]+$")
@@ -27,7 +27,7 @@ def normalized_question(question: str) -> str:
 
 def text_keys(db_id: str, question: str, sql: str) -> tuple[int, int]:
     """64-bit digests of (db_id, normalized question) and (db_id, normalized SQL): small to hold per pair."""
-    return _digest("q", db_id, normalized_question(question)), _digest("s", db_id, normalized_sql(sql))
+    return _digest("q", db_id, normalized_question(question)), _digest("s", db_id, query_fingerprint(sql))
 
 
 def split_by_question(records: list[dict], fractions: dict[str, float], seed: int = 0) -> dict[str, str]:

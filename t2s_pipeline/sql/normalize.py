@@ -21,7 +21,7 @@ _QUOTED = {TokenType.STRING, TokenType.IDENTIFIER}  # SQLite reads Spider's "Fra
 
 
 @lru_cache(maxsize=1 << 16)  # paraphrases repeat their query: each text is tokenized once
-def normalized_sql(sql: str) -> str:
+def query_fingerprint(sql: str) -> str:
     try:
         tokens = _DIALECT.tokenize(sql)
     except sqlglot.errors.SqlglotError:

@@ -36,7 +36,8 @@ import sqlglot
 from sqlglot import exp
 
 from t2s_pipeline.sql.pipe_read import read_pipe, transpile_pipe
-from t2s_pipeline.sql.pipe_rewrite import Rewriter, Unsupported
+from t2s_pipeline.sql.pipe_rewrite import Rewriter
+from t2s_pipeline.sql.pipe_scope import Unsupported
 
 __all__ = ["PipeQuery", "Unsupported", "to_pipe", "parse_sql", "split_pipe", "read_pipe", "transpile_pipe",
            "top_level_ordered"]

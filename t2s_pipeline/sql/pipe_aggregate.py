@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from t2s_pipeline.sql.pipe_rewrite import Step, Unsupported
 from t2s_pipeline.sql.pipe_scope import (
-    PLAIN, aggregates, ident, is_aggregate, key_of, nested_queries, plain_item, replace_in_scope, same_column,
-    walk_scope, window_or_strip, windows,
+    PLAIN, Step, Unsupported, aggregates, ident, is_aggregate, key_of, nested_queries, plain_item, replace_in_scope,
+    same_column, walk_scope, window_or_strip, windows,
 )
+
 
 class _Keys:
     """Group keys and aggregate aliases, with unique output names."""

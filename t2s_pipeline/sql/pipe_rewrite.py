@@ -9,24 +9,16 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from t2s_pipeline.sql.pipe_aggregate import aggregate_steps
 from t2s_pipeline.sql.pipe_scope import (
-    NESTED, PLAIN, aggregates, ident, key_of, nested_queries, output_name, plain_item, replace_in_scope,
-    same_column, strip_table, unalias, walk_scope, window_or_strip, windows, write,
+    NESTED, PLAIN, Step, Unsupported, aggregates, ident, key_of, nested_queries, output_name, plain_item,
+    replace_in_scope, same_column, strip_table, unalias, walk_scope, window_or_strip, windows, write,
 )
 
-Step = tuple[str, str]
 _SETOPS = {exp.Union: "UNION", exp.Intersect: "INTERSECT", exp.Except: "EXCEPT"}
 # Operands of these take a double-quoted word as a string literal when no schema says otherwise.
 _VALUE_PARENTS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.In, exp.Between,
                   exp.Glob, exp.Tuple)
-
-
-class Unsupported(Exception):
-    """The query uses a construct the rewrite does not handle; `construct` is a short code."""
-
-    def __init__(self, construct: str, detail: str = ""):
-        super().__init__(f"{construct}: {detail}" if detail else construct)
-        self.construct = construct
 
 
 class Rewriter:
@@ -242,7 +234,6 @@ class Rewriter:
 
     # ---- aggregation ------------------------------------------------------------------------------
     def aggregate(self, node, items, group, having, order) -> list[Step]:
-        from t2s_pipeline.sql.pipe_aggregate import aggregate_steps
 
         return aggregate_steps(self, node, items, group, having, order)
 

@@ -13,7 +13,16 @@ from sqlglot import exp
 from sqlglot.dialects.sqlite import SQLite
 
 NESTED = (exp.Query, exp.Subquery)
+Step = tuple[str, str]  # (operator, pipe SQL text of the step)
 PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # a name SQL needs no quotes for
+
+
+class Unsupported(Exception):
+    """The query uses a construct the rewrite does not handle; `construct` is a short code."""
+
+    def __init__(self, construct: str, detail: str = ""):
+        super().__init__(f"{construct}: {detail}" if detail else construct)
+        self.construct = construct
 
 
 def walk_scope(node: exp.Expr, prune: Callable[[exp.Expr], bool] | None = None) -> Iterator[exp.Expr]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from t2s_pipeline.samples.literal_swap import pair_keys, string_literals, swap_literals
 from t2s_pipeline.samples.prompts import SYSTEM_PROMPT
 from t2s_pipeline.samples.trajectories import held_out_pair_keys, whole_query_samples
+from t2s_pipeline.modeling.model_folder import architecture
 from t2s_pipeline.training.tiny_model import TinyModelConfig, build_tiny_base
 
 TINY = "tiny"
@@ -59,17 +60,6 @@ def prepare_base_model(source: str, trajectories_dir: str | Path, out_dir: str |
         return {"source": TINY_T5, "architecture": architecture(out_dir), **stats}
     stats = _copy_or_download(source, out_dir, log)
     return {**stats, "architecture": architecture(out_dir)}
-
-
-def is_encoder_decoder(model_dir: str | Path) -> bool:
-    """Whether the model folder holds an encoder-decoder model (T5, BART...), from its config."""
-    from transformers import AutoConfig
-
-    return bool(getattr(AutoConfig.from_pretrained(str(model_dir)), "is_encoder_decoder", False))
-
-
-def architecture(model_dir: str | Path) -> str:
-    return "encoder-decoder" if is_encoder_decoder(model_dir) else "decoder-only"
 
 
 def _copy_or_download(source: str, out_dir: Path, log) -> dict:

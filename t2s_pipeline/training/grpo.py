@@ -24,7 +24,7 @@ from pathlib import Path
 
 from t2s_pipeline.training.pipes import open_pipes_on_rank0
 from t2s_pipeline.training.rl_config import RLConfig
-from t2s_pipeline.training.train import leave_process_group
+from t2s_pipeline.training.pipes import leave_process_group
 
 # The figures the progress line shows: TRL's log keys -> short names.
 PROGRESS = {"reward": "reward", "execution/correct": "correct", "kl": "kl",
@@ -35,7 +35,7 @@ def make_grpo_trainer_class(completions_path: Path | None, contexts=None):
     """TRL's GRPOTrainer with the guards, writing each generation batch's completions, rewards and verdicts
     to completions.jsonl (rank 0: the trainer gathers every process's completions there).
     contexts: a callable from a batch's prompt rows to one SqlContext each; completions are then sampled under
-    the constraint eval_report decodes with (evaluation/constrained.py; generation hf only)."""
+    the constraint eval_report decodes with (modeling/constrained.py; generation hf only)."""
     from trl import GRPOTrainer
 
     from t2s_pipeline.training.callbacks import make_guarded_trainer_class
@@ -87,7 +87,7 @@ def constrained_generate(model, tokenizer, contexts: list, prompt_width: int, to
     """Within the block, model.generate samples under SqlConstraint: row i draws on contexts[i]."""
     from transformers import LogitsProcessorList
 
-    from t2s_pipeline.evaluation.constrained import SqlConstraint
+    from t2s_pipeline.modeling.constrained import SqlConstraint
 
     processors = LogitsProcessorList([SqlConstraint(tokenizer, contexts, prompt_width, token_texts=token_texts)])
     model.generate = functools.partial(type(model).generate, model, logits_processor=processors)
@@ -100,7 +100,7 @@ def constrained_generate(model, tokenizer, contexts: list, prompt_width: int, to
 def context_reader():
     """A callable from prompt rows to their SqlContexts, each built once (a database's names and values are
     read once too)."""
-    from t2s_pipeline.evaluation.constrained import sql_contexts
+    from t2s_pipeline.modeling.sql_context import sql_contexts
 
     built: dict[str, object] = {}
 
@@ -117,7 +117,7 @@ def context_reader():
 def sampled_verdicts(model, tokenizer, rows: list[dict], cfg: RLConfig, reward, contexts=None) -> list[list[bool]]:
     """Whether each of num_generations completions of each row, sampled as training samples them (temperature,
     top_p, length, constraint), is correct by the reward's judge."""
-    from t2s_pipeline.evaluation.generate import sample_replies
+    from t2s_pipeline.modeling.generate import sample_replies
     from t2s_pipeline.samples.prompts import ALPACA_TEMPLATE
 
     n = cfg.num_generations
@@ -170,16 +170,16 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
     from transformers import AutoTokenizer, set_seed
     from trl import GRPOConfig
 
-    from t2s_pipeline.evaluation.generate import masked_losses
+    from t2s_pipeline.modeling.generate import masked_losses
     from t2s_pipeline.training.callbacks import GuardState, make_guard_callback, quiet_stdout
     from t2s_pipeline.training.checkpoint_upload import make_checkpoint_upload_callback
     from t2s_pipeline.training.config import resolve_attention, resolve_precision
     from t2s_pipeline.training.reward import ExecutionReward
     from t2s_pipeline.training.rl_prompts import hardest_prompts, mixed_prompts, rl_prompts
-    from t2s_pipeline.training.train import (
-        ADAPTER_FILES, _load_model, _peak_memory_gib, adapter_folder, last_checkpoint_before, make_progress_callback,
-        newest_complete_checkpoint,
-    )
+    from t2s_pipeline.modeling.model_folder import ADAPTER_FILES, adapter_folder
+    from t2s_pipeline.training.checkpoints import last_checkpoint_before, newest_complete_checkpoint
+    from t2s_pipeline.training.model_setup import load_base_for_training
+    from t2s_pipeline.training.run_figures import make_progress_callback, peak_memory_gib
 
     start = time.monotonic()
     out = Path(run["output_dir"])
@@ -199,7 +199,7 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(adapter if has_tokenizer else run["model_dir"])
     tokenizer.padding_side = "left"
     set_seed(cfg.seed)
-    base = _load_model(run["model_dir"], cfg, precision, attention, cuda)
+    base = load_base_for_training(run["model_dir"], cfg, precision, attention, cuda)
     base.config.use_cache = not cfg.activation_checkpointing  # generation needs the KV cache to be fast
     model = PeftModel.from_pretrained(base, str(adapter), is_trainable=True)
     rows = rl_prompts(run["trajectories_dir"], run["raw_dir"], cfg.prompt_split,
@@ -343,7 +343,7 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
         "resumed_from": resume_from.name if resume_from is not None else None,
         "checkpoints_uploaded": uploader.uploaded if uploader else None,
         "device_hours": round(device_hours, 6),
-        "peak_memory_gib": round(_peak_memory_gib(cuda), 3),
+        "peak_memory_gib": round(peak_memory_gib(cuda), 3),
         "estimated_cost": round(device_hours * cfg.price_per_gpu_hour, 4) if cfg.price_per_gpu_hour else None,
     }
     if rank == 0:

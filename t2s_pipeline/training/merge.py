@@ -17,7 +17,7 @@ def merge_adapter(base_model_dir, adapter_dir, out_dir, dtype: str = "fp32", ove
     from peft import PeftModel
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
-    from t2s_pipeline.evaluation.generate import is_full_model
+    from t2s_pipeline.modeling.model_folder import is_full_model
 
     if dtype not in DTYPES:
         raise ValueError(f"merge dtype must be one of {DTYPES}, got {dtype!r}")

@@ -37,3 +37,14 @@ def open_pipes_on_rank0():
             yield pipes
     else:
         yield _LocalPipes(quiet=not is_rank0)
+
+
+def leave_process_group() -> None:
+    """End a multi-process run cleanly: every rank waits for the others, then leaves the process group. Left to
+    the interpreter's exit, a rank whose work was done aborted now and then on the CPU ("terminate called
+    without an active exception", exit -6; seen in CI on 2-process gloo runs), which failed the launch."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

@@ -94,7 +94,7 @@ def completion_text(completion) -> str:
 
 def answer_sql(text: str, answer_format: str = SQL) -> tuple[str, bool]:
     """(the SQL to run, whether the text has the format asked for)."""
-    from t2s_pipeline.evaluation.generate import extract_sql
+    from t2s_pipeline.modeling.generate import extract_sql
 
     if answer_format == COT:
         blocks = _SQL_BLOCK.findall(text)

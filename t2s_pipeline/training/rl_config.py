@@ -70,7 +70,7 @@ class RLConfig:
                                   "questions a fine-tuned model is nearly always right and GRPO gets no signal; "
                                   "unseen literals are where a small model still fails. 0: the questions alone.")
     constrained: bool = _f(False, "Sample completions under the constraint eval_report decodes with (literals from the "
-                                  "question, names from the database: evaluation/constrained.py), so the rewards "
+                                  "question, names from the database: modeling/constrained.py), so the rewards "
                                   "judge the choices that constraint leaves to the model. Needs generation hf "
                                   "(auto picks hf).")
     generation: str = _f("auto", "Who samples completions: 'hf' (model.generate), 'vllm' (TRL's colocated vLLM; "

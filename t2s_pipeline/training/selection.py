@@ -97,8 +97,9 @@ def load_selection_items(dev_jsonl: str | Path, databases_dir: str | Path, limit
 def score(model, tokenizer, items: list[SelectionItem], num_beams: int, max_new_tokens: int,
           batch_size: int = 16) -> dict:
     """Generate SQL for the items and judge it: execution accuracy and mean record F1."""
-    from t2s_pipeline.evaluation.generate import default_num_beams, generate_sql
-    from t2s_pipeline.evaluation.metrics import judge_many, prepare_sql
+    from t2s_pipeline.modeling.generate import default_num_beams, generate_sql
+    from t2s_pipeline.sql.judge import prepare_sql
+    from t2s_pipeline.sql.judge_many import judge_many
 
     start = time.monotonic()
     was_training = model.training

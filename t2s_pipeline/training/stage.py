@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from t2s_pipeline.training.checkpoint_upload import fetch_newer_checkpoint, remove_store
-from t2s_pipeline.training.train import checkpoint_step, newest_complete_checkpoint
+from t2s_pipeline.training.checkpoints import checkpoint_step, newest_complete_checkpoint
 
 BAD_STOPS = ("nan_or_inf", "grad_norm_exploded")
 

@@ -24,10 +24,16 @@ import os
 import time
 from pathlib import Path
 
+from t2s_pipeline.modeling.model_folder import weight_files
+from t2s_pipeline.modeling.tokenize import IGNORE_INDEX
+from t2s_pipeline.training.checkpoints import checkpoint_step, last_checkpoint_before, newest_complete_checkpoint
 from t2s_pipeline.training.config import TrainConfig
-from t2s_pipeline.training.pipes import open_pipes_on_rank0
+from t2s_pipeline.training.model_setup import attach_adapter, load_base_for_training
+from t2s_pipeline.training.pipes import leave_process_group, open_pipes_on_rank0
+from t2s_pipeline.training.run_figures import (
+    batch_token_stats, make_progress_callback, peak_memory_gib, tokens_per_second,
+)
 
-IGNORE_INDEX = -100
 
 
 def pad_collator(pad_token_id: int):
@@ -47,191 +53,6 @@ def pad_collator(pad_token_id: int):
     return collate
 
 
-def batch_token_stats(batches) -> dict:
-    """Real (non-pad) tokens and pad share of collated batches: padded batches carry attention_mask zeros;
-    padding-free ones (one flattened row) carry none."""
-    real = total = 0
-    for batch in batches:
-        ids = batch["input_ids"]
-        total += ids.numel()
-        real += int(batch["attention_mask"].sum()) if "attention_mask" in batch else ids.numel()
-    return {"real_tokens": real, "batch_tokens": total, "pad_share": (total - real) / total if total else 0.0}
-
-
-def _peak_memory_gib(cuda: bool) -> float:
-    import torch
-
-    if cuda:
-        return torch.cuda.max_memory_allocated() / 2**30
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux: this process's peak RSS
-
-
-def _tokens_per_second(sampled: dict, sampled_batches: int, steps: int, accumulation: int, world_size: int,
-                       seconds: float) -> float:
-    """Real tokens trained per second over all processes: the sampled mean per batch x the batches trained."""
-    if not sampled_batches or seconds <= 0:
-        return 0.0
-    return sampled["real_tokens"] / sampled_batches * steps * accumulation * world_size / seconds
-
-
-def make_progress_callback(pipes, loss_log_path: Path, is_rank0: bool, shown_keys: dict[str, str] | None = None):
-    """shown_keys: {log key: name} of the figures the Pipes line shows (default: every logged figure)."""
-    from transformers import TrainerCallback
-
-    class ProgressCallback(TrainerCallback):
-        """Streams losses to the loss log and the Pipes log (rank 0 only)."""
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if not is_rank0 or not logs:
-                return
-            record = {"step": state.global_step, "epoch": state.epoch, **logs}
-            with open(loss_log_path, "a") as f:
-                f.write(json.dumps(record) + "\n")
-            figures = logs if shown_keys is None else {name: logs[k] for k, name in shown_keys.items() if k in logs}
-            if not figures:
-                return
-            shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items())
-            pipes.log.info(f"step {state.global_step}/{state.max_steps}: {shown}")
-
-    return ProgressCallback()
-
-
-def _load_model(model_dir: str, cfg: TrainConfig, precision: str, attention: str, cuda: bool, seq2seq: bool = False):
-    import torch
-    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
-
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-    kwargs = {"dtype": dtype[precision]}
-    if attention != "default":
-        kwargs["attn_implementation"] = attention
-    if cfg.quantization != "none":
-        from transformers import BitsAndBytesConfig
-
-        if cfg.quantization == "4bit-nf4":
-            kwargs["quantization_config"] = BitsAndBytesConfig(
-                load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                bnb_4bit_compute_dtype=dtype[cfg.bnb_4bit_compute_dtype],
-                bnb_4bit_use_double_quant=cfg.bnb_4bit_use_double_quant)
-            kwargs["dtype"] = dtype[cfg.bnb_4bit_compute_dtype]
-        else:
-            kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
-        if cuda:
-            kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
-    model = (AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM).from_pretrained(model_dir, **kwargs)
-    model.config.use_cache = False
-    if cfg.quantization != "none":
-        from peft import prepare_model_for_kbit_training
-
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.activation_checkpointing)
-    elif cfg.activation_checkpointing and cfg.finetuning == "lora":
-        # The base is frozen: without this, checkpointed blocks see inputs that need no grad and LoRA gets none.
-        model.enable_input_require_grads()
-    return model
-
-
-def _freeze(model, cfg: TrainConfig, seq2seq: bool):
-    """Full fine-tuning: keep the encoder and/or the embeddings fixed, as configured."""
-    if cfg.freeze_encoder:
-        if not seq2seq:
-            raise ValueError("freeze_encoder needs an encoder-decoder model (T5); this base is decoder-only")
-        embeddings = {id(p) for p in model.get_input_embeddings().parameters()}
-        for p in model.get_encoder().parameters():
-            if id(p) not in embeddings:  # T5 shares its embeddings with the decoder: freeze_embeddings decides
-                p.requires_grad_(False)
-    if cfg.freeze_embeddings:
-        for module in (model.get_input_embeddings(), model.get_output_embeddings()):
-            for p in (module.parameters() if module is not None else []):
-                p.requires_grad_(False)
-    return model
-
-
-def _attach_adapter(model, cfg: TrainConfig, seq2seq: bool = False):
-    from peft import LoraConfig, PeftModel, get_peft_model
-
-    if cfg.finetuning == "full":
-        return _freeze(model, cfg, seq2seq)
-    if cfg.init_from:
-        # Stage two: the given adapter's weights, trainable; the optimizer and step count start fresh.
-        return PeftModel.from_pretrained(model, str(adapter_folder(cfg.init_from)), is_trainable=True)
-    lora = LoraConfig(
-        r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-        target_modules=cfg.lora_target_modules, use_dora=cfg.use_dora,
-        task_type="SEQ_2_SEQ_LM" if seq2seq else "CAUSAL_LM",
-    )
-    return get_peft_model(model, lora)
-
-
-def adapter_folder(path: str | Path) -> Path:
-    """An adapter folder, or a lora_adapter artifact (whose adapter/ is taken)."""
-    path = Path(path)
-    if (path / "adapter" / "adapter_config.json").is_file():
-        return path / "adapter"
-    if not (path / "adapter_config.json").is_file():
-        raise FileNotFoundError(f"init_from: no adapter_config.json in {path} or {path / 'adapter'}")
-    return path
-
-
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
-# What full fine-tuning saves instead of an adapter (sharded weights come with an index file).
-MODEL_FILES = ("config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json",
-               "pytorch_model.bin")
-
-
-def weight_files(path: Path) -> list[Path]:
-    """The adapter's or (full fine-tuning) the model's files in a checkpoint."""
-    path = Path(path)
-    return [p for p in path.iterdir() if p.name in ADAPTER_FILES + MODEL_FILES
-            or (p.name.startswith("model-") and p.suffix == ".safetensors")] if path.is_dir() else []
-
-
-def _has_weights(path: Path) -> bool:
-    names = {p.name for p in weight_files(path)}
-    adapter = "adapter_config.json" in names and names & {"adapter_model.safetensors", "adapter_model.bin"}
-    model = "config.json" in names and (names - {"config.json", "generation_config.json"})
-    return bool(adapter or model)
-
-
-def checkpoint_step(path: Path) -> int:
-    try:
-        return int(path.name.rsplit("-", 1)[1])
-    except (IndexError, ValueError):
-        return -1
-
-
-def checkpoint_problems(path: Path, world_size: int = 1) -> list[str]:
-    """What a checkpoint lacks to resume exactly: adapter, trainer state, optimizer, scheduler, RNG states.
-
-    Without optimizer.pt the Trainer resumes silently with different losses, so every file is checked first.
-    """
-    missing = [name for name in ("trainer_state.json",) if not (path / name).is_file()]
-    if not _has_weights(path):
-        missing.append("adapter_config.json and adapter_model.safetensors (or a full model's config.json and weights)")
-    if not any(path.glob("global_step*")):  # DeepSpeed keeps optimizer states in global_step*/
-        missing += [name for name in ("optimizer.pt", "scheduler.pt") if not (path / name).is_file()]
-    rng = ["rng_state.pth"] if world_size == 1 else [f"rng_state_{r}.pth" for r in range(world_size)]
-    missing += [name for name in rng if not (path / name).is_file()]
-    return missing
-
-
-def newest_complete_checkpoint(checkpoints_dir: Path, world_size: int = 1, log=lambda msg: None) -> Path | None:
-    """The newest checkpoint that holds every file needed to resume; incomplete ones are skipped (and named)."""
-    for path in sorted(Path(checkpoints_dir).glob("checkpoint-*"), key=checkpoint_step, reverse=True):
-        missing = checkpoint_problems(path, world_size)
-        if not missing:
-            return path
-        log(f"skipping incomplete checkpoint {path.name}: missing {', '.join(missing)}")
-    return None
-
-
-def last_checkpoint_before(checkpoints_dir: Path, step: int) -> Path | None:
-    """The newest checkpoint saved before `step` that holds an adapter."""
-    found = [p for p in checkpoints_dir.glob("checkpoint-*")
-             if 0 <= checkpoint_step(p) < step and _has_weights(p)]
-    return max(found, key=checkpoint_step) if found else None
-
-
 def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipes,
           checkpoint_dir: str | None = None, resume: bool = True, upload_checkpoints_to: str | None = None,
           report_to_wandb: bool = False, selection: dict | None = None) -> dict:
@@ -247,7 +68,7 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
 
     from t2s_pipeline.training.callbacks import GuardState, make_guard_callback, make_guarded_trainer_class, quiet_stdout
     from t2s_pipeline.training.checkpoint_upload import make_checkpoint_upload_callback
-    from t2s_pipeline.training.base_model import is_encoder_decoder
+    from t2s_pipeline.modeling.model_folder import is_encoder_decoder
     from t2s_pipeline.training.config import resolve_attention, resolve_precision
     from t2s_pipeline.training.selection import (
         best_model_step, copy_best, load_selection_items, make_selection_callback, make_zero_lr_callback,
@@ -277,7 +98,7 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
     # Seed before the adapter is created: LoRA A is drawn from the global RNG (runs repeat exactly, and a
     # killed run resumed ends where an uninterrupted one would).
     set_seed(cfg.seed)
-    model = _attach_adapter(_load_model(model_dir, cfg, precision, attention, cuda, seq2seq), cfg, seq2seq)
+    model = attach_adapter(load_base_for_training(model_dir, cfg, precision, attention, cuda, seq2seq), cfg, seq2seq)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     data = load_from_disk(data_dir).remove_columns(["id"])
@@ -450,10 +271,10 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
         "checkpoints_uploaded": uploader.uploaded if uploader else None,
         "device_hours": round(device_hours, 6),
         "pad_share": round(sampled["pad_share"], 4),
-        "tokens_per_second": round(_tokens_per_second(sampled, sampled_batches, trainer.state.global_step
+        "tokens_per_second": round(tokens_per_second(sampled, sampled_batches, trainer.state.global_step
                                                       - (checkpoint_step(resume_from) if resume_from else 0),
                                                       cfg.gradient_accumulation_steps, world_size, train_wall), 1),
-        "peak_memory_gib": round(_peak_memory_gib(cuda), 3),
+        "peak_memory_gib": round(peak_memory_gib(cuda), 3),
         "estimated_cost": round(device_hours * cfg.price_per_gpu_hour, 4) if cfg.price_per_gpu_hour else None,
     }
     if rank == 0:
@@ -474,17 +295,6 @@ def main(argv: list[str] | None = None) -> None:
         # A custom message, not a materialization: the asset's output goes through the IO manager.
         pipes.report_custom_message({"metrics": metrics})
     leave_process_group()
-
-
-def leave_process_group() -> None:
-    """End a multi-process run cleanly: every rank waits for the others, then leaves the process group. Left to
-    the interpreter's exit, a rank whose work was done aborted now and then on the CPU ("terminate called
-    without an active exception", exit -6; seen in CI on 2-process gloo runs), which failed the launch."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ def test_ask_the_tiny_model(tiny_base_dir, db, capsys):
 
 
 def test_prompt_carries_the_schema_and_the_question(tiny_base_dir, db, monkeypatch, capsys):
-    from t2s_pipeline.evaluation import generate
+    from t2s_pipeline.modeling import generate
 
     seen = {}
 
@@ -66,7 +66,7 @@ def test_prompt_carries_the_schema_and_the_question(tiny_base_dir, db, monkeypat
 
 
 def test_hostile_sql_from_the_model_is_refused(tiny_base_dir, db, monkeypatch, capsys):
-    from t2s_pipeline.evaluation import generate
+    from t2s_pipeline.modeling import generate
 
     monkeypatch.setattr(generate, "generate_sql", lambda *a, **k: ["DROP TABLE singer"])
     before = digest(db)
@@ -79,7 +79,7 @@ def test_adapter_option_loads_base_plus_adapter(tiny_base_dir, db, tmp_path, mon
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from t2s_pipeline.evaluation import generate
+    from t2s_pipeline.modeling import generate
 
     adapter = tmp_path / "adapter"
     get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_base_dir),
@@ -128,7 +128,7 @@ def test_samples_below_one_is_refused(tiny_base_dir, db, capsys):
 
 
 def test_ask_a_t5_sends_the_prompt_to_the_encoder_with_five_beams(tiny_t5_dir, db, monkeypatch, capsys):
-    from t2s_pipeline.evaluation import generate
+    from t2s_pipeline.modeling import generate
 
     seen = {}
     real = generate._complete_seq2seq
@@ -149,7 +149,7 @@ def test_ask_a_t5_sends_the_prompt_to_the_encoder_with_five_beams(tiny_t5_dir, d
 
 def test_ask_constrains_decoding_to_the_question_and_database_unless_told_not_to(tiny_base_dir, db, monkeypatch,
                                                                                  capsys):
-    from t2s_pipeline.evaluation import generate
+    from t2s_pipeline.modeling import generate
 
     seen = []
     monkeypatch.setattr(generate, "generate_sql",

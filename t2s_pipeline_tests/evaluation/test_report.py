@@ -150,7 +150,7 @@ def test_evaluate_writes_the_report_files(tmp_path, tiny_base_dir, lora_adapter_
 
 def test_evaluate_can_constrain_every_models_decoding(tmp_path, tiny_base_dir, lora_adapter_dir, trajectories_dir,
                                                       raw_dir, monkeypatch):
-    from t2s_pipeline.evaluation import generate
+    from t2s_pipeline.modeling import generate
 
     seen = []
     original = generate._complete
@@ -256,7 +256,7 @@ def test_exact_match_of_a_pipe_sample_is_against_its_gold_pipe_query():
 
 def test_an_alpaca_test_split_is_generated_with_the_alpaca_prompt(tmp_path, tiny_base_dir, lora_adapter_dir,
                                                                   raw_dir, monkeypatch):
-    from t2s_pipeline.evaluation import generate
+    from t2s_pipeline.modeling import generate
     from t2s_pipeline.records import read_jsonl, write_jsonl
     from t2s_pipeline_tests.training import tiny
 

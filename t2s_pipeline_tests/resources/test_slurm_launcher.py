@@ -21,7 +21,7 @@ from t2s_pipeline.resources.slurm import SlurmSettings
 from t2s_pipeline.resources.storage import DirectoryIOManager, current_version_path
 from t2s_pipeline.resources.tracking import WandbTracking
 from t2s_pipeline.training.config import load_preset
-from t2s_pipeline.training.train import newest_complete_checkpoint
+from t2s_pipeline.training.checkpoints import newest_complete_checkpoint
 from t2s_pipeline_tests.resources.slurm_cluster import NODES, free_port, slurm_cluster  # noqa: F401 (fixture)
 from t2s_pipeline_tests.training.tiny import LORA_ADAPTER_UPSTREAM, publish_lora_adapter_upstream
 

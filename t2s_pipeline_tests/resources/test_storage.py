@@ -98,13 +98,13 @@ def test_failed_asset_body_leaves_previous_version_current(tmp_path):
 SLOW_PUBLISH = """
 import sys, time
 from pathlib import Path
-from t2s_pipeline.resources import storage
-real_copy = storage._copy_file
+from t2s_pipeline.resources import local_store, store_layout
+real_copy = store_layout.copy_file
 def slow_copy(src, dst):
     real_copy(src, dst)
     time.sleep(0.02)
-storage._copy_file = slow_copy
-storage.publish_directory(Path(sys.argv[1]), ["golden_pairs"], Path(sys.argv[2]), "childrun", 3)
+store_layout.copy_file = slow_copy
+local_store.publish_directory(Path(sys.argv[1]), ["golden_pairs"], Path(sys.argv[2]), "childrun", 3)
 """
 
 

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from t2s_pipeline.samples.splits import SPLITS, leakage, normalized_question, split_by_question, text_keys
-from t2s_pipeline.sql.normalize import normalized_sql
+from t2s_pipeline.sql.normalize import query_fingerprint
 
 FRACTIONS = {"train": 0.8, "dev": 0.1, "test": 0.1}
 
@@ -90,12 +90,12 @@ def test_question_normalization():
 def test_sql_normalization_ignores_spelling_not_meaning():
     same = ['SELECT T1.name FROM singer AS T1 WHERE country = "France" AND age != 3;',
             "select t1.NAME from Singer t1\n where Country = 'France' and age <> 3"]
-    assert normalized_sql(same[0]) == normalized_sql(same[1])
+    assert query_fingerprint(same[0]) == query_fingerprint(same[1])
     lower_string = "SELECT T1.name FROM singer AS T1 WHERE country = 'france' AND age != 3"
-    assert normalized_sql(lower_string) == normalized_sql(same[1])  # string case does not count either
-    assert normalized_sql(lower_string.replace("france", "Spain")) != normalized_sql(same[1])
-    assert normalized_sql("SELECT 1 FROM t WHERE a > 2") != normalized_sql("SELECT 1 FROM t WHERE a > 3")
-    assert normalized_sql("SELECT 'unclosed") == "select 'unclosed"  # the tokenizer refuses it: plain text
+    assert query_fingerprint(lower_string) == query_fingerprint(same[1])  # string case does not count either
+    assert query_fingerprint(lower_string.replace("france", "Spain")) != query_fingerprint(same[1])
+    assert query_fingerprint("SELECT 1 FROM t WHERE a > 2") != query_fingerprint("SELECT 1 FROM t WHERE a > 3")
+    assert query_fingerprint("SELECT 'unclosed") == "select 'unclosed"  # the tokenizer refuses it: plain text
 
 
 def paraphrase_records(n_sql: int, per_sql: int, db_id: str = "shop") -> list[dict]:

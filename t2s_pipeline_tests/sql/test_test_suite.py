@@ -250,7 +250,7 @@ def test_no_false_wrong_on_spider_dev(tmp_path):
     if not (SPIDER_DIR / "dev.json").is_file():
         pytest.skip(f"Spider not found at {SPIDER_DIR.resolve()}")
     from t2s_pipeline.benchmarks.spider import load_spider
-    from t2s_pipeline.evaluation.metrics import judge_many
+    from t2s_pipeline.sql.judge_many import judge_many
     from t2s_pipeline.sql.golden import build_golden_pairs
 
     write_raw_benchmarks([load_spider(SPIDER_DIR, split_files={"dev": "dev.json"})], tmp_path / "raw")

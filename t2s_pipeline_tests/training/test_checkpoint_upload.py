@@ -13,8 +13,9 @@ from dagster_aws.s3 import S3Resource
 from t2s_pipeline_tests.training.tiny import LORA_ADAPTER_UPSTREAM as UPSTREAM
 from t2s_pipeline.assets.lora_adapter import lora_adapter, resumable_checkpoint_dir
 from t2s_pipeline.resources.launcher import AccelerateLauncher
-from t2s_pipeline.resources.s3_storage import S3DirectoryIOManager
-from t2s_pipeline.resources.storage import _S3Store, current_version_path
+from t2s_pipeline.resources.s3_io_manager import S3DirectoryIOManager
+from t2s_pipeline.resources.s3_store import S3Store
+from t2s_pipeline.resources.storage import current_version_path
 from t2s_pipeline.resources.tracking import WandbTracking
 from t2s_pipeline.training.checkpoint_upload import (
     fetch_checkpoint, fetch_newer_checkpoint, remove_checkpoint, remove_store, upload_checkpoint,
@@ -22,7 +23,8 @@ from t2s_pipeline.training.checkpoint_upload import (
 )
 from t2s_pipeline.training.config import TrainConfig, load_preset
 from t2s_pipeline.training.pipes import _LocalPipes
-from t2s_pipeline.training.train import checkpoint_problems, train
+from t2s_pipeline.training.checkpoints import checkpoint_problems
+from t2s_pipeline.training.train import train
 from t2s_pipeline_tests.resources.rclone_s3 import BUCKET, KEY_ID, SECRET, s3  # noqa: F401 (s3: a fixture)
 
 RECIPE = dict(lora_r=4, lora_alpha=8, learning_rate=1e-2, warmup_steps=0, max_steps=4, save_steps=2,
@@ -71,7 +73,7 @@ def test_checkpoints_go_to_s3_as_saved_and_a_lost_machine_resumes_from_them(
     (tmp_path / "raw" / "databases").mkdir(parents=True)
     for key, folder in (("base_model", tiny_base_dir), ("tokenized_splits", tokenized_dir),
                         ("trajectories", trajectories_dir), ("raw_benchmarks", tmp_path / "raw")):
-        _S3Store(url).publish([key], folder, "upstream0", 3, None, None)
+        S3Store(url).publish([key], folder, "upstream0", 3, None, None)
     preset = tmp_path / "recipe.yaml"
     preset.write_text(yaml.safe_dump({"model": "tiny", "training": RECIPE}))
     # The store the asset uses for this recipe on these inputs: keyed like the local checkpoint folder.

@@ -7,8 +7,9 @@ import sqlite3
 
 import torch
 
-from t2s_pipeline.evaluation.constrained import SqlConstraint, SqlContext
-from t2s_pipeline.evaluation.generate import load_model
+from t2s_pipeline.modeling.constrained import SqlConstraint
+from t2s_pipeline.modeling.sql_context import SqlContext
+from t2s_pipeline.modeling.generate import load_model
 from t2s_pipeline.training.grpo import constrained_generate, context_reader, sampled_verdicts
 from t2s_pipeline.training.reward import ExecutionReward
 from t2s_pipeline.training.rl_config import RLConfig
@@ -54,7 +55,7 @@ def test_contexts_are_built_once_per_prompt_with_the_database_names_and_values(t
 
 
 def test_sampled_verdicts_judge_each_prompts_group_as_training_samples_it(tmp_path, monkeypatch):
-    import t2s_pipeline.evaluation.generate as generate
+    import t2s_pipeline.modeling.generate as generate
 
     db = tmp_path / "music.sqlite"
     with sqlite3.connect(db) as conn:

@@ -8,7 +8,9 @@ import pytest
 
 from t2s_pipeline.training.config import TrainConfig
 from t2s_pipeline.training.pipes import _LocalPipes
-from t2s_pipeline.training.train import _attach_adapter, adapter_folder, train
+from t2s_pipeline.modeling.model_folder import adapter_folder
+from t2s_pipeline.training.model_setup import attach_adapter
+from t2s_pipeline.training.train import train
 
 STAGE = dict(lora_alpha=8, learning_rate=1e-2, warmup_steps=0, per_device_train_batch_size=2, logging_steps=1, seed=0)
 
@@ -29,7 +31,7 @@ def test_the_model_starts_from_the_adapter_weights(stage1, tiny_base_dir):
     out, _ = stage1
     # A different rank in the config: the adapter's own shape wins.
     cfg = TrainConfig(lora_r=8, max_steps=3, init_from=str(out), **STAGE)
-    model = _attach_adapter(AutoModelForCausalLM.from_pretrained(tiny_base_dir), cfg)
+    model = attach_adapter(AutoModelForCausalLM.from_pretrained(tiny_base_dir), cfg)
     saved = load_file(out / "adapter" / "adapter_model.safetensors")
     live = {n: p for n, p in model.named_parameters() if "lora_" in n}
     assert live and all(p.requires_grad for p in live.values())

@@ -10,7 +10,8 @@ import pytest
 
 from t2s_pipeline.training.config import TrainConfig
 from t2s_pipeline.training.pipes import _LocalPipes
-from t2s_pipeline.training.train import checkpoint_problems, newest_complete_checkpoint, train
+from t2s_pipeline.training.checkpoints import checkpoint_problems, newest_complete_checkpoint
+from t2s_pipeline.training.train import train
 
 CFG = dict(lora_r=4, lora_alpha=8, learning_rate=1e-2, warmup_steps=2, max_steps=6, save_steps=2,
            save_total_limit=5, per_device_train_batch_size=2, logging_steps=1, seed=0)

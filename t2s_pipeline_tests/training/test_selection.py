@@ -45,7 +45,7 @@ def test_the_dev_sample_is_the_first_whole_query_questions(trajectories_dir, mus
 
 
 def test_score_judges_generated_sql_by_execution_with_record_f1(monkeypatch, trajectories_dir, music_databases):
-    import t2s_pipeline.evaluation.generate as generate
+    import t2s_pipeline.modeling.generate as generate
 
     items = load_selection_items(trajectories_dir / "dev.jsonl", music_databases, limit=2)
     golds = [i.gold_sql for i in items]  # count(*) and count(DISTINCT country)

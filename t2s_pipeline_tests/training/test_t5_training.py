@@ -73,7 +73,7 @@ def test_evaluation_generates_with_five_beams_and_merge_writes_a_plain_t5(run, r
     import torch
     from transformers import AutoModelForSeq2SeqLM
 
-    from t2s_pipeline.evaluation.generate import load_model
+    from t2s_pipeline.modeling.generate import load_model
     from t2s_pipeline.evaluation.report import evaluate
     from t2s_pipeline.training.merge import merge_adapter
 

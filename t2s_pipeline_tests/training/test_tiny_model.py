@@ -9,7 +9,7 @@ import random
 import pytest
 
 from t2s_pipeline.training.tiny_model import IM_END, IM_START, PAD, packed_rows, train_tokenizer
-from t2s_pipeline.training.tokenize import has_generation_markers
+from t2s_pipeline.modeling.tokenize import has_generation_markers
 from t2s_pipeline_tests.training import tiny
 
 TEXTS = [

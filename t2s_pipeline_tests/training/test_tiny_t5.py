@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from t2s_pipeline.training.base_model import TINY_T5, architecture, is_encoder_decoder, prepare_base_model
+from t2s_pipeline.modeling.model_folder import architecture, is_encoder_decoder
+from t2s_pipeline.training.base_model import TINY_T5, prepare_base_model
 from t2s_pipeline.training.tiny_t5 import SENTINELS, prefix_lm, span_corruption
 
 

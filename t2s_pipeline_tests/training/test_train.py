@@ -10,7 +10,8 @@ import pytest
 from t2s_pipeline.records import read_jsonl
 from t2s_pipeline.training.config import TrainConfig
 from t2s_pipeline.training.pipes import _LocalPipes
-from t2s_pipeline.training.train import IGNORE_INDEX, pad_collator, train
+from t2s_pipeline.modeling.tokenize import IGNORE_INDEX
+from t2s_pipeline.training.train import pad_collator, train
 
 STEPS = 5
 
@@ -142,7 +143,7 @@ def test_throughput_figures_are_reported(trained):
 def test_batch_token_stats_count_pads_and_padding_free_has_none():
     from transformers import DataCollatorWithFlattening
 
-    from t2s_pipeline.training.train import batch_token_stats
+    from t2s_pipeline.training.run_figures import batch_token_stats
 
     rows = [{"input_ids": [1, 2, 3, 4], "attention_mask": [1, 1, 1, 1], "labels": [1, 2, 3, 4]},
             {"input_ids": [5], "attention_mask": [1], "labels": [5]}]

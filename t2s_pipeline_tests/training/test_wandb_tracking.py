@@ -12,7 +12,8 @@ import yaml
 from t2s_pipeline_tests.training.tiny import LORA_ADAPTER_UPSTREAM as UPSTREAM
 from t2s_pipeline.assets.lora_adapter import lora_adapter
 from t2s_pipeline.resources.launcher import AccelerateLauncher
-from t2s_pipeline.resources.storage import DirectoryIOManager, _S3Store, current_version_path
+from t2s_pipeline.resources.s3_store import S3Store
+from t2s_pipeline.resources.storage import DirectoryIOManager, current_version_path
 from t2s_pipeline.resources.tracking import WandbTracking
 from t2s_pipeline_tests.resources.rclone_s3 import BUCKET, s3  # noqa: F401 (s3: a fixture)
 
@@ -75,7 +76,7 @@ def test_a_two_process_run_logs_one_offline_wandb_run_and_uploads_complete_check
     (tmp_path / "raw" / "databases").mkdir(parents=True)
     for key, folder in (("base_model", tiny_base_dir), ("tokenized_splits", tokenized_dir),
                         ("trajectories", trajectories_dir), ("raw_benchmarks", tmp_path / "raw")):
-        _S3Store(url).publish([key], folder, "upstream0", 3, None, None)
+        S3Store(url).publish([key], folder, "upstream0", 3, None, None)
     preset = tmp_path / "recipe.yaml"
     preset.write_text(yaml.safe_dump({"model": "tiny", "training": RECIPE}))
     monkeypatch.setenv("T2S_STORAGE", url)

@@ -103,7 +103,7 @@ def tiny_base_dir(tmp_path_factory) -> Path:
 
 def tokenized_dir(tmp_path_factory) -> Path:
     if "tok" not in _CACHE:
-        from t2s_pipeline.training.tokenize import tokenize_splits
+        from t2s_pipeline.modeling.tokenize import tokenize_splits
 
         out = tmp_path_factory.mktemp("tokenized")
         tokenize_splits(trajectories_dir(tmp_path_factory), tiny_base_dir(tmp_path_factory), out,
@@ -129,7 +129,7 @@ def tiny_t5_dir(tmp_path_factory) -> Path:
 
 def t5_tokenized_dir(tmp_path_factory) -> Path:
     if "t5tok" not in _CACHE:
-        from t2s_pipeline.training.tokenize import tokenize_splits
+        from t2s_pipeline.modeling.tokenize import tokenize_splits
 
         out = tmp_path_factory.mktemp("t5_tokenized")
         tokenize_splits(trajectories_dir(tmp_path_factory), tiny_t5_dir(tmp_path_factory), out,

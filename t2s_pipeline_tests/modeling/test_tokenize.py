@@ -9,7 +9,7 @@ import pytest
 
 from t2s_pipeline.records import read_json, read_jsonl, write_jsonl
 from t2s_pipeline.training.tiny_model import CHAT_TEMPLATE, IM_END
-from t2s_pipeline.training.tokenize import (
+from t2s_pipeline.modeling.tokenize import (
     IGNORE_INDEX, has_generation_markers, hf_messages, tokenize_batch, tokenize_sample, tokenize_splits,
 )
 from t2s_pipeline_tests.training import tiny
@@ -168,7 +168,7 @@ def test_every_assistant_turn_of_a_tool_call_sample_is_learned(tokenizer, marker
 def test_a_large_split_tokenized_by_worker_processes_equals_one_process(tiny_base_dir, tmp_path, monkeypatch):
     from datasets import load_from_disk
 
-    from t2s_pipeline.training import tokenize
+    from t2s_pipeline.modeling import tokenize
 
     traj = tiny.write_trajectories(tmp_path / "traj")
     write_jsonl(traj / "train.jsonl", list(read_jsonl(traj / "train.jsonl")) * 3)

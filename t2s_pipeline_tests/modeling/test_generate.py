@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from t2s_pipeline.evaluation import generate
-from t2s_pipeline.evaluation.generate import generate_sql, load_model, masked_loss, masked_losses
+from t2s_pipeline.modeling import generate
+from t2s_pipeline.modeling.generate import generate_sql, load_model, masked_loss, masked_losses
 from t2s_pipeline_tests.training import tiny
 
 
@@ -65,7 +65,7 @@ def test_masked_loss_is_finite_and_close_to_uniform_for_an_untrained_model(model
 
 
 def test_generation_stops_at_the_end_of_turn_token(model_and_tokenizer):
-    from t2s_pipeline.evaluation.generate import stop_token_ids
+    from t2s_pipeline.modeling.generate import stop_token_ids
 
     model, tokenizer = model_and_tokenizer
     stops = stop_token_ids(tokenizer)
@@ -92,7 +92,7 @@ def test_beam_search_is_an_option(model_and_tokenizer):
 
 
 def test_incremental_mode_asks_one_operator_at_a_time(monkeypatch):
-    from t2s_pipeline.evaluation import generate
+    from t2s_pipeline.modeling import generate
     from t2s_pipeline.samples.steps import STEP_SYSTEM_PROMPT
 
     script = {0: "FROM singer", 1: "|> WHERE age > 30", 2: "|> SELECT name;"}
@@ -125,7 +125,7 @@ def test_incremental_mode_asks_one_operator_at_a_time(monkeypatch):
 
 
 def test_incremental_mode_runs_on_the_tiny_model(model_and_tokenizer):
-    from t2s_pipeline.evaluation.generate import generate_incremental
+    from t2s_pipeline.modeling.generate import generate_incremental
 
     model, tokenizer = model_and_tokenizer
     out = generate_incremental(model, tokenizer, conversations(2), batch_size=2, max_new_tokens=3, max_steps=2)
@@ -133,7 +133,7 @@ def test_incremental_mode_runs_on_the_tiny_model(model_and_tokenizer):
 
 
 def test_per_sample_losses_add_up_to_the_mean(model_and_tokenizer):
-    from t2s_pipeline.evaluation.generate import masked_losses
+    from t2s_pipeline.modeling.generate import masked_losses
 
     model, tokenizer = model_and_tokenizer
     samples = tiny.split_samples()["dev"]
@@ -147,7 +147,7 @@ def test_seq2seq_loss_is_the_models_own_loss_over_the_sql_and_eos(tiny_t5_dir, t
     import torch
 
     from t2s_pipeline.records import read_jsonl
-    from t2s_pipeline.training.tokenize_seq2seq import encode_pairs, source_and_target
+    from t2s_pipeline.modeling.tokenize_seq2seq import encode_pairs, source_and_target
 
     model, tokenizer = load_model(str(tiny_t5_dir))
     samples = list(read_jsonl(trajectories_dir / "test.jsonl"))
@@ -168,7 +168,7 @@ def test_seq2seq_generation_returns_one_reply_per_prompt(tiny_t5_dir):
 
 
 def test_sampling_an_encoder_decoder_model_is_refused_not_misgrouped(tiny_t5_dir):
-    from t2s_pipeline.evaluation.generate import sample_sql
+    from t2s_pipeline.modeling.generate import sample_sql
 
     model, tokenizer = load_model(str(tiny_t5_dir))
     with pytest.raises(ValueError, match="decoder-only models; this model is an encoder-decoder one"):

@@ -6,7 +6,7 @@ import json
 
 from t2s_pipeline.records import read_jsonl, write_jsonl
 from t2s_pipeline.samples.prompts import encoder_prompt
-from t2s_pipeline.training.tokenize import tokenize_splits
+from t2s_pipeline.modeling.tokenize import tokenize_splits
 
 
 def test_encoder_reads_the_prompt_and_the_decoder_learns_sql_and_eos(t5_tokenized_dir, trajectories_dir,

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from t2s_pipeline.definitions import CHAIN
-from t2s_pipeline.resources import storage
+from t2s_pipeline.resources.s3_store import S3Store
 from t2s_pipeline.resources.storage import DirectoryIOManager, ManifestMissingError, current_version_path, read_manifest
 from t2s_pipeline_tests.resources.rclone_s3 import BUCKET, KEY_ID, SECRET, s3  # noqa: F401 (s3: a fixture)
 
@@ -84,7 +84,7 @@ def test_server_lost_mid_upload_fails_clearly_and_readers_never_see_a_partial_ve
     good = current_version_path(url, "golden_pairs")
     assert (good / "part-0.jsonl").read_text() == "good-0"
 
-    real_init = storage._S3Store.__init__
+    real_init = S3Store.__init__
     uploaded = []
 
     def stop_after_two_files(self, url, storage_options=None):
@@ -99,7 +99,7 @@ def test_server_lost_mid_upload_fails_clearly_and_readers_never_see_a_partial_ve
 
         self.fs.put_file = put_file
 
-    monkeypatch.setattr(storage._S3Store, "__init__", stop_after_two_files)
+    monkeypatch.setattr(S3Store, "__init__", stop_after_two_files)
     started = time.monotonic()
     failed = run("partial", raise_on_error=False)
     assert not failed.success and time.monotonic() - started < 60
@@ -107,7 +107,7 @@ def test_server_lost_mid_upload_fails_clearly_and_readers_never_see_a_partial_ve
     message = str(failure.event_specific_data.error.to_string())
     assert "asset 'golden_pairs': storing to s3://t2s/faults failed" in message
     assert "the previous version stays current" in message
-    monkeypatch.setattr(storage._S3Store, "__init__", real_init)
+    monkeypatch.setattr(S3Store, "__init__", real_init)
     assert len(uploaded) == 2 and s3.process is None  # the server really went away mid-upload
 
     s3.start()
@@ -166,7 +166,7 @@ def test_io_manager_configured_from_a_dagster_aws_s3_resource_round_trips(s3, tm
     """No AWS variables at all: endpoint, region and keys come from the S3Resource (keys as dg.EnvVar)."""
     from dagster_aws.s3 import S3Resource
 
-    from t2s_pipeline.resources.s3_storage import S3DirectoryIOManager
+    from t2s_pipeline.resources.s3_io_manager import S3DirectoryIOManager
 
     for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
         monkeypatch.delenv(name)

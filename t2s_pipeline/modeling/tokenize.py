@@ -235,10 +235,10 @@ def tokenize_splits(trajectories_dir: str | Path, model_dir: str | Path, out_dir
     from datasets import DatasetDict
     from transformers import AutoTokenizer
 
-    from t2s_pipeline.training.base_model import is_encoder_decoder
+    from t2s_pipeline.modeling.model_folder import is_encoder_decoder
 
     if is_encoder_decoder(model_dir):  # T5: prompt to the encoder, SQL to the decoder
-        from t2s_pipeline.training.tokenize_seq2seq import tokenize_seq2seq_splits
+        from t2s_pipeline.modeling.tokenize_seq2seq import tokenize_seq2seq_splits
 
         return tokenize_seq2seq_splits(trajectories_dir, model_dir, out_dir, max_length=max_length, log=log)
     start = time.monotonic()

@@ -1,4 +1,4 @@
-"""Constrained decoding: literals from the question, names from the database (evaluation/constrained.py)."""
+"""Constrained decoding: literals from the question, names from the database (modeling/constrained.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import sqlite3
 
 import torch
 
-from t2s_pipeline.evaluation.constrained import QueryState, SqlConstraint, SqlContext, sql_contexts
-from t2s_pipeline.evaluation.generate import load_model
+from t2s_pipeline.modeling.constrained import QueryState, SqlConstraint
+from t2s_pipeline.modeling.sql_context import SqlContext, sql_contexts
+from t2s_pipeline.modeling.generate import load_model
 
 TABLES = {"department": ["department_id", "name", "founded_year"],
           "student": ["student_id", "name", "age", "department_id"],

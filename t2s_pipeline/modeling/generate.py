@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from t2s_pipeline.modeling.model_folder import is_full_model
+
 _SQL_BLOCK = re.compile(r"```(?:sqlite|sql)?\s*(.*?)(?:```|$)", re.DOTALL | re.IGNORECASE)
 # End-of-turn tokens of the common chat templates (ChatML/Qwen, Llama 3, Gemma, Phi-3, Mistral).
 END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "</s>", "<|endoftext|>")
@@ -47,14 +49,6 @@ def load_model(model_dir: str, adapter_dir: str | None = None):
         model = PeftModel.from_pretrained(model, adapter_dir)
     model.eval()
     return model, tokenizer
-
-
-def is_full_model(folder) -> bool:
-    """A folder of a whole model (config.json, no adapter_config.json): what full fine-tuning saves."""
-    from pathlib import Path
-
-    folder = Path(folder)
-    return (folder / "config.json").is_file() and not (folder / "adapter_config.json").is_file()
 
 
 def is_seq2seq(model) -> bool:
@@ -144,7 +138,7 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
         if contexts is not None:
             from transformers import LogitsProcessorList
 
-            from t2s_pipeline.evaluation.constrained import SqlConstraint
+            from t2s_pipeline.modeling.constrained import SqlConstraint
 
             options["logits_processor"] = LogitsProcessorList([SqlConstraint(
                 tokenizer, contexts[i : i + batch_size], batch["input_ids"].shape[1], samples or num_beams,
@@ -237,7 +231,7 @@ def masked_losses(model, tokenizer, samples: list[dict], batch_size: int = 16) -
     if is_seq2seq(model):
         return _seq2seq_losses(model, tokenizer, samples, batch_size)
 
-    from t2s_pipeline.training.tokenize import IGNORE_INDEX, tokenize_batch
+    from t2s_pipeline.modeling.tokenize import IGNORE_INDEX, tokenize_batch
 
     rows = tokenize_batch(tokenizer, samples)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -269,8 +263,8 @@ def masked_loss(model, tokenizer, samples: list[dict], batch_size: int = 16) -> 
 def _seq2seq_losses(model, tokenizer, samples: list[dict], batch_size: int) -> list[tuple[float, int]]:
     import torch
 
-    from t2s_pipeline.training.tokenize import IGNORE_INDEX
-    from t2s_pipeline.training.tokenize_seq2seq import encode_pairs, source_and_target
+    from t2s_pipeline.modeling.tokenize import IGNORE_INDEX
+    from t2s_pipeline.modeling.tokenize_seq2seq import encode_pairs, source_and_target
 
     pairs = [source_and_target(s) or ("", "") for s in samples]
     rows = encode_pairs(tokenizer, pairs)
