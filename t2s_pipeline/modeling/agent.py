@@ -129,7 +129,7 @@ def _take_turn(run: AgentRun, reply: dict, toolbox: ToolBox) -> None:
         return
     calls = reply.get("tool_calls") or []
     if not calls:
-        from t2s_pipeline.evaluation.generate import extract_sql
+        from t2s_pipeline.modeling.generate import extract_sql
 
         content = reply.get("content") or ""
         run.messages.append({"role": "assistant", "content": content})

@@ -62,12 +62,12 @@ def parse_reply(text: str, response_template: dict | None, prompt: str = "", too
 
 
 class LocalBackend:
-    """A loaded causal LM (evaluation/generate.load_model): batched greedy turns with left padding, stopping at
+    """A loaded causal LM (modeling/generate.load_model): batched greedy turns with left padding, stopping at
     the template's end-of-turn token, as the single-turn evaluation generates."""
 
     def __init__(self, model, tokenizer, batch_size: int = 16, max_new_tokens: int = 256,
                  response_template: dict | None = None):
-        from t2s_pipeline.evaluation.generate import is_seq2seq
+        from t2s_pipeline.modeling.generate import is_seq2seq
 
         if is_seq2seq(model):
             raise ValueError("the agent needs a decoder-only chat model; this one is an encoder-decoder model")
@@ -78,7 +78,7 @@ class LocalBackend:
     def reply(self, conversations: list[list[dict]], tools: list[dict]) -> list[dict]:
         import torch
 
-        from t2s_pipeline.evaluation.generate import stop_token_ids
+        from t2s_pipeline.modeling.generate import stop_token_ids
 
         tok = self.tokenizer
         tok.padding_side = "left"

@@ -31,7 +31,8 @@ def prepare_model_folder(model_dir: str | Path, out_dir: str | Path, adapter_dir
     """The folder to serve (see the module docstring); out_dir is created (it must not hold files)."""
     from transformers import AutoTokenizer, GenerationConfig
 
-    from t2s_pipeline.evaluation.generate import is_full_model, load_model, stop_token_ids
+    from t2s_pipeline.modeling.generate import load_model, stop_token_ids
+    from t2s_pipeline.modeling.model_folder import is_full_model
     from t2s_pipeline.modeling.agent_backends import response_template_for
 
     out = Path(out_dir)

@@ -21,7 +21,7 @@ def tool_model(tmp_path_factory):
     from t2s_pipeline.samples.tools import TOOLS, ToolBox, tool_call_sample
     from t2s_pipeline.sql.schema import read_sqlite_schema
     from t2s_pipeline.training.tiny_model import CHAT_TEMPLATE, TinyModelConfig, build_model, train_tokenizer
-    from t2s_pipeline.training.tokenize import hf_messages, tokenize_sample
+    from t2s_pipeline.modeling.tokenize import hf_messages, tokenize_sample
     from transformers.utils.chat_template_utils import render_jinja_template
 
     root = tmp_path_factory.mktemp("tool_model")

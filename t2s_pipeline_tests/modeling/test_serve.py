@@ -42,7 +42,7 @@ def served(folder):
 def in_process(model_dir, questions):
     import torch
 
-    from t2s_pipeline.evaluation.generate import load_model
+    from t2s_pipeline.modeling.generate import load_model
 
     model, tokenizer = load_model(str(model_dir))
     threads = torch.get_num_threads()
