@@ -43,3 +43,11 @@ def t5_tokenized_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def music_databases(tmp_path_factory):
     return tiny.music_databases(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def tool_model(tmp_path_factory):
+    """(model folder, music database, schema): a tiny model trained on tool-calling conversations."""
+    from t2s_pipeline_tests.modeling import tool_model as built
+
+    return built.tool_model(tmp_path_factory)

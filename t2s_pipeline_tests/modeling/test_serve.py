@@ -12,7 +12,7 @@ import pytest
 from t2s_pipeline.modeling.agent import AgentQuestion, run_agent
 from t2s_pipeline.modeling.agent_backends import LocalBackend, OpenAIBackend, response_template_for
 from t2s_pipeline.modeling.serve import free_port, prepare_model_folder, serve_command, serve_env, wait_until_up
-from t2s_pipeline_tests.modeling.conftest import TRAIN_QUESTIONS
+from t2s_pipeline_tests.modeling.tool_model import TRAIN_QUESTIONS
 from t2s_pipeline_tests.training import tiny
 
 

@@ -1,30 +1,35 @@
-"""A tiny model trained on tool-calling conversations (the `tool_call` samples) about the music database."""
+"""A tiny model trained on tool-calling conversations (the `tool_call` samples) about the music database, built
+once per session (the root conftest's `tool_model` fixture)."""
 
 from __future__ import annotations
 
 import sqlite3
 
-import pytest
-
 from t2s_pipeline_tests.training import tiny
 
 TRAIN_QUESTIONS = 4  # questions 0-3 trained on; the rest are held out
 TOOL_MODEL_STEPS = 120  # the trained questions come out right, most held-out ones call tools and answer
+_CACHE: dict = {}
 
 
-@pytest.fixture(scope="session")
 def tool_model(tmp_path_factory):
     """(model folder, music database, its schema): a 0.2 M-parameter Llama whose tokenizer is trained on the
     rendered conversations, fully fine-tuned on 4 of them (about 25 s on one thread)."""
+    if "model" not in _CACHE:
+        _CACHE["model"] = _build(tmp_path_factory.mktemp("tool_model"))
+    return _CACHE["model"]
+
+
+def _build(root):
     import torch
 
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    from t2s_pipeline.modeling.tokenize import hf_messages, tokenize_sample
     from t2s_pipeline.samples.tools import TOOLS, ToolBox, tool_call_sample
     from t2s_pipeline.sql.schema import read_sqlite_schema
     from t2s_pipeline.training.tiny_model import CHAT_TEMPLATE, TinyModelConfig, build_model, train_tokenizer
-    from t2s_pipeline.modeling.tokenize import hf_messages, tokenize_sample
-    from transformers.utils.chat_template_utils import render_jinja_template
 
-    root = tmp_path_factory.mktemp("tool_model")
     db = root / "music.sqlite"
     with sqlite3.connect(db) as conn:
         conn.execute(tiny.SCHEMA.rstrip(";"))
