@@ -161,16 +161,19 @@ def tool_prompt_messages(question: str, evidence: str = "") -> list[dict]:
     return [{"role": "system", "content": TOOL_SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
-def tool_call_sample(pair: dict, toolbox: ToolBox, answer: str, answer_kind: str) -> dict:
-    """The agent conversation for one pair, ending in `answer` (its validated SQL or pipe SQL)."""
+def tool_call_sample(pair: dict, toolbox: ToolBox, answer: str, answer_kind: str,
+                     near_miss: str | None = None) -> dict:
+    """The agent conversation for one pair, ending in `answer` (its validated SQL or pipe SQL). With near_miss
+    (a repair, samples/repairs.py), the first query run is that one, its turn marked "train": false (shown,
+    not learned), and then the answer is run."""
     messages = tool_prompt_messages(pair["question"], pair.get("evidence", ""))
     counter = iter(range(1, 100))
 
-    def turn(calls: list[tuple[str, dict]]) -> None:
+    def turn(calls: list[tuple[str, dict]], learned: bool = True) -> None:
         ids = [f"call_{next(counter)}" for _ in calls]
         messages.append({"role": "assistant", "content": "", "tool_calls": [
             {"id": i, "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
-            for i, (name, args) in zip(ids, calls)]})
+            for i, (name, args) in zip(ids, calls)], **({} if learned else {"train": False})})
         for i, (name, args) in zip(ids, calls):
             messages.append({"role": "tool", "tool_call_id": i, "name": name, "content": toolbox.run(name, args)})
 
@@ -178,6 +181,8 @@ def tool_call_sample(pair: dict, toolbox: ToolBox, answer: str, answer_kind: str
     turn([("list_tables", {})])
     turn([("describe_table", {"table": t}) for t in tables])
     turn([("sample_rows", {"table": tables[0], "limit": SAMPLE_ROWS})])
+    if near_miss is not None:
+        turn([("execute_sql", {"sql": near_miss})], learned=False)
     turn([("execute_sql", {"sql": answer})])
     messages.append({"role": "assistant", "content": answer})
     return {
@@ -186,6 +191,6 @@ def tool_call_sample(pair: dict, toolbox: ToolBox, answer: str, answer_kind: str
         "meta": {
             "id": pair["id"], "db_id": pair["db_id"], "benchmark": pair["benchmark"],
             "difficulty": pair.get("difficulty"), "gold_sql": pair["gold_sql"], "pipe_sql": pair.get("pipe_sql"),
-            "kind": "tool_call", "answer": answer_kind, "step": 1, "steps": 1,
+            "kind": "tool_call" if near_miss is None else "repair", "answer": answer_kind, "step": 1, "steps": 1,
         },
     }
