@@ -21,7 +21,10 @@ class AgentEvalConfig(dg.Config):
                           "tools (list_tables, describe_table, sample_rows, execute_sql) until it answers, beside "
                           "its single-turn figure: report.json `agent`, conversations.jsonl (decoder-only models).")
     mode: str = Field(default="tools", description="tools: the tool conversations the `tool_call` and `repair` "
-                      "samples teach. (incremental, one pipe operator a turn, is not built yet.)")
+                      "samples teach; incremental: one pipe operator a turn from the pipe step prompt, each query so "
+                      "far run in the sandbox (pipe-trained models).")
+    show_rows: bool = Field(default=False, description="incremental: show what the query so far returned in the "
+                            "next prompt (the step samples never did).")
     max_turns: int = Field(default=8, ge=1, description="Assistant turns per question before no_prediction.")
     wall_s: float = Field(default=120.0, gt=0, description="Seconds per question before timeout.")
     tool_timeout_s: float = Field(default=2.0, gt=0, description="Seconds each execute_sql may run.")
@@ -91,7 +94,7 @@ def agent_settings(config: AgentEvalConfig, batch_size: int):
     from t2s_pipeline.evaluation.agent_eval import AgentSettings
 
     return AgentSettings(config.mode, config.max_turns, config.wall_s, config.tool_timeout_s, config.max_new_tokens,
-                         batch_size)
+                         batch_size, config.show_rows)
 
 
 def report_metadata(report: dict, out: Path) -> dict:

@@ -21,7 +21,7 @@ class MergedModelConfig(dg.Config):
 
 
 @dg.asset(
-    code_version="2",
+    code_version="3",
     group_name="training",
     kinds={"pytorch", "huggingface", "safetensors"},
     description="The best adapter that passed eval_report's gate (SFT's or RL's, by execution accuracy) merged "

@@ -1,8 +1,9 @@
 """Each model scored as an agent (modeling/agent.py) beside its single-turn figure, on the same questions.
 
-The agent answers every test question by calling the training tools on the question's database (the
-tool conversations' prompt: no schema, the tools show it), greedy, within the turn and wall-time
-limits. Its final query is judged like a single-turn one (the test suite when there is one). Reported
+Mode `tools`: the agent answers every test question by calling the training tools on the question's
+database (the tool conversations' prompt: no schema, the tools show it). Mode `incremental`: it writes
+one pipe operator a turn from the pipe step prompt (modeling/agent_incremental.py), each query so far
+run in the sandbox. Greedy, within the turn and wall-time limits. Its final query is judged like a single-turn one (the test suite when there is one). Reported
 per model: agent execution accuracy, status counts, turns and tool calls per question, where the time
 went (generating vs running tools), repairs (a first execute_sql query judged wrong, a final query
 judged right) and the paired comparison agent vs single-turn (evaluation/metrics.paired_comparison).
@@ -35,13 +36,11 @@ class AgentSettings:
     tool_timeout_s: float = 2.0
     max_new_tokens: int = 256
     batch_size: int = 16
+    show_rows: bool = False  # incremental mode: show what the query so far returned in the next prompt
 
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"agent mode must be one of {MODES}, got {self.mode!r}")
-        if self.mode == "incremental":
-            raise ValueError("agent mode 'incremental' is not built yet: eval_report's `incremental: true` asks "
-                             "pipe-trained models for one operator at a time without tools; use mode 'tools'")
         AgentLimits(self.max_turns, self.wall_s, self.tool_timeout_s)  # refuses bad limits
 
 
@@ -75,8 +74,15 @@ def evaluate_agents(base_model_dir, models: list[tuple[str, object]], samples: l
     for name, adapter in models:
         start = time.monotonic()
         model, tokenizer = load_model(str(base_model_dir), str(adapter) if adapter else None)
-        runs = run_agent(questions, LocalBackend(model, tokenizer, settings.batch_size, settings.max_new_tokens),
-                         limits)
+        backend = LocalBackend(model, tokenizer, settings.batch_size, settings.max_new_tokens)
+        if settings.mode == "incremental":
+            from t2s_pipeline.modeling.agent_incremental import run_incremental
+
+            runs = run_incremental([q.id for q in questions],
+                                   [[m for m in s["messages"] if m["role"] != "assistant"] for s in samples],
+                                   [(q.db_path, q.schema) for q in questions], backend, limits, settings.show_rows)
+        else:
+            runs = run_agent(questions, backend, limits)
         del model
         seconds = time.monotonic() - start
         gold = [s["meta"]["gold_sql"] for s in samples]

@@ -128,8 +128,8 @@ class OpenAIBackend:
 
         try:
             response = self.client.chat.completions.create(
-                model=self.model, messages=renderable(conversation), tools=tools, temperature=0.0,
-                max_tokens=self.max_new_tokens)
+                model=self.model, messages=renderable(conversation), temperature=0.0, max_tokens=self.max_new_tokens,
+                **({"tools": tools} if tools else {}))
         except openai.OpenAIError as e:
             return {"error": f"{type(e).__name__}: {e}"}
         message = response.choices[0].message

@@ -80,7 +80,20 @@ def test_agent_questions_carry_the_question_evidence_and_schema(trajectories_dir
 def test_bad_agent_settings_are_refused():
     with pytest.raises(ValueError, match="mode must be one of"):
         AgentSettings(mode="chat")
-    with pytest.raises(ValueError, match="not built yet"):
-        AgentSettings(mode="incremental")
+    assert AgentSettings(mode="incremental").mode == "incremental"
     with pytest.raises(ValueError, match="positive"):
         AgentSettings(max_turns=0)
+
+
+def test_the_incremental_mode_writes_one_operator_a_turn(tmp_path, tiny_base_dir, tool_model, trained_questions,
+                                                         music_raw):
+    model_dir, _, _ = tool_model
+    out = tmp_path / "report"
+    report = evaluate(tiny_base_dir, model_dir, trained_questions, music_raw, out, max_new_tokens=8, plots=False,
+                      log=lambda m: None, agent=AgentSettings(mode="incremental", max_turns=3, max_new_tokens=8))
+    rows = [json.loads(line) for line in (out / "conversations.jsonl").read_text().splitlines()]
+    assert report["agent"]["settings"]["mode"] == "incremental" and len(rows) == 4
+    for r in rows:
+        assert r["messages"][0]["content"].startswith("You write a SQLite query in pipe syntax")
+        assert "Query so far:\n(empty)" in r["messages"][1]["content"] and r["first_sql"] is None
+        assert 1 <= r["turns"] <= 3 and r["tool_calls"] == sum(m["role"] == "tool" for m in r["messages"])

@@ -125,8 +125,9 @@ def test_the_agent_config_and_its_metadata(tmp_path):
     assert EvalReportConfig().agent.enabled is False and agent_settings(EvalReportConfig().agent, 16) is None
     settings = agent_settings(AgentEvalConfig(enabled=True, max_turns=5), 8)
     assert (settings.mode, settings.max_turns, settings.batch_size) == ("tools", 5, 8)
-    with pytest.raises(ValueError, match="not built yet"):
-        agent_settings(AgentEvalConfig(enabled=True, mode="incremental"), 8)
+    assert agent_settings(AgentEvalConfig(enabled=True, mode="incremental", show_rows=True), 8).show_rows is True
+    with pytest.raises(ValueError, match="mode must be one of"):
+        agent_settings(AgentEvalConfig(enabled=True, mode="chat"), 8)
     report = {**fake_report(0.5), "ex_gain": 0.5, "agent": {"settings": {}, "fine_tuned": {
         "execution_accuracy": 0.75, "turns_per_question": 4.5, "repairs": 3}}}
     for name in ("base", "fine_tuned"):
