@@ -22,11 +22,22 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from t2s_pipeline.modeling.generate import (
-    extract_sql, generate_incremental, generate_sql, load_model, masked_losses, sample_sql,
-)
+from t2s_pipeline.evaluation.agent_eval import agent_markdown, evaluate_agents
 from t2s_pipeline.evaluation.metrics import (
-    breakdown_all, canonical_sql, exact_match, paired_comparison, rate, spider_hardness,
+    breakdown_all,
+    canonical_sql,
+    exact_match,
+    paired_comparison,
+    rate,
+    spider_hardness,
+)
+from t2s_pipeline.modeling.generate import (
+    extract_sql,
+    generate_incremental,
+    generate_sql,
+    load_model,
+    masked_losses,
+    sample_sql,
 )
 from t2s_pipeline.records import read_jsonl, write_json, write_jsonl
 from t2s_pipeline.samples.prompts import sample_template
@@ -222,8 +233,6 @@ def evaluate(
             log(f"{after} against {before}: {c['answers_changed']} answers changed, {c['fixed']} fixed, "
                 f"{c['broken']} broken (sign test p = {c['p_value']})")
     if agent is not None:
-        from t2s_pipeline.evaluation.agent_eval import evaluate_agents
-
         report["agent"] = evaluate_agents(base_model_dir, models, samples, raw_dir, databases,
                                           {name: (verdict_of(name), predicted[name]) for name in names}, out_dir,
                                           agent, protocol, timeout_s, workers, log)
@@ -241,12 +250,8 @@ def evaluate(
     report["seconds"] = round(time.monotonic() - start, 1)
     write_json(out_dir / "report.json", report)
     write_jsonl(out_dir / "predictions.jsonl", predictions)
-    markdown = render_markdown(report, predictions)
-    if "agent" in report:
-        from t2s_pipeline.evaluation.agent_eval import agent_markdown
-
-        markdown += agent_markdown(report["agent"])
-    (out_dir / "report.md").write_text(markdown)
+    agent_md = agent_markdown(report["agent"]) if "agent" in report else ""
+    (out_dir / "report.md").write_text(render_markdown(report, predictions) + agent_md)
     return report
 
 
@@ -387,5 +392,5 @@ def render_markdown(report: dict, predictions: list[dict]) -> str:
         lines.append(f"| {cell(row['question'])} | {pred} | {row['reason']} "
                      f"| `{cell(row.get('gold_sql'))}` |")
     if report.get("plots"):
-        lines += ["", "## Plots", ""] + [f"- {name}: `{file}`" for name, file in report["plots"].items()]
+        lines += ["", "## Plots", ""] + [f"![{name.replace('_', ' ')}]({file})\n" for name, file in report["plots"].items()]
     return "\n".join(lines) + "\n"
