@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from t2s_pipeline_tests.browser import screenshot
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
   ... on LaunchRunSuccess { run { runId status } } ... on PythonError { message }
@@ -26,8 +28,8 @@ RUN_STATUS = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } }
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 EVAL_REPORT_EVENTS = """{ assetOrError(assetKey: {path: ["eval_report"]}) { ... on Asset {
   assetMaterializations(limit: 1) { metadataEntries { label } } } } }"""
-# The whole chain as one graph (the full_chain job), every asset visible: what the README links to.
-FULL_CHAIN_LINEAGE = "/locations/t2s_pipeline/jobs/full_chain"
+# The global lineage with its three groups expanded: the README's link, every asset of the chain visible.
+FULL_CHAIN_LINEAGE = "/asset-groups?expanded=global@global:data,global@global:training,global@global:evaluation"
 
 
 def free_port() -> int:
@@ -100,15 +102,6 @@ def record_an_eval_report(storage: Path, home: Path, inputs: dict[str, Path]) ->
     assert result.success
 
 
-def screenshot(chromium: str, url: str, shot: Path, profile: Path) -> None:
-    subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={profile}", "--window-size=1400,900", "--virtual-time-budget=15000",
-         f"--screenshot={shot}", url], check=True, timeout=120, capture_output=True)
-    assert shot.is_file() and shot.stat().st_size > 10_000
-
-
 def test_ui_launches_the_data_half_and_shows_the_chain_and_the_eval_report(
         tmp_path, tiny_base_dir, trajectories_dir, lora_adapter_dir, raw_dir):
     dg_bin = Path(sys.executable).with_name("dg")
@@ -173,7 +166,7 @@ def test_ui_launches_the_data_half_and_shows_the_chain_and_the_eval_report(
         shots = {"ui-data-lineage.png": f"http://127.0.0.1:{port}{FULL_CHAIN_LINEAGE}",
                  "ui-eval-report.png": f"http://127.0.0.1:{port}/assets/eval_report"}
         for name, url in shots.items():
-            screenshot(chromium, url, tmp_path / name, tmp_path / "chromium")
+            assert screenshot(chromium, url, tmp_path / name, tmp_path / f"chromium-{name}").stat().st_size > 10_000
         if target := os.environ.get("T2S_UI_SCREENSHOTS"):  # e.g. docs, for the README
             for name in shots:
                 shutil.copy(tmp_path / name, Path(target) / name)

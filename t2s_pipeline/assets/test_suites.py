@@ -15,7 +15,8 @@ from t2s_pipeline.sql.test_suite import SuiteConfig, generate_suites
 
 class SuitesConfig(dg.Config):
     max_variants: int = Field(default=SuiteConfig.max_variants, ge=0, description=(
-        "Variant databases kept per database, besides the original (each adds one run per prediction)."))
+        "Variant databases kept per database at most, besides the original (each adds one run per prediction); "
+        "a suite stops growing earlier once a held-out quarter of the mutants stops being killed."))
     candidates: int = Field(default=SuiteConfig.candidates, ge=0, description=(
         "Candidate variants generated per database; distillation keeps the ones that kill the most mutants."))
     mutants_per_query: int = Field(default=SuiteConfig.mutants_per_query, ge=0, description=(

@@ -12,7 +12,8 @@ also gives the accuracy on the questions whose database exists.
 Test suites: a prediction is correct only if it matches the gold on every database of its suite
 (sql/judge.py). The suite of a db_id is every DBDIR/<db_id>/<db_id>*.sqlite (the official Spider
 test-suite layout: <db_id>.sqlite is the original), plus, with --suite DIR (a `test_suites` asset
-folder), DIR/<db_id>/variant-*.sqlite. The summary then also gives the execution accuracy on the
+folder), DIR/<db_id>/variant-*.sqlite; a db_id DIR has no variants for gets a warning. The summary then
+also gives how many questions were judged on the original database alone, the execution accuracy on the
 original database alone and how many predictions it scored correct that the suite scored wrong.
 
 Prints the Spider evaluator's table (count and execution accuracy by hardness: easy, medium, hard,
@@ -92,6 +93,17 @@ def score(gold: list[tuple[str, str]], preds: list[str], db_dir: Path, protocol:
     return records
 
 
+def warn_missing_variants(gold: list[tuple[str, str]], suite_dir: Path) -> None:
+    """A warning per db_id the suite folder has no variants for: its questions are judged on the original alone."""
+    from t2s_pipeline.sql.test_suite_read import has_variants
+
+    questions = Counter(db_id for _, db_id in gold)
+    for db_id in sorted(questions):
+        if not has_variants(suite_dir, db_id):
+            print(f"warning: the test suite folder {suite_dir} has no variants for {db_id}: its {questions[db_id]} "
+                  f"question(s) are judged on the original database alone", file=sys.stderr)
+
+
 def summary_table(records: list[dict], field: str = "correct", title: str = "EXECUTION ACCURACY",
                   row_name: str = "execution") -> str:
     """The Spider evaluator's table (its print_formated_s layout): counts and accuracy by hardness."""
@@ -131,6 +143,8 @@ def run_eval(args: argparse.Namespace) -> int:
     if suite_dir is not None and not suite_dir.is_dir():
         print(f"t2s eval: test suite folder not found: {suite_dir}", file=sys.stderr)
         return 2
+    if suite_dir is not None:
+        warn_missing_variants(gold, suite_dir)
     records = score(gold, preds, db_dir, args.protocol, args.timeout, args.workers, cache=not args.no_cache,
                     suite_dir=suite_dir)
     seconds = time.monotonic() - start
@@ -144,12 +158,13 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.exact_match:
         print(summary_table(records, "em", "EXACT MATCH (sqlglot)", "exact match"))
     suite = [r for r in records if "original_correct" in r]
-    if suite:
+    if suite or suite_dir is not None:
         original = sum(bool(r.get("original_correct", r["correct"])) for r in records)
         caught = sum(bool(r["original_correct"]) and not r["correct"] for r in suite)
-        print(f"\ntest suite: {len(suite)} of {len(records)} questions judged on several databases; execution "
-              f"accuracy {sum(r['correct'] for r in records) / len(records):.3f} on the suite, "
-              f"{original / len(records):.3f} on the original database alone; "
+        print(f"\ntest suite: {len(suite)} of {len(records)} questions judged on several databases, "
+              f"{len(records) - len(suite)} on the original database alone; execution "
+              f"accuracy {sum(r['correct'] for r in records) / max(len(records), 1):.3f} on the suite, "
+              f"{original / max(len(records), 1):.3f} on the original database alone; "
               f"{caught} predictions correct on the original database and wrong on the suite")
     reasons = Counter(r["reason"] for r in records)
     print("\nverdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])))
@@ -171,11 +186,11 @@ def run_eval(args: argparse.Namespace) -> int:
 
         from t2s_pipeline.sql.execute import check_query
 
-        from t2s_pipeline.sql.test_suite_read import judges
+        from t2s_pipeline.sql.test_suite_read import clear_caches
 
         orders_top_level.cache_clear()  # the baseline starts cold too
         check_query.cache_clear()
-        judges.cache_clear()
+        clear_caches()
         start = time.monotonic()
         baseline = score(gold, preds, db_dir, args.protocol, args.timeout, workers=1, cache=False, suite_dir=suite_dir)
         base_seconds = time.monotonic() - start

@@ -81,15 +81,17 @@ def gold_failure(gold: ExecResult) -> Verdict:
 
 
 def judge_runs(n_databases: int, gold_on: Callable[[int], ExecResult], pred_on: Callable[[int], ExecResult],
-               ordered: bool, protocol: str = SPIDER, names: Sequence[str] = ()) -> Verdict:
-    """The rule, over databases 0..n-1 (0 the original); gold_on(i) / pred_on(i) run a query on database i."""
+               ordered: bool | Sequence[bool], protocol: str = SPIDER, names: Sequence[str] = ()) -> Verdict:
+    """The rule, over databases 0..n-1 (0 the original); gold_on(i) / pred_on(i) run a query on database i.
+    ordered: whether row order counts, for all databases or one flag per database."""
+    order_on = (lambda i: ordered) if isinstance(ordered, bool) else (lambda i: ordered[i])
     gold = gold_on(0)
     if not gold.ok:
         return gold_failure(gold)
     pred = pred_on(0)
     if not pred.ok:
         return Verdict(False, pred.status, pred.error, original_correct=False)
-    first = compare_runs(gold, pred, ordered, protocol)
+    first = compare_runs(gold, pred, order_on(0), protocol)
     if not first.correct:
         return Verdict(False, first.reason, first.error, first.f1, original_correct=False)
     used = 1
@@ -102,7 +104,7 @@ def judge_runs(n_databases: int, gold_on: Callable[[int], ExecResult], pred_on: 
         pred = pred_on(i)
         if not pred.ok:
             return Verdict(False, pred.status, f"on {where}: {pred.error}", original_correct=True, databases=used)
-        verdict = compare_runs(gold, pred, ordered, protocol)
+        verdict = compare_runs(gold, pred, order_on(i), protocol)
         if not verdict.correct:
             return Verdict(False, verdict.reason, f"differs from the gold on {where}", verdict.f1,
                            original_correct=True, databases=used)
@@ -114,7 +116,8 @@ def judge(pred_sql: str, gold_sql: str, databases: Sequence[str | Path], ordered
           connections: dict[str, sqlite3.Connection] | None = None) -> Verdict:
     """Judge one prediction on `databases` (the original first, then its suite variants, if any).
 
-    ordered: whether row order counts (default: the gold orders its top level). timeout_s: per predicted
+    ordered: whether row order counts (default: the gold orders its top level, except on a suite variant
+    where ties leave the order of its rows open: test_suite_read.orders_on). timeout_s: per predicted
     query; the gold gets GOLD_TIMEOUT_FACTOR times as long. Pipe SQL is read back into SQLite first.
     connections: optional {path: open read-only connection}, reused across calls (a reward loop).
     Never raises for bad SQL: the verdict's reason says what happened.
@@ -128,7 +131,9 @@ def judge(pred_sql: str, gold_sql: str, databases: Sequence[str | Path], ordered
         conn = (connections or {}).get(paths[i])
         return execute_sql(paths[i], sql, timeout_s=limit, max_rows=max_rows, conn=conn)
 
+    if ordered is None:  # the gold's ORDER BY; on a suite variant where ties leave it open, multisets
+        from t2s_pipeline.sql.test_suite_read import orders_on
+
+        ordered = orders_on(paths, gold_sql, orders_top_level(gold_sql))
     return judge_runs(len(paths), lambda i: run(i, gold_sql, timeout_s * GOLD_TIMEOUT_FACTOR),
-                      lambda i: run(i, pred_sql, timeout_s),
-                      orders_top_level(gold_sql) if ordered is None else ordered, protocol,
-                      [Path(p).name for p in paths])
+                      lambda i: run(i, pred_sql, timeout_s), ordered, protocol, [Path(p).name for p in paths])

@@ -5,7 +5,8 @@ mistakes a model makes: a comparison swapped or loosened (> for >=, = for !=), A
 dropped condition, WHERE or HAVING, DISTINCT added or dropped, LIMIT changed or dropped, the
 sort direction flipped, another column of the same type and table, an aggregate swapped (MAX/MIN,
 SUM/AVG, COUNT/COUNT DISTINCT), a LEFT join for an inner one, UNION ALL for UNION, EXCEPT for
-INTERSECT, a dropped GROUP BY key, and a constant replaced by a neighbour or by another value of its
+INTERSECT, a dropped GROUP BY key or another column in its place, COUNT(*) for COUNT(column) and back,
+a LIKE pattern anchored or loosened, and a constant replaced by a neighbour or by another value of its
 column.
 """
 
@@ -75,6 +76,24 @@ def gold_constants(sqls: list[str]) -> dict[str, set]:
     return out
 
 
+def having_thresholds(sqls: list[str]) -> dict[str, list[int]]:
+    """table name (lower case) -> the whole numbers the gold queries' HAVING clauses compare with, for the
+    tables of the SELECTs those HAVING clauses belong to."""
+    out: dict[str, set] = {}
+    for sql in sqls:
+        tree = parse(sql)
+        for having in tree.find_all(exp.Having) if tree is not None else ():
+            numbers = {literal_value(n) for n in having.find_all(exp.Literal) if not n.is_string}
+            numbers = {n for n in numbers if isinstance(n, int) and n > 0}
+            select = having.find_ancestor(exp.Select)
+            if not numbers or select is None:
+                continue
+            for source in [select.args.get("from_"), *(select.args.get("joins") or [])]:
+                if source is not None and isinstance(source.this, exp.Table):
+                    out.setdefault(source.this.name.lower(), set()).update(numbers)
+    return {table: sorted(numbers) for table, numbers in out.items()}
+
+
 def _scope_tables(node: exp.Expr, model: DatabaseModel) -> dict[str, object]:
     """alias or name (lower case) -> model Table, for the tables of the SELECT around node."""
     select = node.find_ancestor(exp.Select)
@@ -116,7 +135,9 @@ def _edits(tree: exp.Expr, model: DatabaseModel, rng: random.Random) -> list[tup
         if isinstance(node, exp.Between):
             edits += [(k, "between", "low"), (k, "between", "high")]
         if isinstance(node, exp.Like) and isinstance(node.expression, exp.Literal):
-            edits.append((k, "like", None))
+            pattern = str(literal_value(node.expression))
+            core = pattern.strip("%")
+            edits += [(k, "like", p) for p in dict.fromkeys((f"{core}%", f"%{core}", f"%{core}%", core)) if p != pattern]
         if isinstance(node, exp.Select):
             edits.append((k, "distinct", None))
             group = node.args.get("group")
@@ -129,7 +150,18 @@ def _edits(tree: exp.Expr, model: DatabaseModel, rng: random.Random) -> list[tup
         if kind in _AGG_SWAPS:
             edits += [(k, "replace_op", other) for other in _AGG_SWAPS[kind]]
         if isinstance(node, exp.Count) and not isinstance(node.this, exp.Star):
-            edits.append((k, "count_distinct", None))
+            edits += [(k, "count_distinct", None), (k, "count_star", None)]
+        if isinstance(node, exp.Count) and isinstance(node.this, exp.Star):
+            by_table = {}  # one qualifier per table: its alias where it has one
+            for alias, t in _scope_tables(node, model).items():
+                if id(t) not in by_table or alias != t.name.lower():
+                    by_table[id(t)] = (alias, t)
+            columns = [(alias, c.name) for alias, t in by_table.values() for c in t.columns]
+            edits += [(k, "count_column", column) for column in rng.sample(columns, min(3, len(columns)))]
+        if isinstance(node, exp.Column) and isinstance(node.parent, exp.Group):
+            table = _column_table(node, model)
+            others = [c.name for c in table.columns if c.name.lower() != node.name.lower()] if table else []
+            edits += [(k, "column", name) for name in rng.sample(others, min(2, len(others)))]
         if isinstance(node, exp.Join) and not node.args.get("side") and node.args.get("on") is not None:
             edits.append((k, "left_join", None))
         if isinstance(node, exp.Union):
@@ -179,9 +211,7 @@ def _apply(node: exp.Expr, kind: str, arg) -> exp.Expr | None:
         return node.replace(exp.GTE(this=col, expression=node.args["low"]) if arg == "low"
                      else exp.LTE(this=col, expression=node.args["high"]))
     elif kind == "like":
-        pattern = literal_value(node.expression)
-        loose = pattern.strip("%") + "%" if pattern.startswith("%") else "%" + str(pattern)
-        node.set("expression", exp.Literal.string(loose))
+        node.set("expression", exp.Literal.string(arg))
     elif kind == "distinct":
         node.set("distinct", None if node.args.get("distinct") else exp.Distinct())
     elif kind == "drop_group":
@@ -198,6 +228,10 @@ def _apply(node: exp.Expr, kind: str, arg) -> exp.Expr | None:
     elif kind == "count_distinct":
         inner = node.this
         node.set("this", inner.expressions[0] if isinstance(inner, exp.Distinct) else exp.Distinct(expressions=[inner]))
+    elif kind == "count_star":
+        node.set("this", exp.Star())
+    elif kind == "count_column":
+        node.set("this", exp.column(arg[1], arg[0]))
     elif kind == "left_join":
         node.set("side", "LEFT")
     elif kind == "union_all":
@@ -248,13 +282,21 @@ def tie_probes(gold_sql: str) -> tuple[tuple[str, int, int | None, bool], ...] |
     (probe, number of sort keys, limit + offset or None, top level). The probe is that SELECT with its
     sort keys put first in its select list and no LIMIT, so equal keys with different rows show up.
     None when the gold takes an arbitrary LIMIT (no ORDER BY) or a probe cannot be made: then no
-    variant can judge the gold safely.
+    variant can judge the gold safely. Also one per SELECT that groups and shows or sorts by a column
+    that is neither grouped nor aggregated (SQLite takes it from any row of the group): (probe, ANY_ROW,
+    None, False), the probe returning the groups where that column holds more than one value.
     """
     tree = parse(gold_sql)
     if tree is None:
         return None
     probes = []
     for select in tree.find_all(exp.Select):
+        try:
+            bare = _bare_column_probe(select)
+        except sqlglot.errors.SqlglotError:
+            return None
+        if bare is not None:
+            probes.append((bare, ANY_ROW, None, False))
         order, limit = select.args.get("order"), select.args.get("limit")
         top = select is tree
         if limit is not None and order is None:
@@ -280,19 +322,64 @@ def tie_probes(gold_sql: str) -> tuple[tuple[str, int, int | None, bool], ...] |
     return tuple(probes)
 
 
-def ties_matter(rows: list[tuple], keys: int, cut: int | None, top: bool) -> bool:
-    """Whether rows with equal sort keys but different values would change the answer (see tie_probes)."""
+ANY_ROW = -1  # a tie probe whose every row means the answer is arbitrary (see tie_probes)
+
+
+def _bare_column_probe(select: exp.Select) -> str | None:
+    """For a SELECT with GROUP BY that shows or sorts by a column neither grouped nor aggregated: the query
+    returning its groups where that column takes more than one value (NULL counted as one); else None.
+    A single MIN or MAX picks the row bare columns come from, so those are left to the tie probes."""
+    group = select.args.get("group")
+    if group is None:
+        return None
+    aggregates = [a for e in select.expressions for a in e.find_all(exp.AggFunc)]
+    if len(aggregates) == 1 and isinstance(aggregates[0], (exp.Max, exp.Min)):
+        return None
+    keys = {c.name.lower() for k in group.expressions for c in ([k] if isinstance(k, exp.Column) else k.find_all(exp.Column))}
+    shown = list(select.expressions) + [o.this for o in (select.args.get("order") or exp.Order()).expressions]
+    bare = {c.sql(dialect="sqlite"): c for e in shown for c in ([e] if isinstance(e, exp.Column) else e.find_all(exp.Column))
+            if c.name.lower() not in keys and c.find_ancestor(exp.AggFunc) is None
+            and c.find_ancestor(exp.Select) is select}
+    if not bare:
+        return None
+    probe = select.copy()
+    for arg in ("limit", "offset", "order", "distinct"):
+        probe.set(arg, None)
+    probe.set("expressions", [exp.Literal.number(1)])
+    spread = " OR ".join(f"COUNT(DISTINCT QUOTE({text})) > 1" for text in bare)
+    having = select.args.get("having")
+    condition = f"({having.this.sql(dialect='sqlite')}) AND ({spread})" if having is not None else spread
+    probe.set("having", exp.Having(this=sqlglot.parse_one(condition, read="sqlite")))
+    return probe.sql(dialect="sqlite")
+
+
+CUT, ORDER = "cut", "order"  # what ties do to a gold's answer (tie_effect)
+
+
+def tie_effect(rows: list[tuple], keys: int, cut: int | None, top: bool) -> str | None:
+    """What rows with equal sort keys but different values do to the answer (see tie_probes): CUT when a
+    limit cuts through them (which rows make it in is arbitrary: the database cannot judge the query),
+    ORDER when only their order within the top-level answer is arbitrary (compare as multisets), else None.
+    An ANY_ROW probe: CUT when it returns a row."""
+    if keys == ANY_ROW:
+        return CUT if rows else None
     runs: list[tuple[int, int]] = []  # [start, end) of runs of equal keys
     start = 0
     for i in range(1, len(rows) + 1):
         if i == len(rows) or rows[i][:keys] != rows[start][:keys]:
             runs.append((start, i))
             start = i
+    effect = None
     for a, b in runs:
         if len({row[keys:] for row in rows[a:b]}) < 2:
             continue
         if cut is not None and a < cut < b:
-            return True  # the limit cuts a run of ties: which rows make it in is arbitrary
+            return CUT
         if top and (cut is None or a < cut):
-            return True  # the order of tied rows within the answer is arbitrary and compared
-    return False
+            effect = ORDER
+    return effect
+
+
+def ties_matter(rows: list[tuple], keys: int, cut: int | None, top: bool) -> bool:
+    """Whether rows with equal sort keys but different values would change the answer (see tie_probes)."""
+    return tie_effect(rows, keys, cut, top) is not None

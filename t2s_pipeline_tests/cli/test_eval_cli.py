@@ -193,3 +193,27 @@ def test_suite_option_adds_the_generated_variants(tmp_path, capsys):
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["correct"], r["original_correct"]) for r in records] == [(False, True), (False, True)]
     assert main(args + ["--suite", str(tmp_path / "nowhere")]) == 2
+
+
+def test_suite_option_warns_per_database_without_variants_and_counts_the_questions_judged_on_the_original(
+        tmp_path, capsys):
+    from t2s_pipeline.sql.test_suite import SuiteConfig, generate_suites
+
+    golds = ["SELECT name FROM item WHERE price > 40 AND kind = 'tool'", "SELECT count(*) FROM item WHERE price < 9"]
+    shop = make_shop(tmp_path / "database" / "shop" / "shop.sqlite")
+    make_shop(tmp_path / "database" / "market" / "market.sqlite")  # a database the suite folder has nothing for
+    generate_suites([("shop", shop, golds)], tmp_path / "suites", SuiteConfig(candidates=8), workers=1,
+                    log=lambda _: None)
+    gold, pred, out = tmp_path / "gold.sql", tmp_path / "pred.sql", tmp_path / "v.jsonl"
+    gold.write_text("".join(f"{g}\tshop\n" for g in golds) + "".join(f"{g}\tmarket\n" for g in golds * 2))
+    pred.write_text("".join(f"{g}\n" for g in golds * 3))
+    assert main(["eval", "--gold", str(gold), "--pred", str(pred), "--db", str(tmp_path / "database"),
+                 "--suite", str(tmp_path / "suites"), "--out", str(out), "--workers", "1"]) == 0
+    printed = capsys.readouterr()
+    assert "has no variants for market: its 4 question(s) are judged on the original database alone" in printed.err
+    assert "for shop" not in printed.err
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    alone = sum("original_correct" not in r for r in records)
+    assert alone >= 4 and [r["db_id"] for r in records if "original_correct" not in r].count("market") == 4
+    assert f"{6 - alone} of 6 questions judged on several databases, {alone} on the original database alone" \
+        in printed.out
