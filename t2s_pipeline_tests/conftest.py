@@ -98,3 +98,11 @@ def stand_in(tmp_path_factory):
         return built[family]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def tool_model(tmp_path_factory):
+    """(model folder, music database, schema): a tiny model trained on tool-calling conversations."""
+    from t2s_pipeline_tests.modeling import tool_model as built
+
+    return built.tool_model(tmp_path_factory)

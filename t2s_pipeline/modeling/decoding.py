@@ -40,3 +40,9 @@ def decoding_name(num_beams: int = 1, constrained: bool = False, incremental: bo
     if votes > 1:
         name += f", voted by result over {votes} queries (the greedy one and {votes - 1} sampled)"
     return f"{name}, {'constrained' if constrained else 'unconstrained'}"
+
+
+def sampled_decoding_name(temperature: float, per_question: int, constrained: bool) -> str:
+    """How sampled EX's queries were drawn, in words."""
+    return (f"sampled at temperature {temperature}, {per_question} queries a question, "
+            f"{'constrained' if constrained else 'unconstrained'}")
