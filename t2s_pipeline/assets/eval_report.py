@@ -36,14 +36,15 @@ class EvalReportConfig(dg.Config):
                             "raises in expectation; greedy EX moves by near-tied choices). 0 skips it; at 8 it costs "
                             "about 3x greedy decoding per model (43 s against 13-16 s on the demo's 182 questions; "
                             "decoder-only models).")
-    constrained: bool = Field(default=True, description="Constrained decoding for every model (decoder-only): string "
+    constrained: bool = Field(default=True, description="Constrained decoding for every model (decoder-only, and "
+                              "encoder-decoder with its beams: the constraint reads the decoder's tokens): string "
                               "and number literals must be spans the question (or its evidence) states, other words "
                               "SQL keywords, aliases, or tables and columns of the question's database "
                               "(modeling/constrained.py). Switch off when gold values are not in the questions.")
 
 
 @dg.asset(
-    code_version="5",
+    code_version="6",
     group_name="evaluation",
     kinds={"sqlite", "markdown"},
     description="Execution accuracy (on the original database and on its test suite), exact match, record F1, "
