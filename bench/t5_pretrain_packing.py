@@ -32,11 +32,11 @@ def padded_batches(encoded, cfg, sentinel_ids, eos, rng):
 
 
 def packed_batches(encoded, cfg, sentinel_ids, eos, rng):
-    from t2s_pipeline.training.tiny_t5 import packed_pairs
+    from t2s_pipeline.training.tiny_t5 import packed_pairs, packing_chunks
 
-    rows = packed_pairs([ids[: cfg.pretrain_max_length - 1] for ids in encoded], rng, sentinel_ids, eos, cfg)
+    rows = packed_pairs(packing_chunks(encoded, cfg.pretrain_max_length), rng, sentinel_ids, eos, cfg)
     while True:
-        yield [next(rows) for _ in range(cfg.pretrain_batch_size)]
+        yield [next(rows) for _ in range(cfg.pretrain_packed_rows)]
 
 
 def measure(models, batches, steps, pad_id):
@@ -91,7 +91,7 @@ def main() -> int:
     total = sum(map(len, encoded))
     print(f"{len(encoded):,} documents, {total:,} tokens, mean {total / len(encoded):.0f} tokens; {args.steps} steps "
           f"each way, {torch.get_num_threads()} threads")
-    packed_cfg = replace(cfg, pretrain_packed=True, pretrain_batch_size=args.rows, pretrain_max_length=args.length,
+    packed_cfg = replace(cfg, pretrain_packed=True, pretrain_packed_rows=args.rows, pretrain_max_length=args.length,
                          pretrain_target_length=args.target_length)
     padded, packed = measure([copy.deepcopy(model), copy.deepcopy(model)], [
         padded_batches(encoded, cfg, sentinel_ids, eos, random.Random(0)),

@@ -43,9 +43,11 @@ class TinyT5Config:
     mean_span_length: float = 3.0
     prefix_lm_share: float = 0.5  # documents trained as a prefix language model instead of by span corruption
     # Packed rows: several documents' encoder inputs fill one encoder row of pretrain_max_length tokens, their
-    # targets one decoder row of pretrain_target_length; pretrain_batch_size then counts rows, not documents.
+    # targets one decoder row of pretrain_target_length; a step takes pretrain_packed_rows rows (8 rows hold
+    # about 2x the document tokens of 32 padded documents) instead of pretrain_batch_size documents.
     pretrain_packed: bool = False
     pretrain_target_length: int = 128
+    pretrain_packed_rows: int = 8
     seed: int = 0
 
 
@@ -124,6 +126,16 @@ def tail_prefix_lm(ids: list[int], room_in: int, room_out: int, eos: int) -> tup
     return window[:cut] + [eos], window[cut:] + [eos]
 
 
+def packing_chunks(encoded: list[list[int]], length: int) -> list[list[int]]:
+    """The documents cut into pieces of at most length - 1 tokens (the EOS an example adds makes length), so
+    that a document longer than a row is trained whole, piece by piece, not cut short; pieces under 2 tokens
+    are left out (a prefix LM needs a start and a rest)."""
+    if length < 3:
+        raise ValueError(f"pretrain_max_length {length} leaves no room for a document and its EOS")
+    pieces = [ids[k:k + length - 1] for ids in encoded for k in range(0, len(ids), length - 1)]
+    return [p for p in pieces if len(p) >= 2]
+
+
 def packed_pairs(encoded: list[list[int]], rng: random.Random, sentinel_ids: list[int], eos: int, cfg: TinyT5Config,
                  lookahead: int = 8):
     """Endless (encoder row, decoder row) pairs: documents in shuffled passes, each made an example (prefix LM or
@@ -190,14 +202,14 @@ def pretrain(model, tokenizer, documents: list[str], cfg: TinyT5Config, log=prin
     import torch
 
     rng = random.Random(cfg.seed)
-    encoded = [ids[: cfg.pretrain_max_length] for ids in tokenizer(documents, add_special_tokens=False)["input_ids"]]
-    encoded = [ids for ids in encoded if len(ids) >= 2]
     sentinel_ids = tokenizer.convert_tokens_to_ids([sentinel(k) for k in range(SENTINELS)])
     eos = tokenizer.eos_token_id
+    encoded = tokenizer(documents, add_special_tokens=False)["input_ids"]
     if cfg.pretrain_packed:
-        # A span-corrupted document grows by its EOS: cut it to leave room for it in the encoder row.
-        encoded = [ids[: cfg.pretrain_max_length - 1] for ids in encoded]
+        encoded = packing_chunks(encoded, cfg.pretrain_max_length)
         rows = packed_pairs(encoded, rng, sentinel_ids, eos, cfg)
+    else:
+        encoded = [ids[: cfg.pretrain_max_length] for ids in encoded if len(ids) >= 2]
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.pretrain_lr, weight_decay=0.0)
     warmup = max(1, cfg.pretrain_steps // 10)
     schedule = lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / cfg.pretrain_steps))
@@ -205,7 +217,7 @@ def pretrain(model, tokenizer, documents: list[str], cfg: TinyT5Config, log=prin
     model.train()
     losses = []
     for step in range(cfg.pretrain_steps):
-        pairs = [next(rows) for _ in range(cfg.pretrain_batch_size)] if cfg.pretrain_packed else [
+        pairs = [next(rows) for _ in range(cfg.pretrain_packed_rows)] if cfg.pretrain_packed else [
             prefix_lm(ids, rng, eos) if rng.random() < cfg.prefix_lm_share else
             span_corruption(ids, rng, sentinel_ids, eos, cfg.noise_density, cfg.mean_span_length)
             for ids in rng.sample(encoded, min(cfg.pretrain_batch_size, len(encoded)))]

@@ -142,8 +142,18 @@ def test_packed_pretraining_runs_and_learns_a_little(trajectories_dir, tmp_path)
     from t2s_pipeline.training.tiny_t5 import TinyT5Config, build_tiny_t5
 
     cfg = TinyT5Config(vocab_size=300, d_model=32, d_kv=16, d_ff=64, num_layers=1, num_heads=2, pretrain_steps=12,
-                       pretrain_batch_size=2, pretrain_packed=True, pretrain_lr=5e-3)
+                       pretrain_packed_rows=2, pretrain_packed=True, pretrain_lr=5e-3)
 
     stats = build_tiny_t5(pretraining_documents(trajectories_dir), tmp_path, cfg, log=lambda m: None)
     assert "packed rows" in stats["pretrain_objective"]
     assert stats["pretrain_last_loss"] < stats["pretrain_first_loss"]
+
+
+def test_a_document_longer_than_a_packed_row_is_trained_piece_by_piece():
+    from t2s_pipeline.training.tiny_t5 import packing_chunks
+
+    pieces = packing_chunks([list(range(100, 350)), [7], [8, 9]], length=96)
+    assert [len(p) for p in pieces] == [95, 95, 60, 2]  # the 1-token document is left out
+    assert sum(pieces[:3], []) == list(range(100, 350))
+    with pytest.raises(ValueError, match="pretrain_max_length 2"):
+        packing_chunks([[1, 2, 3]], length=2)
