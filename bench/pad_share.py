@@ -26,10 +26,10 @@ def main() -> int:
     from datasets import load_from_disk
     from transformers import AutoTokenizer, DataCollatorWithFlattening
 
-    from t2s_pipeline.training.config import load_preset
     from t2s_pipeline.modeling.tokenize import IGNORE_INDEX, tokenize_splits
+    from t2s_pipeline.training.collate import pad_collator
+    from t2s_pipeline.training.config import load_preset
     from t2s_pipeline.training.run_figures import batch_token_stats
-    from t2s_pipeline.training.train import pad_collator
 
     cfg = load_preset(args.preset)
     with tempfile.TemporaryDirectory() as tmp:

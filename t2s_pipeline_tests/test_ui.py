@@ -1,6 +1,8 @@
 """The UI as a user drives it: `dg dev` on 127.0.0.1 with a temporary DAGSTER_HOME (the project's dagster.yaml:
-a queued run coordinator), the data half launched through the GraphQL API the UI uses, and a headless Chromium
-screenshot of the asset graph. Skipped, with the reason printed, only for the screenshot where chromium is absent.
+a queued run coordinator), the data half launched through the GraphQL API the UI uses, an eval_report of the tiny
+models recorded in the same instance, and headless Chromium screenshots of the whole chain's lineage and of the
+eval_report page. Skipped, with the reason printed, only for the screenshots where chromium is absent.
+T2S_UI_SCREENSHOTS=docs copies them to docs/ui-data-lineage.png and docs/ui-eval-report.png for the README.
 """
 
 import json
@@ -16,12 +18,18 @@ from pathlib import Path
 
 import pytest
 
+from t2s_pipeline_tests.browser import EXPAND_ALL_GROUPS, screenshot
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
   ... on LaunchRunSuccess { run { runId status } } ... on PythonError { message }
   ... on RunConfigValidationInvalid { errors { message } } } }"""
 RUN_STATUS = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
+EVAL_REPORT_EVENTS = """{ assetOrError(assetKey: {path: ["eval_report"]}) { ... on Asset {
+  assetMaterializations(limit: 1) { metadataEntries { label } } } } }"""
+# The global lineage (what the README links to), its groups expanded by Alt+E: every asset of the chain visible.
+FULL_CHAIN_LINEAGE = "/asset-groups"
 
 
 def free_port() -> int:
@@ -74,7 +82,28 @@ def find_chromium() -> str | None:
 
 
 @pytest.mark.slow
-def test_ui_launches_the_data_half_and_shows_the_asset_graph(tmp_path):
+def record_an_eval_report(storage: Path, home: Path, inputs: dict[str, Path]) -> None:
+    """eval_report materialized in-process into the UI's instance (DAGSTER_HOME), from the tiny models' folders:
+    the UI then shows its metadata as it would after `make demo`, in seconds instead of minutes."""
+    import dagster as dg
+
+    from t2s_pipeline.assets.eval_report import eval_report
+    from t2s_pipeline.resources.storage import DirectoryIOManager, publish_directory
+
+    for key, folder in inputs.items():
+        publish_directory(storage, [key], folder, "upstream0")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(home))
+        mp.setenv("T2S_STORAGE", str(storage))
+        result = dg.materialize([eval_report, *(dg.AssetSpec(key) for key in inputs)], selection=[eval_report],
+                                resources={"io_manager": DirectoryIOManager(root=str(storage))},
+                                run_config={"ops": {"eval_report": {"config": {"max_new_tokens": 8}}}},
+                                instance=dg.DagsterInstance.get())
+    assert result.success
+
+
+def test_ui_launches_the_data_half_and_shows_the_chain_and_the_eval_report(
+        tmp_path, tiny_base_dir, trajectories_dir, lora_adapter_dir, raw_dir):
     dg_bin = Path(sys.executable).with_name("dg")
     if not dg_bin.is_file():
         pytest.skip("dg (dagster-dg-cli) is not installed in this environment")
@@ -119,21 +148,29 @@ def test_ui_launches_the_data_half_and_shows_the_asset_graph(tmp_path):
         for name in ("raw_benchmarks", "golden_pairs", "trajectories"):
             assert (tmp_path / "storage" / name / "CURRENT").is_file(), name
 
+        suites = tmp_path / "test_suites"  # no variants: judged on the original database
+        suites.mkdir()
+        (suites / "report.json").write_text("{}")
+        record_an_eval_report(tmp_path / "storage", home, {
+            "base_model": tiny_base_dir, "trajectories": trajectories_dir, "lora_adapter": lora_adapter_dir,
+            "raw_benchmarks": raw_dir, "rl_adapter": lora_adapter_dir, "test_suites": suites})
+        events = graphql(port, EVAL_REPORT_EVENTS)["assetOrError"]["assetMaterializations"]
+        labels = [entry["label"] for entry in events[0]["metadataEntries"]]
+        assert labels[0] == "accuracy"  # the model x EX table comes first on the page
+
         chromium = find_chromium()
         if chromium is None:
-            reason = "chromium not found (apt-get install chromium): UI screenshot not taken"
+            reason = "chromium not found (apt-get install chromium): UI screenshots not taken"
             print(reason)
             pytest.skip(reason)
-        shot = tmp_path / "asset_graph.png"
-        subprocess.run(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1400,900", "--virtual-time-budget=15000",
-             f"--screenshot={shot}", f"http://127.0.0.1:{port}/locations/__repository__@t2s_pipeline/asset-groups/data/lineage"],
-            check=True, timeout=120, capture_output=True)
-        assert shot.is_file() and shot.stat().st_size > 10_000
-        if target := os.environ.get("T2S_UI_SCREENSHOT"):  # e.g. docs/ui.png for the README
-            shutil.copy(shot, target)
+        shots = {"ui-data-lineage.png": (f"http://127.0.0.1:{port}{FULL_CHAIN_LINEAGE}", (EXPAND_ALL_GROUPS,)),
+                 "ui-eval-report.png": (f"http://127.0.0.1:{port}/assets/eval_report", ())}
+        for name, (url, keys) in shots.items():
+            shot = screenshot(chromium, url, tmp_path / name, tmp_path / "chromium", keys=keys)
+            assert shot.stat().st_size > 10_000
+        if target := os.environ.get("T2S_UI_SCREENSHOTS"):  # e.g. docs, for the README
+            for name in shots:
+                shutil.copy(tmp_path / name, Path(target) / name)
     finally:
         stop_group(server)
         log.close()

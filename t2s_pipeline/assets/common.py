@@ -98,3 +98,9 @@ def hash_files(paths: list[str | Path]) -> dict[str, str]:
                     digest.update(block)
         out[str(path)] = digest.hexdigest() if files else "missing"
     return out
+
+
+def rl_was_run(rl_adapter: Path) -> bool:
+    """False when the asset passed the SFT adapter through."""
+    metrics = rl_adapter / "metrics.json"
+    return not metrics.is_file() or json.loads(metrics.read_text()).get("rl_enabled", True)

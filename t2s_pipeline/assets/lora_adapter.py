@@ -10,11 +10,18 @@ import dagster as dg
 from pydantic import Field
 
 from t2s_pipeline.assets.common import scratch_dir
+from t2s_pipeline.assets.training_launch import (
+    fmt,
+    launch_training,
+    log_rows_by_step,
+    stage_checkpoints,
+    training_metadata,
+)
 from t2s_pipeline.resources.launcher import AccelerateLauncher
-from t2s_pipeline.resources.storage import DirectoryIOManager, resolve_root
+from t2s_pipeline.resources.storage import DirectoryIOManager
 from t2s_pipeline.resources.tracking import WandbTracking
 from t2s_pipeline.training.config import load_preset
-from t2s_pipeline.training.stage import BAD_STOPS, StageCheckpoints, check_adapter_written, describe_stop, jsonable
+from t2s_pipeline.training.stage import BAD_STOPS, describe_stop, jsonable
 
 
 class LoraAdapterConfig(dg.Config):
@@ -54,57 +61,34 @@ def lora_adapter(context: dg.AssetExecutionContext, config: LoraAdapterConfig, l
                  raw_benchmarks: Path) -> dg.Output[Path]:
     cfg = load_preset(config.preset)
     cfg = type(cfg).from_dict({**cfg.to_dict(), **config.overrides()})
-    if cfg.effective_batch_size and cfg.effective_batch(launcher.world_size()) != cfg.effective_batch_size:
+    world_size = launcher.world_size()
+    if cfg.effective_batch_size and cfg.effective_batch(world_size) != cfg.effective_batch_size:
         raise ValueError(f"effective_batch_size {cfg.effective_batch_size} expected, but the launch gives "
                          f"{cfg.per_device_train_batch_size} per device x {cfg.gradient_accumulation_steps} "
-                         f"accumulation x {launcher.world_size()} processes = {cfg.effective_batch(launcher.world_size())}")
+                         f"accumulation x {world_size} processes = {cfg.effective_batch(world_size)}")
     out = scratch_dir(context)
-    checkpoints = stage_checkpoints(cfg, base_model, tokenized_splits, io_manager, "lora_adapter")
-    if config.resume:
-        checkpoints.fetch_newest(launcher.world_size(), log=context.log.info)
-    run = {"model_dir": str(base_model), "data_dir": str(tokenized_splits), "output_dir": str(out),
-           **checkpoints.run_fields(config.resume), "wandb": tracking.enabled, "training": cfg.to_dict(),
+    run = {"model_dir": str(base_model), "data_dir": str(tokenized_splits), "training": cfg.to_dict(),
            # The generation eval (model selection) reads dev questions and runs SQL on their databases.
            "selection": {"dev_samples": str(trajectories / "dev.jsonl"),
                          "databases_dir": str(raw_benchmarks / "databases")}}
-    # Credentials travel in the environment only: run.json is part of the artifact.
-    env = {**io_manager.aws_env(), **tracking.training_env(f"lora_adapter-{context.run.run_id[:8]}")}
-    metrics = launcher.launch(context, run, out, env=env)
-    if metrics.get("resumed_from"):
-        context.log.info(f"resumed from {metrics['resumed_from']} of an earlier, interrupted run")
-    checkpoints.finish(warn=context.log.warning)
-    if warning := check_adapter_written(out, metrics):
-        context.log.warning(warning)
-    store = checkpoints.store
+    metrics = launch_training(context, run, out, cfg.to_dict(), [base_model, tokenized_splits], launcher, tracking,
+                              io_manager, config.resume)
+    metadata = training_metadata(metrics, out, config.preset, "LoRA training", loss_table(out / "loss_log.jsonl"))
+    if tracking.enabled:
+        metadata["wandb_dir"] = dg.MetadataValue.path(str(tracking.run_dir()))
     # A Pipes session requires typed results: the directory goes out as an explicit Output.
-    return dg.Output(out, metadata={
-        **{k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)},
-        **({"bad_value": dg.MetadataValue.json(jsonable(metrics["bad_value"]))} if metrics.get("bad_value") else {}),
-        "preset": config.preset,
-        **({"checkpoint_store": store} if store else {}),
-        **({"wandb_dir": dg.MetadataValue.path(str(tracking.run_dir()))} if tracking.enabled else {}),
-        "loss_curve": dg.MetadataValue.md(_loss_table(out / "loss_log.jsonl")),
-    })
-
-
-def stage_checkpoints(cfg, base_model: Path, data: Path, io_manager: DirectoryIOManager, stage: str) -> StageCheckpoints:
-    """Where runs of this training config on these inputs keep checkpoints until they finish (locally, and in
-    the store with s3:// storage), so that a killed run is resumed by the next materialization."""
-    return StageCheckpoints.for_run(resolve_root(""), stage, cfg.to_dict(), [base_model, data],
-                                    store_prefix=io_manager.remote_url(stage, "checkpoints"),
-                                    storage_options=io_manager.storage_options)
+    return dg.Output(out, metadata=metadata)
 
 
 def resumable_checkpoint_dir(cfg, base_model: Path, tokenized_splits: Path) -> Path:
     """The local checkpoint folder of lora_adapter runs of this config on these inputs."""
-    return StageCheckpoints.for_run(resolve_root(""), "lora_adapter", cfg.to_dict(), [base_model, tokenized_splits]).local
+    return stage_checkpoints("lora_adapter", cfg.to_dict(), [base_model, tokenized_splits]).local
 
 
-def _loss_table(loss_log: Path) -> str:
-    rows = [json.loads(line) for line in loss_log.read_text().splitlines()] if loss_log.is_file() else []
-    lines = ["| step | loss | eval_loss |", "|---|---|---|"]
-    lines += [f"| {r['step']} | {r.get('loss', '')} | {r.get('eval_loss', '')} |" for r in rows
-              if "loss" in r or "eval_loss" in r]
+def loss_table(loss_log: Path) -> str:
+    lines = ["| step | loss | eval_loss | learning_rate |", "|---|---|---|---|"]
+    lines += [f"| {r['step']} | {fmt(r.get('loss'))} | {fmt(r.get('eval_loss'))} | {fmt(r.get('learning_rate'))} |"
+              for r in log_rows_by_step(loss_log) if "loss" in r or "eval_loss" in r]
     return "\n".join(lines)
 
 

@@ -11,12 +11,13 @@ import dagster as dg
 from pydantic import Field
 
 from t2s_pipeline.assets.common import scratch_dir
-from t2s_pipeline.resources.launcher import AccelerateLauncher
-from t2s_pipeline.resources.storage import DirectoryIOManager, resolve_root
-from t2s_pipeline.resources.tracking import WandbTracking
+from t2s_pipeline.assets.training_launch import fmt, launch_training, log_rows_by_step, training_metadata
 from t2s_pipeline.modeling.model_folder import is_encoder_decoder
+from t2s_pipeline.resources.launcher import AccelerateLauncher
+from t2s_pipeline.resources.storage import DirectoryIOManager
+from t2s_pipeline.resources.tracking import WandbTracking
 from t2s_pipeline.training.rl_config import RLConfig, load_rl_preset
-from t2s_pipeline.training.stage import BAD_STOPS, StageCheckpoints, check_adapter_written, describe_stop, jsonable
+from t2s_pipeline.training.stage import BAD_STOPS, describe_stop
 
 GRPO_MODULE = "t2s_pipeline.training.grpo"
 
@@ -64,27 +65,12 @@ def rl_adapter(context: dg.AssetExecutionContext, config: RlAdapterConfig, launc
         raise ValueError(problem)
     # The start adapter's version folder names the run, not its path: the fingerprint must not see a scratch path.
     fingerprint = {**cfg.to_dict(), "init_from": lora_adapter.name}
-    checkpoints = StageCheckpoints.for_run(resolve_root(""), "rl_adapter", fingerprint,
-                                           [base_model, trajectories, raw_benchmarks, test_suites],
-                                           store_prefix=io_manager.remote_url("rl_adapter", "checkpoints"),
-                                           storage_options=io_manager.storage_options)
-    if config.resume:
-        checkpoints.fetch_newest(launcher.world_size(), log=context.log.info)
     run = {"model_dir": str(base_model), "trajectories_dir": str(trajectories), "raw_dir": str(raw_benchmarks),
-           "suite_dir": str(test_suites), "output_dir": str(out), **checkpoints.run_fields(config.resume),
-           "wandb": tracking.enabled, "rl": cfg.to_dict()}
-    env = {**io_manager.aws_env(), **tracking.training_env(f"rl_adapter-{context.run.run_id[:8]}")}
-    metrics = launcher.launch(context, run, out, env=env, module=GRPO_MODULE)
-    checkpoints.finish(warn=context.log.warning)
-    if warning := check_adapter_written(out, metrics):
-        context.log.warning(warning)
-    return dg.Output(out, metadata={
-        "rl_enabled": True,
-        **{k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)},
-        **({"bad_value": dg.MetadataValue.json(jsonable(metrics["bad_value"]))} if metrics.get("bad_value") else {}),
-        "preset": config.preset,
-        "reward_curve": dg.MetadataValue.md(reward_table(out / "loss_log.jsonl")),
-    })
+           "suite_dir": str(test_suites), "rl": cfg.to_dict()}
+    metrics = launch_training(context, run, out, fingerprint, [base_model, trajectories, raw_benchmarks, test_suites],
+                              launcher, tracking, io_manager, config.resume, module=GRPO_MODULE)
+    metadata = training_metadata(metrics, out, config.preset, "GRPO training", reward_table(out / "loss_log.jsonl"))
+    return dg.Output(out, metadata={"rl_enabled": True, **metadata})
 
 
 def pass_through(context: dg.AssetExecutionContext, lora_adapter: Path, out: Path) -> dg.Output[Path]:
@@ -96,18 +82,10 @@ def pass_through(context: dg.AssetExecutionContext, lora_adapter: Path, out: Pat
     return dg.Output(out, metadata={"rl_enabled": False, "passed_through": lora_adapter.name, "note": note})
 
 
-def rl_was_run(rl_adapter: Path) -> bool:
-    """False when the asset passed the SFT adapter through."""
-    metrics = rl_adapter / "metrics.json"
-    return not metrics.is_file() or json.loads(metrics.read_text()).get("rl_enabled", True)
-
-
 def reward_table(loss_log: Path) -> str:
-    rows = [json.loads(line) for line in loss_log.read_text().splitlines()] if loss_log.is_file() else []
     lines = ["| step | reward | share correct | kl | completion length |", "|---|---|---|---|---|"]
-    fmt = lambda v: "" if v is None else f"{v:.4g}"
     lines += [f"| {r['step']} | {fmt(r.get('reward'))} | {fmt(r.get('execution/correct'))} | {fmt(r.get('kl'))} "
-              f"| {fmt(r.get('completions/mean_length'))} |" for r in rows if "reward" in r]
+              f"| {fmt(r.get('completions/mean_length'))} |" for r in log_rows_by_step(loss_log) if "reward" in r]
     return "\n".join(lines)
 
 

@@ -9,7 +9,6 @@ from collections import defaultdict
 
 from t2s_pipeline.sql.judge_many import statement_key
 
-
 # --- SQL text --------------------------------------------------------------------------------------
 
 

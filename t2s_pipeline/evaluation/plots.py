@@ -44,7 +44,7 @@ def read_loss_log(path: str | Path) -> tuple[list[tuple[float, float]], list[tup
     return train, evals
 
 
-def plot_loss_curves(loss_log: str | Path, out_png: str | Path) -> Path | None:
+def plot_loss_curves(loss_log: str | Path, out_png: str | Path, title: str = "LoRA training") -> Path | None:
     """Training and eval loss against the optimizer step."""
     train, evals = read_loss_log(loss_log)
     if not train and not evals:
@@ -57,7 +57,7 @@ def plot_loss_curves(loss_log: str | Path, out_png: str | Path) -> Path | None:
         ax.plot(*zip(*evals), label="eval loss", color="#d62728", marker="o", linewidth=1.5)
     ax.set_xlabel("step")
     ax.set_ylabel("loss (masked cross-entropy)")
-    ax.set_title("LoRA training")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -22,11 +22,21 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from t2s_pipeline.modeling.generate import (
-    extract_sql, generate_incremental, generate_sql, load_model, masked_losses, sample_sql,
-)
 from t2s_pipeline.evaluation.metrics import (
-    breakdown_all, canonical_sql, exact_match, paired_comparison, rate, spider_hardness,
+    breakdown_all,
+    canonical_sql,
+    exact_match,
+    paired_comparison,
+    rate,
+    spider_hardness,
+)
+from t2s_pipeline.modeling.generate import (
+    extract_sql,
+    generate_incremental,
+    generate_sql,
+    load_model,
+    masked_losses,
+    sample_sql,
 )
 from t2s_pipeline.records import read_jsonl, write_json, write_jsonl
 from t2s_pipeline.samples.prompts import sample_template
@@ -372,5 +382,5 @@ def render_markdown(report: dict, predictions: list[dict]) -> str:
         lines.append(f"| {cell(row['question'])} | {pred} | {row['reason']} "
                      f"| `{cell(row.get('gold_sql'))}` |")
     if report.get("plots"):
-        lines += ["", "## Plots", ""] + [f"- {name}: `{file}`" for name, file in report["plots"].items()]
+        lines += ["", "## Plots", ""] + [f"![{name.replace('_', ' ')}]({file})\n" for name, file in report["plots"].items()]
     return "\n".join(lines) + "\n"

@@ -32,10 +32,10 @@ def load_model(model_dir: str, adapter_dir: str | None = None):
     """A causal LM or an encoder-decoder model (from its config) and its tokenizer, with a LoRA adapter
     applied when one is given (the adapter's tokenizer when it saved one, else the model's). An
     `adapter_dir` that holds a whole model (full fine-tuning) is loaded instead of the base."""
+    from pathlib import Path
+
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
-
-    from pathlib import Path
 
     full_model = adapter_dir and is_full_model(adapter_dir)
     source = adapter_dir if full_model else model_dir

@@ -4,8 +4,8 @@ spans, the database values it links to, LIKE patterns) and its database's tables
 from __future__ import annotations
 
 import bisect
-import re
 import functools
+import re
 from dataclasses import dataclass, field
 
 # Words outside literals a query may use besides the schema: SQLite's keywords and functions, and

@@ -95,6 +95,13 @@ class AccelerateLauncher(dg.ConfigurableResource):
             raise FileNotFoundError(f"DeepSpeed config not found for launch profile {self.launch_profile}: {path}")
         return path
 
+    def deepspeed_args(self) -> list[str]:
+        """`--deepspeed_config_file <json>` for a DeepSpeed profile; refuses offload without one."""
+        ds = self.deepspeed_config_file()
+        if ds is None and self.deepspeed_offload:
+            raise ValueError(f"deepspeed_offload needs a deepspeed profile, not {self.launch_profile}")
+        return ["--deepspeed_config_file", str(ds)] if ds is not None else []
+
     def world_size(self) -> int:
         if self.backend == "slurm":
             return self.slurm.nodes * self.slurm.per_node()
@@ -112,11 +119,7 @@ class AccelerateLauncher(dg.ConfigurableResource):
                                  "which runs one process: use ddp or a deepspeed profile")
             command += ["--num_processes", str(self.num_processes)]
         command += ["--num_cpu_threads_per_process", str(self.cpu_threads())]
-        ds = self.deepspeed_config_file()
-        if ds is not None:
-            command += ["--deepspeed_config_file", str(ds)]
-        elif self.deepspeed_offload:
-            raise ValueError(f"deepspeed_offload needs a deepspeed profile, not {self.launch_profile}")
+        command += self.deepspeed_args()
         for name in ("num_machines", "machine_rank", "main_process_ip", "main_process_port"):
             value = getattr(self, name)
             if value is not None:
@@ -156,11 +159,7 @@ class AccelerateLauncher(dg.ConfigurableResource):
                    "--config_file", str(self.config_file())]
         if self.cpu_threads_per_process is not None:  # else each node shares its own CPUs (training/slurm.py)
             command += ["--num_cpu_threads_per_process", str(self.cpu_threads())]
-        ds = self.deepspeed_config_file()
-        if ds is not None:
-            command += ["--deepspeed_config_file", str(ds)]
-        elif self.deepspeed_offload:
-            raise ValueError(f"deepspeed_offload needs a deepspeed profile, not {self.launch_profile}")
+        command += self.deepspeed_args()
         return command
 
     def env(self) -> dict[str, str]:

@@ -13,8 +13,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from t2s_pipeline.resources.store_layout import (
-    CURRENT_FILE, MANIFEST_DIR, STAGING_PREFIX, STALE_STAGING_SECONDS, ManifestMissingError, asset_folder,
-    build_manifest, copy_tree, manifest_path, move_or_copy, read_text, remove_if_empty, remove_tree,
+    CURRENT_FILE,
+    MANIFEST_DIR,
+    STAGING_PREFIX,
+    STALE_STAGING_SECONDS,
+    ManifestMissingError,
+    asset_folder,
+    build_manifest,
+    copy_tree,
+    manifest_path,
+    move_or_copy,
+    read_text,
+    remove_if_empty,
+    remove_tree,
     write_text_atomic,
 )
 

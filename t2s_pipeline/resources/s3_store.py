@@ -13,7 +13,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from t2s_pipeline.resources.store_layout import (
-    CURRENT_FILE, MANIFEST_DIR, STAGING_PREFIX, ManifestMissingError, asset_folder, build_manifest, remove_tree,
+    CURRENT_FILE,
+    MANIFEST_DIR,
+    STAGING_PREFIX,
+    ManifestMissingError,
+    asset_folder,
+    build_manifest,
+    remove_tree,
     sha256_file,
 )
 

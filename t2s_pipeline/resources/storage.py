@@ -41,7 +41,13 @@ from pydantic import Field
 from t2s_pipeline.resources.local_store import LocalStore, publish_directory
 from t2s_pipeline.resources.s3_store import S3Store
 from t2s_pipeline.resources.store_layout import (
-    AWS_ENV_FOR_OPTION, ManifestMissingError, is_remote, key_parts, remove_if_empty, remove_tree, resolve_root,
+    AWS_ENV_FOR_OPTION,
+    ManifestMissingError,
+    is_remote,
+    key_parts,
+    remove_if_empty,
+    remove_tree,
+    resolve_root,
     storage_root,
 )
 
@@ -241,9 +247,9 @@ class DirectoryIOManager(dg.ConfigurableIOManager):
         if manifest["code_version"] is not None:
             metadata["code_version"] = manifest["code_version"]
         if upstream:
-            metadata["upstream_versions"] = dg.MetadataValue.json(upstream)
+            metadata["upstream_versions"] = dg.MetadataValue.md(_versions_table(upstream))
         if lineage:
-            metadata["lineage"] = dg.MetadataValue.json(lineage)
+            metadata["lineage"] = dg.MetadataValue.md(_versions_table(lineage))
         context.add_output_metadata(metadata)
 
     def _upstream_lineage(self, upstream: Mapping[str, dict]) -> dict:
@@ -273,3 +279,11 @@ class DirectoryIOManager(dg.ConfigurableIOManager):
                 "materialize it first"
             )
         return path
+
+
+def _versions_table(entries: Mapping[str, Mapping[str, str]]) -> str:
+    """{asset: {data_version, version}} as a short table (the manifest keeps the full hashes)."""
+    lines = ["| asset | stored version | data version |", "|---|---|---|"]
+    lines += [f"| {name} | {e.get('version', '')} | {str(e.get('data_version', ''))[:12]} |"
+              for name, e in entries.items()]
+    return "\n".join(lines)

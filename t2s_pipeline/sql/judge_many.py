@@ -24,7 +24,6 @@ from t2s_pipeline.sql.compare import SPIDER, orders_top_level
 from t2s_pipeline.sql.execute import EXEC_ERROR, ExecResult, connect_readonly, execute_sql
 from t2s_pipeline.sql.judge import DEFAULT_MAX_ROWS, GOLD_TIMEOUT_FACTOR, judge_runs, prepare_sql
 
-
 SEQUENTIAL_BUDGET_S = 0.5  # judge in this process for this long before handing the rest to workers
 
 

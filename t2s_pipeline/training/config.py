@@ -13,29 +13,21 @@ fields, and optionally `model:` (the `base_model` asset's model for this preset)
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
+
+from t2s_pipeline.training.config_fields import StageFields
+from t2s_pipeline.training.config_fields import described as _f
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "configs"
 PRESET_TOP_LEVEL_KEYS = ("model", "launch_profile", "training")
 
-QUANTIZATIONS = ("none", "8bit", "4bit-nf4")
-PRECISIONS = ("auto", "bf16", "fp16", "fp32")
-COMPUTE_DTYPES = ("bf16", "fp16", "fp32")
-ATTENTIONS = ("auto", "flash_attention_2", "sdpa", "eager")
-SCHEDULERS = ("cosine", "linear", "constant_with_warmup")
 BATCHINGS = ("pad", "padding_free")
 FINETUNINGS = ("lora", "full")
 METRICS_FOR_BEST = ("execution_accuracy", "record_f1", "eval_loss")
 # peft added DoRA for bitsandbytes-quantized layers in 0.10.0.
 PEFT_MIN_FOR_QUANTIZED_DORA = (0, 10, 0)
-
-
-def _f(default, help: str):
-    if isinstance(default, (list, dict)):
-        raise TypeError("use a tuple for sequence defaults")
-    return field(default=default, metadata={"help": help})
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
@@ -60,7 +52,10 @@ def flash_attention_installed() -> bool:
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(StageFields):
+    """The SFT recipe (lora_adapter); the fields it shares with RL are StageFields'."""
+
+    KIND = "training"
     # What is trained
     finetuning: str = _f("lora", "'lora' trains a LoRA adapter on the frozen base; 'full' trains every weight (what "
                                  "the adapter/ folder of the artifact then holds is the whole model).")
@@ -76,40 +71,19 @@ class TrainConfig:
         ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
         "Linear layers that get LoRA adapters.")
     use_dora: bool = _f(False, "Weight-decomposed LoRA (DoRA): slower, sometimes better at low rank.")
-    init_from: str = _f("", "An existing adapter folder whose weights start this run (fresh optimizer, step 0): "
-                            "two-stage training. Its LoRA shape (r, alpha, targets) wins over the fields above. "
-                            "Empty starts a new adapter.")
-    # Model loading
-    quantization: str = _f("none", "Base weights: 'none', '8bit' (bitsandbytes LLM.int8) or '4bit-nf4' (QLoRA).")
-    bnb_4bit_compute_dtype: str = _f("bf16", "Compute dtype of 4-bit layers: bf16, fp16 or fp32.")
-    bnb_4bit_use_double_quant: bool = _f(True, "Quantize the 4-bit quantization constants too (saves ~0.4 bit/param).")
-    precision: str = _f("auto", "Training precision: 'auto' (bf16 where the GPU supports it, else fp16; fp32 on CPU), "
-                                "'bf16', 'fp16' (GPU only) or 'fp32'.")
-    attn_implementation: str = _f("auto", "'auto' (flash_attention_2 when installed on a GPU, else sdpa), "
-                                          "'flash_attention_2', 'sdpa' or 'eager'.")
-    activation_checkpointing: bool = _f(False, "Recompute activations in backward to save memory.")
     # Optimisation
-    learning_rate: float = _f(2e-4, "Peak learning rate (after warmup, then the schedule).")
-    lr_scheduler_type: str = _f("cosine", "Learning-rate schedule after warmup: cosine, linear or constant_with_warmup.")
-    warmup_steps: int = _f(10, "Linear warmup steps.")
     max_steps: int = _f(-1, "Optimizer steps; -1 trains num_train_epochs instead.")
     num_train_epochs: float = _f(1.0, "Epochs when max_steps is -1 (0 is unset).")
-    per_device_train_batch_size: int = _f(4, "Samples per device per micro-step.")
-    gradient_accumulation_steps: int = _f(1, "Micro-steps per optimizer step.")
     effective_batch_size: int = _f(0, "Expected samples per optimizer step (per-device x accumulation x world size); "
                                       "the job fails at start when the launch gives another figure. 0 skips the "
                                       "check; the actual figure is always recorded in metrics.json.")
-    max_grad_norm: float = _f(1.0, "Gradient clipping norm (0 turns clipping off).")
     weight_decay: float = _f(0.0, "AdamW weight decay.")
     # Data
     max_length: int = _f(1024, "Samples longer than this many tokens are dropped at tokenization.")
     batching: str = _f("pad", "'pad' pads each batch to its longest sample; 'padding_free' concatenates the batch "
                               "into one row with restarting position ids (no pad tokens; samples stay separated).")
     # Evaluation and checkpoints
-    logging_steps: int = _f(10, "Log the loss every N steps.")
     eval_steps: int = _f(0, "Evaluate on the dev split every N steps; 0 evaluates only at the end.")
-    save_steps: int = _f(0, "Save a checkpoint every N steps; 0 saves only the final adapter.")
-    save_total_limit: int = _f(2, "Checkpoints kept on disk.")
     keep_best: bool = _f(False, "Keep the checkpoint with the lowest dev loss and make it the result "
                                 "(needs eval_steps and save_steps, save_steps a multiple of eval_steps).")
     # Model selection by generated SQL (any model family)
@@ -127,16 +101,8 @@ class TrainConfig:
     patience: int = _f(0, "Stop after this many selection evaluations in a row without improvement of "
                           "metric_for_best; 0 never stops early.")
     # Guards
-    stop_on_nan: bool = _f(True, "Stop when a training loss or gradient norm is NaN or infinite; the newest "
-                                 "checkpoint saved before it becomes the result.")
-    max_grad_norm_to_stop: float = _f(1e4, "Stop when the pre-clip gradient norm exceeds this (an exploding run); "
-                                           "0 turns the check off.")
-    max_wall_hours: float = _f(0.0, "Budget: stop cleanly with a checkpoint after this many hours of training; 0 is no limit.")
-    price_per_gpu_hour: float = _f(0.0, "Price of one device hour, for the estimated cost in metrics (0 reports no cost).")
-    debug_inject_nan_at_step: int = _f(0, "FOR TESTS ONLY: make the loss of this optimizer step (1-based) NaN; 0 is off.")
     debug_zero_lr_after_step: int = _f(0, "FOR TESTS ONLY: train with a learning rate of 0 after this optimizer step "
                                           "(the weights stop changing); 0 is off.")
-    seed: int = _f(0, "Seed for data order and LoRA initialisation.")
 
     def __post_init__(self):
         self.lora_target_modules = list(self.lora_target_modules)
@@ -151,11 +117,7 @@ class TrainConfig:
             if getattr(self, name) not in allowed:
                 p.append(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
 
-        choice("quantization", QUANTIZATIONS)
-        choice("precision", PRECISIONS)
-        choice("bnb_4bit_compute_dtype", COMPUTE_DTYPES)
-        choice("attn_implementation", ATTENTIONS)
-        choice("lr_scheduler_type", SCHEDULERS)
+        p += self.shared_problems()
         choice("batching", BATCHINGS)
         choice("finetuning", FINETUNINGS)
         choice("metric_for_best", METRICS_FOR_BEST)
@@ -170,21 +132,14 @@ class TrainConfig:
         if self.max_steps == -1 and not (self.num_train_epochs and self.num_train_epochs > 0):
             p.append("max_steps and num_train_epochs are both unset: num_train_epochs must be positive "
                      "when max_steps is -1")
-        if self.learning_rate <= 0:
-            p.append(f"learning_rate must be positive, got {self.learning_rate}")
         if not 0.0 <= self.lora_dropout < 1.0:
             p.append(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
-        for name in ("per_device_train_batch_size", "gradient_accumulation_steps", "logging_steps", "max_length"):
-            if getattr(self, name) <= 0:
-                p.append(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("warmup_steps", "eval_steps", "save_steps", "effective_batch_size", "max_grad_norm",
-                     "max_grad_norm_to_stop", "max_wall_hours", "price_per_gpu_hour", "debug_inject_nan_at_step",
-                     "weight_decay", "generation_eval_steps", "generation_num_beams", "patience",
-                     "debug_zero_lr_after_step"):
+        if self.max_length <= 0:
+            p.append(f"max_length must be positive, got {self.max_length}")
+        for name in ("eval_steps", "effective_batch_size", "weight_decay", "generation_eval_steps",
+                     "generation_num_beams", "patience", "debug_zero_lr_after_step"):
             if getattr(self, name) < 0:
                 p.append(f"{name} must not be negative, got {getattr(self, name)}")
-        if self.save_steps and self.save_total_limit < 1:
-            p.append(f"save_total_limit must be at least 1 when save_steps is set, got {self.save_total_limit}")
         if self.effective_batch_size and self.effective_batch_size % (
                 self.per_device_train_batch_size * self.gradient_accumulation_steps or 1):
             p.append(f"effective_batch_size {self.effective_batch_size} is not a multiple of "
@@ -210,8 +165,6 @@ class TrainConfig:
                 p.append(f"keep_best needs save_steps ({self.save_steps}) to be a multiple of eval_steps "
                          f"({self.eval_steps}): a checkpoint is kept only where it was evaluated")
         p += self._selection_problems()
-        if self.debug_inject_nan_at_step and self.max_steps > 0 and self.debug_inject_nan_at_step > self.max_steps:
-            p.append(f"debug_inject_nan_at_step {self.debug_inject_nan_at_step} is after max_steps {self.max_steps}")
         return p
 
     def _selection_problems(self) -> list[str]:
@@ -237,26 +190,6 @@ class TrainConfig:
 
     def selection_active(self) -> bool:
         return self.generation_eval_steps > 0 or self.patience > 0
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown training config key(s): {', '.join(unknown)}; known keys: {', '.join(sorted(known))}")
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def help(cls) -> dict[str, str]:
-        """Each field's description, for docs and UIs."""
-        return {f.name: f.metadata["help"] for f in fields(cls)}
-
-    def effective_batch(self, world_size: int) -> int:
-        """Samples per optimizer step: per-device x accumulation x world size."""
-        return self.per_device_train_batch_size * self.gradient_accumulation_steps * world_size
 
 
 def resolve_precision(cfg: TrainConfig, cuda: bool, bf16_supported: bool) -> str:

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import multiprocessing
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from functools import lru_cache
 
 from t2s_pipeline.sql.compare import SPIDER
-from t2s_pipeline.sql.execute import NOT_SQL, OK, WRONG_RESULT
+from t2s_pipeline.sql.execute import NOT_SQL, WRONG_RESULT
+from t2s_pipeline.training.config_fields import ConfigRecord
+from t2s_pipeline.training.config_fields import described as _f
 
 # What a sample asks its answer to look like (the reward dataset's `answer_format` column).
 SQL, PIPE, COT = "sql", "pipe", "cot"
@@ -35,12 +37,10 @@ WATCHDOG_SLACK_S = 10.0  # on top of the sandbox limits, before a silent worker 
 _SQL_BLOCK = re.compile(r"```(?:sqlite|sql)\s*\n?(.*?)```", re.DOTALL | re.IGNORECASE)
 
 
-def _f(default, help: str):
-    return field(default=default, metadata={"help": help})
-
-
 @dataclass(frozen=True)
-class RewardConfig:
+class RewardConfig(ConfigRecord):
+    KIND = "reward"
+
     correct: float = _f(1.0, "Reward for SQL whose result matches the gold on every database.")
     executes: float = _f(0.1, "Reward for SQL that runs but returns another result.")
     failed: float = _f(0.0, "Reward for everything else: errors, timeouts, refused statements, prose.")
@@ -70,16 +70,6 @@ class RewardConfig:
         if problems:
             raise ValueError("invalid reward config: " + "; ".join(problems))
 
-    @classmethod
-    def from_dict(cls, values: dict) -> "RewardConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown reward config key(s): {', '.join(unknown)}; known keys: {', '.join(sorted(known))}")
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 # --- one completion ------------------------------------------------------------------------------------

@@ -10,11 +10,11 @@ the same loader and guard callbacks serve both stages.
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 
-from t2s_pipeline.training.config import (
-    ATTENTIONS, COMPUTE_DTYPES, PRECISIONS, QUANTIZATIONS, SCHEDULERS, read_preset,
-)
+from t2s_pipeline.training.config import read_preset
+from t2s_pipeline.training.config_fields import StageFields
+from t2s_pipeline.training.config_fields import described as _f
 from t2s_pipeline.training.reward import RewardConfig
 
 GENERATIONS = ("auto", "hf", "vllm")
@@ -24,18 +24,15 @@ PROMPT_SPLITS = ("train", "dev")
 OPTIMIZERS = ("adamw_torch", "sgd")
 
 
-def _f(default, help: str):
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
-
-
 def vllm_installed() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
 
 @dataclass
-class RLConfig:
+class RLConfig(StageFields):
+    """The GRPO recipe (rl_adapter); the fields it shares with SFT are StageFields', some with other defaults."""
+
+    KIND = "RL"
     # GRPO
     num_generations: int = _f(8, "Group size: completions sampled per prompt; advantages are relative to the group.")
     beta: float = _f(0.0, "KL coefficient against the SFT adapter the run starts from; 0 loads no reference.")
@@ -45,7 +42,6 @@ class RLConfig:
     top_p: float = _f(1.0, "Nucleus sampling: keep the smallest token set with this probability mass (1 keeps all).")
     max_steps: int = _f(100, "Optimizer steps.")
     per_device_train_batch_size: int = _f(8, "Completions per device per micro-step.")
-    gradient_accumulation_steps: int = _f(1, "Micro-steps per optimizer step; one generation batch feeds them all.")
     num_iterations: int = _f(1, "Optimizer passes over each generation batch (GRPO's mu).")
     epsilon: float = _f(0.2, "Clipping range of the probability ratio.")
     loss_type: str = _f("dapo", "Loss aggregation: grpo, dr_grpo, dapo (token-level, TRL's default) or bnpo.")
@@ -82,28 +78,11 @@ class RLConfig:
                                        "each step whatever the gradient's size, and keeps moving through steps whose "
                                        "groups all agree (zero gradient); SGD's step is the gradient's size: a weak "
                                        "reward signal moves the adapter little.")
-    # Schedule and checkpoints
-    lr_scheduler_type: str = _f("constant_with_warmup", "Learning-rate schedule: cosine, linear or constant_with_warmup.")
+    # Shared with SFT (StageFields), with RL's own defaults
+    lr_scheduler_type: str = _f("constant_with_warmup", "Learning-rate schedule: cosine, linear or "
+                                                        "constant_with_warmup.")
     warmup_steps: int = _f(0, "Linear warmup steps.")
-    max_grad_norm: float = _f(1.0, "Gradient clipping norm (0 turns clipping off).")
     logging_steps: int = _f(1, "Log reward, share correct, KL and completion length every N steps.")
-    save_steps: int = _f(0, "Save a checkpoint every N steps; 0 saves only the final adapter.")
-    save_total_limit: int = _f(2, "Checkpoints kept on disk.")
-    # Model loading (as TrainConfig)
-    quantization: str = _f("none", "Base weights: 'none', '8bit' or '4bit-nf4' (QLoRA).")
-    bnb_4bit_compute_dtype: str = _f("bf16", "Compute dtype of 4-bit layers: bf16, fp16 or fp32.")
-    bnb_4bit_use_double_quant: bool = _f(True, "Quantize the 4-bit quantization constants too.")
-    precision: str = _f("auto", "'auto' (bf16 where the GPU supports it, else fp16; fp32 on CPU), bf16, fp16 or fp32.")
-    attn_implementation: str = _f("auto", "'auto', 'flash_attention_2', 'sdpa' or 'eager'.")
-    activation_checkpointing: bool = _f(False, "Recompute activations in backward to save memory.")
-    # Guards (as TrainConfig)
-    stop_on_nan: bool = _f(True, "Stop on a NaN/inf loss or gradient norm; the newest checkpoint before it is kept.")
-    max_grad_norm_to_stop: float = _f(1e4, "Stop when the pre-clip gradient norm exceeds this; 0 turns it off.")
-    max_wall_hours: float = _f(0.0, "Budget: stop cleanly with a checkpoint after this many hours; 0 is no limit.")
-    price_per_gpu_hour: float = _f(0.0, "Price of one device hour, for the estimated cost (0 reports none).")
-    debug_inject_nan_at_step: int = _f(0, "FOR TESTS ONLY: make the loss of this optimizer step (1-based) NaN.")
-    init_from: str = _f("", "The SFT adapter the run continues (set by the rl_adapter asset).")
-    seed: int = _f(0, "Seed of the prompt order, the sampling and the prompt draw.")
 
     def __post_init__(self):
         problems = self.problems()
@@ -114,23 +93,17 @@ class RLConfig:
         return RewardConfig.from_dict(self.reward)
 
     def problems(self) -> list[str]:
-        p = []
+        p = self.shared_problems()
         for name, allowed in (("generation", GENERATIONS), ("loss_type", LOSS_TYPES), ("scale_rewards", SCALE_REWARDS),
-                              ("lr_scheduler_type", SCHEDULERS), ("quantization", QUANTIZATIONS),
-                              ("precision", PRECISIONS), ("bnb_4bit_compute_dtype", COMPUTE_DTYPES),
-                              ("attn_implementation", ATTENTIONS), ("prompt_split", PROMPT_SPLITS),
-                              ("optimizer", OPTIMIZERS)):
+                              ("prompt_split", PROMPT_SPLITS), ("optimizer", OPTIMIZERS)):
             if getattr(self, name) not in allowed:
                 p.append(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if self.num_generations < 2:
             p.append(f"num_generations must be at least 2 (advantages compare a group), got {self.num_generations}")
-        for name in ("learning_rate", "temperature", "max_completion_length", "max_steps", "per_device_train_batch_size",
-                     "gradient_accumulation_steps", "num_iterations", "logging_steps"):
+        for name in ("temperature", "max_completion_length", "max_steps", "num_iterations"):
             if getattr(self, name) <= 0:
                 p.append(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("beta", "epsilon", "max_prompts", "hardest_of", "literal_variants", "warmup_steps",
-                     "max_grad_norm", "save_steps", "max_grad_norm_to_stop", "max_wall_hours", "price_per_gpu_hour",
-                     "debug_inject_nan_at_step"):
+        for name in ("beta", "epsilon", "max_prompts", "hardest_of", "literal_variants"):
             if getattr(self, name) < 0:
                 p.append(f"{name} must not be negative, got {getattr(self, name)}")
         if not 0.0 < self.top_p <= 1.0:
@@ -145,10 +118,6 @@ class RLConfig:
                      "answers: use one or the other")
         if self.constrained and self.generation == "vllm":
             p.append("constrained sampling runs in model.generate: generation must be hf or auto, got 'vllm'")
-        if self.save_steps and self.save_total_limit < 1:
-            p.append(f"save_total_limit must be at least 1 when save_steps is set, got {self.save_total_limit}")
-        if self.debug_inject_nan_at_step > self.max_steps:
-            p.append(f"debug_inject_nan_at_step {self.debug_inject_nan_at_step} is after max_steps {self.max_steps}")
         try:
             self.reward_config()
         except (TypeError, ValueError) as error:
@@ -158,7 +127,7 @@ class RLConfig:
     def batch_problem(self, world_size: int) -> str | None:
         """Why the launch cannot hold whole groups, or None: each generation batch (per device x accumulation x
         processes) must be a multiple of num_generations."""
-        batch = self.per_device_train_batch_size * self.gradient_accumulation_steps * world_size
+        batch = self.effective_batch(world_size)
         if batch % self.num_generations:
             return (f"per_device_train_batch_size {self.per_device_train_batch_size} x gradient_accumulation_steps "
                     f"{self.gradient_accumulation_steps} x {world_size} processes = {batch} completions a step, not a "
@@ -172,21 +141,6 @@ class RLConfig:
                                  f"cuda: {cuda}); use auto or hf")
             return True
         return self.generation == "auto" and cuda and vllm_installed() and not self.constrained
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "RLConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown RL config key(s): {', '.join(unknown)}; known keys: {', '.join(sorted(known))}")
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def help(cls) -> dict[str, str]:
-        return {f.name: f.metadata["help"] for f in fields(cls)}
 
 
 def load_rl_preset(name_or_path: str) -> RLConfig:

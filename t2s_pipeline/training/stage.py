@@ -69,6 +69,22 @@ class StageCheckpoints:
                 warn(f"could not remove the uploaded checkpoints at {self.store}: {error}")
 
 
+def run_stage(run: dict, out: Path, checkpoints: StageCheckpoints, launch, world_size: int, resume: bool,
+              log=lambda msg: None, warn=lambda msg: None) -> dict:
+    """One training stage around its launch, the same for SFT and RL: fetch the newest uploaded checkpoint (to
+    resume), launch (`launch(run) -> metrics`, the training entry point's report), remove the finished run's
+    checkpoints, and check that an adapter was written. Returns the metrics."""
+    if resume:
+        checkpoints.fetch_newest(world_size, log=log)
+    metrics = launch({**run, **checkpoints.run_fields(resume)})
+    if metrics.get("resumed_from"):
+        log(f"resumed from {metrics['resumed_from']} of an earlier, interrupted run")
+    checkpoints.finish(warn=warn)
+    if warning := check_adapter_written(out, metrics):
+        warn(warning)
+    return metrics
+
+
 def describe_stop(metrics: dict) -> str:
     reason = metrics.get("stopped_reason")
     if reason in BAD_STOPS:

@@ -58,11 +58,11 @@ def test_materialization_metadata_has_the_tables_and_the_plots(materialized):
     assert "## EX by benchmark" in report_md and "## EX by difficulty" in report_md
     assert "| group | n | base | fine-tuned | RL |" in report_md
     assert "## Example predictions (RL)" in report_md and "| RL against fine-tuned |" in report_md
-    plots = metadata["plots"]
-    assert isinstance(plots, dg.MarkdownMetadataValue)
-    for name in ("loss curves", "accuracy by difficulty"):
-        assert f"### {name}" in plots.value
-    assert plots.value.count("](data:image/png;base64,iVBORw0KGgo") >= 2  # inlined PNGs
+    assert list(metadata)[0] == "accuracy"  # the first thing the UI shows: model x EX figures
+    table = metadata["accuracy"].value
+    assert table.splitlines()[0] == "| model | EX (test suite) | EX (original db) | EX unseen SQL | EM |"
+    assert [line.split("|")[1].strip() for line in table.splitlines()[2:]] == ["base", "SFT", "RL"]
+    assert report_md.count("](data:image/png;base64,iVBORw0KGgo") >= 2  # the plots inlined in the report
     for key in ("base_execution_accuracy", "fine_tuned_execution_accuracy", "fine_tuned_record_f1", "ex_gain",
                 "rl_execution_accuracy", "rl_ex_gain", "best_adapter", "rl_vs_fine_tuned_fixed",
                 "rl_vs_fine_tuned_broken", "rl_vs_fine_tuned_p_value", "fine_tuned_vs_base_p_value",
@@ -80,7 +80,7 @@ def test_blocking_check_passes_and_the_regression_check_warns(materialized):
     regression = checks["eval_report_no_regression"]
     assert not regression.passed  # the stored previous report scored 1.0
     assert regression.severity == dg.AssetCheckSeverity.WARN
-    assert regression.metadata["previous_fine_tuned_execution_accuracy"].value == 1.0
+    assert regression.metadata["previous_execution_accuracy"].value == 1.0
     assert result.success  # a warning does not fail the run
 
 
@@ -108,6 +108,15 @@ def test_previous_version_is_the_newest_other_version(tmp_path):
     only.mkdir(parents=True)
     assert previous_version(only) is None
     assert previous_version(tmp_path) is None  # not a versions folder
+
+
+def test_the_regression_check_watches_the_adapter_that_is_merged():
+    current = {**fake_report(0.5), "rl": {"execution_accuracy": 0.7}, "best_adapter": "rl"}
+    previous = {**fake_report(0.6), "best_adapter": "fine_tuned"}
+    passed, metadata = compare_reports(current, previous)
+    assert passed and metadata["merged_adapter"] == "rl" and metadata["execution_accuracy"] == 0.7
+    assert metadata["previous_merged_adapter"] == "fine_tuned" and metadata["previous_execution_accuracy"] == 0.6
+    assert not compare_reports({**current, "rl": {"execution_accuracy": 0.55}}, previous)[0]
 
 
 def test_compare_reports():

@@ -48,7 +48,7 @@ def test_the_regression_check_finds_the_previous_report(where, request, tmp_path
     second = run(0.5)  # worse than the first: a regression
     versions = [m["version"] for m in list_versions(root, "eval_report")]
     assert len(versions) == 2
-    assert not second["passed"] and second["previous_fine_tuned_execution_accuracy"] == 0.75
+    assert not second["passed"] and second["previous_execution_accuracy"] == 0.75
     assert second["previous_version"] == versions[1]
     third = run(0.5)  # compared with the second, not the first
-    assert third["passed"] and third["previous_fine_tuned_execution_accuracy"] == 0.5
+    assert third["passed"] and third["previous_execution_accuracy"] == 0.5

@@ -7,11 +7,12 @@ import math
 
 import pytest
 
+from t2s_pipeline.modeling.tokenize import IGNORE_INDEX
 from t2s_pipeline.records import read_jsonl
+from t2s_pipeline.training.collate import pad_collator
 from t2s_pipeline.training.config import TrainConfig
 from t2s_pipeline.training.pipes import _LocalPipes
-from t2s_pipeline.modeling.tokenize import IGNORE_INDEX
-from t2s_pipeline.training.train import pad_collator, train
+from t2s_pipeline.training.train import train
 
 STEPS = 5
 
@@ -92,8 +93,8 @@ def test_pad_collator_pads_labels_with_ignore_index_and_ids_with_pad():
 
 
 def test_padding_free_batches_train_without_pad_tokens(tiny_base_dir, tokenized_dir, tmp_path):
-    from transformers import DataCollatorWithFlattening
     from datasets import load_from_disk
+    from transformers import DataCollatorWithFlattening
 
     rows = [dict(r) for r in load_from_disk(str(tokenized_dir))["train"].select(range(3))]
     batch = DataCollatorWithFlattening(return_position_ids=True, separator_id=IGNORE_INDEX)(rows)
