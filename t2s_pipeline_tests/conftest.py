@@ -82,3 +82,11 @@ def lora_adapter_dir(tmp_path_factory, tiny_base_dir):
     (out / "loss_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
     (out / "metrics.json").write_text(json.dumps({"first_loss": 2.9, "final_loss": 2.0}))
     return out
+
+
+@pytest.fixture(scope="session")
+def tool_model(tmp_path_factory):
+    """(model folder, music database, schema): a tiny model trained on tool-calling conversations."""
+    from t2s_pipeline_tests.modeling import tool_model as built
+
+    return built.tool_model(tmp_path_factory)

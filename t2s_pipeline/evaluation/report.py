@@ -22,6 +22,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from t2s_pipeline.evaluation.agent_eval import agent_markdown, evaluate_agents
 from t2s_pipeline.evaluation.metrics import (
     breakdown_all,
     canonical_sql,
@@ -132,7 +133,7 @@ def evaluate(
     protocol: str = SPIDER, num_beams: int = 0, incremental: bool = False, workers: int | None = None,
     loss_log: str | Path | None = None, plots: bool = True, suite_dir: str | Path | None = None,
     rl_adapter_dir=None, n_samples: int = 1, temperature: float = 1.0, constrained: bool = False,
-    sampled_ex: int = 0,
+    sampled_ex: int = 0, agent=None,
 ) -> dict:
     """Score the base model, base + SFT adapter and (given rl_adapter_dir) base + RL adapter on the test
     split; write the report files to out_dir. n_samples > 1 votes each answer by execution result.
@@ -143,7 +144,9 @@ def evaluate(
     constrained: decode every model under the same constraint (constrained.py: literals the question
     states, names of the database; decoder-only and encoder-decoder models, with their beams).
     sampled_ex > 0: also score that many queries per question sampled at `temperature` and report the share
-    correct (`sampled_execution_accuracy`: pass@1 estimated from k samples), what RL raises in expectation."""
+    correct (`sampled_execution_accuracy`: pass@1 estimated from k samples), what RL raises in expectation.
+    agent: an agent_eval.AgentSettings to also score every model as an agent that calls the database tools
+    (report["agent"], conversations.jsonl; decoder-only models)."""
     if n_samples > 1 and (incremental or num_beams > 1):
         raise ValueError("n_samples > 1 (self-consistency) samples whole queries: not with incremental or num_beams")
     if sampled_ex and incremental:
@@ -152,6 +155,8 @@ def evaluate(
 
     start = time.monotonic()
     seq2seq = is_encoder_decoder(base_model_dir)
+    if agent is not None and seq2seq:
+        raise ValueError("the agent evaluation needs a decoder-only chat model; this base model is an encoder-decoder one")
     if (sampled_ex or n_samples > 1) and seq2seq:
         raise ValueError("sampled_ex and n_samples > 1 sample decoder-only models; this base model is an "
                          "encoder-decoder one")
@@ -227,6 +232,10 @@ def evaluate(
             report["comparisons"][f"{after}_vs_{before}"] = c
             log(f"{after} against {before}: {c['answers_changed']} answers changed, {c['fixed']} fixed, "
                 f"{c['broken']} broken (sign test p = {c['p_value']})")
+    if agent is not None:
+        report["agent"] = evaluate_agents(base_model_dir, models, samples, raw_dir, databases,
+                                          {name: (verdict_of(name), predicted[name]) for name in names}, out_dir,
+                                          agent, protocol, timeout_s, workers, log)
     report["best_adapter"] = best_adapter(report)
     report["judge_seconds"] = round(judge_seconds, 2)
     log(f"judged {len(items)} predictions in {judge_seconds:.2f} s")
@@ -241,7 +250,8 @@ def evaluate(
     report["seconds"] = round(time.monotonic() - start, 1)
     write_json(out_dir / "report.json", report)
     write_jsonl(out_dir / "predictions.jsonl", predictions)
-    (out_dir / "report.md").write_text(render_markdown(report, predictions))
+    agent_md = agent_markdown(report["agent"]) if "agent" in report else ""
+    (out_dir / "report.md").write_text(render_markdown(report, predictions) + agent_md)
     return report
 
 

@@ -78,7 +78,7 @@ def _render(chat_template: str, special_tokens: dict, messages: list[dict], tool
     if _template_marks_turns(chat_template):
         texts, spans = render_jinja_template([messages], return_assistant_tokens_mask=True,
                                              add_generation_prompt=add_generation_prompt, **kwargs)
-        return texts[0], [tuple(s) for s in spans[0]]
+        return texts[0], _learned(messages, [tuple(s) for s in spans[0]])
 
     def text(upto: int, prompt: bool) -> str:
         return render_jinja_template([messages[:upto]], add_generation_prompt=prompt, **kwargs)[0][0]
@@ -96,7 +96,16 @@ def _render(chat_template: str, special_tokens: dict, messages: list[dict], tool
         start = text(len(messages) - 1, True)
         if full.startswith(start):
             spans = [(len(start), len(full))]
-    return full, spans
+    return full, _learned(messages, spans)
+
+
+def _learned(messages: list[dict], spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans of the assistant turns to learn: one with "train": false (a repair conversation's near miss,
+    samples/repairs.py) is shown to the model but not learned."""
+    turns = [m for m in messages if m["role"] == "assistant"]
+    if len(turns) != len(spans):
+        return spans  # only the last turn is learned (a template that rewrites earlier turns)
+    return [span for span, m in zip(spans, turns) if m.get("train", True)]
 
 
 def _unpadded_copy(backend):

@@ -161,3 +161,18 @@ def test_ask_constrains_decoding_to_the_question_and_database_unless_told_not_to
     assert context.question == "Who sings from France?" and "singer" in context.tables
     assert "France" in context.values  # value linking reads the database's text values
     assert unconstrained is None
+
+
+def test_ask_as_an_agent_prints_the_conversation(tool_model, capsys):
+    model_dir, db, _ = tool_model
+    before = digest(db)
+    status = main(["ask", "--agent", "--model", str(model_dir), "--db", str(db), "--max-new-tokens", "64",
+                   "How many singers are there?"])  # a question the tool model was trained on
+    printed = capsys.readouterr().out
+    lines = printed.splitlines()
+    assert status == 0 and lines[0].startswith("[system] You answer questions about a SQLite database")
+    assert lines[1] == "[user] Question: How many singers are there?"
+    assert lines[2] == "[assistant] calls list_tables({})" and lines[3] == '[tool list_tables] ["singer"]'
+    assert "[assistant] calls execute_sql(" in printed and "(status success; 5 turns, 4 tool calls" in printed
+    assert "SQL:\nSELECT count(*) FROM singer\n" in printed and printed.rstrip().endswith("4")
+    assert digest(db) == before
