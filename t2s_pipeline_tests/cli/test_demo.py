@@ -1,11 +1,11 @@
-"""`t2s demo --model`: each embedded model's run config is one the full chain accepts."""
+"""`t2s demo --model`: each embedded model's run config is one the full chain accepts, and what the summary prints."""
 
 import argparse
 
 import dagster as dg
 import pytest
 
-from t2s_pipeline.cli.demo import DEMO_MODELS, add_parser, demo_run_config
+from t2s_pipeline.cli.demo import DEMO_MODELS, add_parser, demo_run_config, print_summary
 from t2s_pipeline.definitions import defs
 
 
@@ -35,3 +35,20 @@ def test_the_model_flag_defaults_to_tiny_and_refuses_others():
         parser.parse_args(["demo", "--model", "t5-small"])
     with pytest.raises(ValueError, match="no demo for model 't5-small'"):
         demo_run_config("t5-small", verbose=True)
+
+
+def _figures(ex: float) -> dict:
+    return {"execution_accuracy": ex, "execution_accuracy_original_db": ex, "caught_by_suite": 0,
+            "execution_accuracy_unseen_sql": ex, "exact_match": ex / 2, "loss": 1.5, "record_f1": ex + 0.1}
+
+
+def test_the_t5_summary_has_the_default_lines_and_one_more_with_record_f1(capsys):
+    report = {"questions": 182, "architecture": "encoder-decoder", "settings": {"num_beams": 5, "constrained": True},
+              "base": _figures(0.0), "fine_tuned": _figures(0.25)}
+    print_summary(report, "tiny")
+    default = capsys.readouterr().out.splitlines()
+    print_summary(report, "tiny-t5")
+    t5 = capsys.readouterr().out.splitlines()
+    assert t5[:-1] == default and len(default) == 4  # questions, base, SFT, RL switched off
+    assert default[2].startswith("  SFT   execution accuracy 0.250 on the test suite")
+    assert t5[-1] == "  encoder-decoder, 5 beam(s), constrained; SFT record F1 0.350"
