@@ -54,11 +54,12 @@ class EvalReportConfig(dg.Config):
                             "decoder-only models).")
     agent: AgentEvalConfig = Field(default=AgentEvalConfig(), description="The agent evaluation (off by default).")
     constrained: Optional[bool] = Field(
-        default=None, description="Constrained decoding for every model (decoder-only): string and number literals "
-        "must be spans the question (or its evidence) states, other words SQL keywords, aliases, or tables and "
-        "columns of the question's database (modeling/constrained.py). Empty: the base model's default "
-        "(modeling/decoding.py): on for the tiny model, where it was measured to help; off for hub models, which "
-        "decode as their published EX figures do (greedy, unconstrained). report.json names the decoding.")
+        default=None, description="Constrained decoding for every model (decoder-only, and encoder-decoder with its "
+        "beams: the constraint reads the decoder's tokens): string and number literals must be spans the question "
+        "(or its evidence) states, other words SQL keywords, aliases, or tables and columns of the question's "
+        "database (modeling/constrained.py). Empty: the base model's default (modeling/decoding.py): on for the "
+        "tiny models built here, off for hub models, which decode as their published EX figures do (greedy, or "
+        "beams for T5, unconstrained). report.json names the decoding.")
 
 
 @dg.asset(

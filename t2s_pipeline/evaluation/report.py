@@ -143,7 +143,7 @@ def evaluate(
     suite_dir: a test_suites folder; each prediction is then judged on its original database and on the
     suite's variants of it (sql/judge.py), and the report gives EX on both.
     constrained: decode every model under the same constraint (constrained.py: literals the question
-    states, names of the database; decoder-only models).
+    states, names of the database; decoder-only and encoder-decoder models, with their beams).
     sampled_ex > 0: also score that many queries per question sampled at `temperature` and report the share
     correct (`sampled_execution_accuracy`: pass@1 estimated from k samples), what RL raises in expectation.
     agent: an agent_eval.AgentSettings to also score every model as an agent that calls the database tools
@@ -171,7 +171,7 @@ def evaluate(
     db_paths = {s["meta"]["db_id"]: Path(raw_dir) / "databases" / f"{s['meta']['db_id']}.sqlite" for s in samples}
 
     contexts = None
-    if constrained and not seq2seq:
+    if constrained:
         from t2s_pipeline.modeling.sql_context import sql_contexts
 
         contexts = sql_contexts([_question_and_evidence(s) for s in samples],

@@ -91,24 +91,41 @@ def _encode_seq2seq(tokenizer, texts: list[str], device=None):
 
 
 def _complete_seq2seq(model, tokenizer, conversations: list[list[dict]], batch_size: int, max_new_tokens: int,
-                      num_beams: int) -> list[str]:
-    """The decoder's reply to each conversation's encoder prompt (samples/prompts.encoder_prompt)."""
+                      num_beams: int, contexts: list | None = None) -> list[str]:
+    """The decoder's reply to each conversation's encoder prompt (samples/prompts.encoder_prompt), under the
+    SQL constraint when contexts are given: the processor reads the decoder's tokens, which start with the
+    one decoder start token (the prompt is in the encoder), and each beam of a prompt reads its context."""
     import torch
 
     from t2s_pipeline.samples.prompts import encoder_prompt
 
     texts = [encoder_prompt(c) for c in conversations]
     outputs: list[str] = []
+    token_texts: dict[int, str] = {}  # the constraint's decoded tokens, kept from batch to batch
     for i in range(0, len(texts), batch_size):
         batch = _encode_seq2seq(tokenizer, texts[i : i + batch_size], model.device)
         options = dict(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=tokenizer.eos_token_id,
                        pad_token_id=tokenizer.pad_token_id, use_cache=True)
         if num_beams > 1:
             options.update(num_beams=num_beams, early_stopping=True)
+        if contexts is not None:
+            options["logits_processor"] = _constraint(tokenizer, contexts[i : i + batch_size], 1, num_beams,
+                                                      token_texts, end_ids=[tokenizer.eos_token_id])
         with torch.no_grad():
             generated = model.generate(**batch, **options)
         outputs.extend(tokenizer.batch_decode(generated, skip_special_tokens=True))
     return outputs
+
+
+def _constraint(tokenizer, contexts: list, prompt_width: int, rows_per_context: int, token_texts: dict,
+                end_ids: list[int] | None = None):
+    """SqlConstraint as generate's logits processor: the query so far is each row after prompt_width tokens."""
+    from transformers import LogitsProcessorList
+
+    from t2s_pipeline.modeling.constrained import SqlConstraint
+
+    return LogitsProcessorList([SqlConstraint(tokenizer, contexts, prompt_width, rows_per_context,
+                                              token_texts=token_texts, end_ids=end_ids)])
 
 
 def stop_token_ids(tokenizer) -> list[int]:
@@ -124,14 +141,14 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
               top_p: float = 1.0, contexts: list | None = None) -> list[str]:
     """The raw reply (special tokens removed) to each conversation, batched with left padding. samples > 0
     draws that many replies per conversation by sampling instead (consecutive in the output). contexts: one
-    SqlContext per conversation to constrain decoding with (constrained.py; decoder-only models)."""
+    SqlContext per conversation to constrain decoding with (constrained.py; for both kinds of model)."""
     import torch
 
     if is_seq2seq(model):
         if samples:  # the replies would come one per conversation, and be grouped n to a conversation
             raise ValueError("sampling several replies per prompt (self-consistency, sampled EX) is for decoder-only "
                              "models; this model is an encoder-decoder one: decode with beams instead")
-        return _complete_seq2seq(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams)
+        return _complete_seq2seq(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams, contexts)
 
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
@@ -156,13 +173,8 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
         if not getattr(model.config, "use_cache", True):
             options["use_cache"] = True  # a model loaded for training has the cache off
         if contexts is not None:
-            from transformers import LogitsProcessorList
-
-            from t2s_pipeline.modeling.constrained import SqlConstraint
-
-            options["logits_processor"] = LogitsProcessorList([SqlConstraint(
-                tokenizer, contexts[i : i + batch_size], batch["input_ids"].shape[1], samples or num_beams,
-                token_texts=token_texts)])
+            options["logits_processor"] = _constraint(tokenizer, contexts[i : i + batch_size],
+                                                      batch["input_ids"].shape[1], samples or num_beams, token_texts)
         with torch.no_grad():
             generated = model.generate(**batch, **options)
         new_tokens = generated[:, batch["input_ids"].shape[1]:]

@@ -133,9 +133,9 @@ def test_ask_a_t5_sends_the_prompt_to_the_encoder_with_five_beams(tiny_t5_dir, d
     seen = {}
     real = generate._complete_seq2seq
 
-    def spy(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams):
-        seen["num_beams"] = num_beams
-        seen["replies"] = real(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams)
+    def spy(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams, contexts=None):
+        seen["num_beams"], seen["contexts"] = num_beams, contexts
+        seen["replies"] = real(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams, contexts)
         return seen["replies"]
 
     monkeypatch.setattr(generate, "_complete_seq2seq", spy)
@@ -143,6 +143,7 @@ def test_ask_a_t5_sends_the_prompt_to_the_encoder_with_five_beams(tiny_t5_dir, d
     status = main(["ask", "--model", str(tiny_t5_dir), "--db", str(db), "--max-new-tokens", "8",
                    "How many singers are there?"])
     assert seen["num_beams"] == 5 and len(seen["replies"]) == 1
+    assert len(seen["contexts"]) == 1 and "singer" in seen["contexts"][0].tables  # the T5 decodes constrained too
     assert status in (0, 1) and capsys.readouterr().out.startswith("SQL:\n")
     assert digest(db) == before
 

@@ -162,6 +162,20 @@ def test_evaluate_can_constrain_every_models_decoding(tmp_path, tiny_base_dir, l
                                   for c in seen)
 
 
+def test_evaluate_constrains_an_encoder_decoder_models_beams(tmp_path, tiny_t5_dir, trajectories_dir, raw_dir,
+                                                              monkeypatch):
+    from t2s_pipeline.modeling import generate
+
+    seen = []
+    original = generate._complete_seq2seq
+    monkeypatch.setattr(generate, "_complete_seq2seq",
+                        lambda *a: seen.append((a[5], a[6])) or original(*a))  # (num_beams, contexts)
+    report = evaluate(tiny_t5_dir, tiny_t5_dir, trajectories_dir, raw_dir, tmp_path / "report", max_new_tokens=4,
+                      log=lambda m: None, plots=False, constrained=True, num_beams=2)
+    assert report["architecture"] == "encoder-decoder" and report["settings"]["constrained"] is True
+    assert len(seen) == 2 and all(beams == 2 and len(c) == 2 and "singer" in c[0].tables for beams, c in seen)
+
+
 def _pipe_trajectories(folder, with_sql: bool):
     """A trajectories folder whose test split holds pipe samples (and the SQL ones when with_sql)."""
     from t2s_pipeline.records import write_jsonl

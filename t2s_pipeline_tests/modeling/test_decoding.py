@@ -10,8 +10,8 @@ from t2s_pipeline.modeling.decoding import (
 )
 
 
-def test_the_tiny_base_decodes_constrained_and_a_hub_stand_in_does_not(tiny_base_dir, stand_in):
-    assert default_constrained(tiny_base_dir) is True
+def test_the_tiny_bases_decode_constrained_and_a_hub_stand_in_does_not(tiny_base_dir, tiny_t5_dir, stand_in):
+    assert default_constrained(tiny_base_dir) is True and default_constrained(tiny_t5_dir) is True
     for family in ("qwen2.5-coder-7b", "qwen3-8b", "t5-small"):
         assert default_constrained(stand_in(family)) is False
 
