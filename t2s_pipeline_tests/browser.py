@@ -1,6 +1,6 @@
 """Screenshots of the Dagster UI with headless Chromium, driven over the DevTools protocol (websockets, which
-dagster-webserver installs): the page is loaded, optional keys are pressed (Alt+E expands every asset group of
-a lineage graph: the UI has no URL parameter for it), and the viewport is captured."""
+dagster-webserver installs): a viewport of a set size, the page loaded and left to settle, then captured.
+(`chromium --screenshot` alone sized the viewport from the window, cutting the page's bottom.)"""
 
 from __future__ import annotations
 
@@ -12,19 +12,15 @@ import time
 import urllib.request
 from pathlib import Path
 
-ALT = 1  # the DevTools protocol's modifier bit for Alt
-EXPAND_ALL_GROUPS = (ALT, "e", "KeyE", 69)
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def screenshot(chromium: str, url: str, out: Path, profile: Path, keys: tuple = (), settle_s: float = 12.0,
-               width: int = 1400, height: int = 900) -> Path:
-    """Load `url`, wait `settle_s`, press each (modifiers, key, code, keycode) of `keys`, capture to `out`."""
+def screenshot(chromium: str, url: str, out: Path, profile: Path, settle_s: float = 12.0, width: int = 1400,
+               height: int = 900) -> Path:
+    """Load `url` in a fresh profile, wait `settle_s`, capture the viewport to `out`."""
     from websockets.sync.client import connect
 
     port = _free_port()
@@ -61,12 +57,6 @@ def screenshot(chromium: str, url: str, out: Path, profile: Path, keys: tuple = 
             call("Page.enable")
             call("Page.navigate", url=url)
             time.sleep(settle_s)
-            for modifiers, key, code, keycode in keys:
-                for kind in ("keyDown", "keyUp"):
-                    call("Input.dispatchKeyEvent", type=kind, modifiers=modifiers, key=key, code=code,
-                         windowsVirtualKeyCode=keycode)
-            if keys:
-                time.sleep(3)
             out.write_bytes(base64.b64decode(call("Page.captureScreenshot", format="png")["data"]))
     finally:
         browser.terminate()

@@ -82,3 +82,27 @@ def lora_adapter_dir(tmp_path_factory, tiny_base_dir):
     (out / "loss_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
     (out / "metrics.json").write_text(json.dumps({"first_loss": 2.9, "final_loss": 2.0}))
     return out
+
+
+@pytest.fixture(scope="session")
+def stand_in(tmp_path_factory):
+    """stand_in(family) -> a hub-shaped stand-in folder (modeling/stand_ins.py), each family built once."""
+    from t2s_pipeline.modeling.stand_ins import build_stand_in
+
+    root, built = tmp_path_factory.mktemp("stand_ins"), {}
+
+    def get(family: str):
+        if family not in built:
+            build_stand_in(family, root / family)
+            built[family] = root / family
+        return built[family]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def tool_model(tmp_path_factory):
+    """(model folder, music database, schema): a tiny model trained on tool-calling conversations."""
+    from t2s_pipeline_tests.modeling import tool_model as built
+
+    return built.tool_model(tmp_path_factory)

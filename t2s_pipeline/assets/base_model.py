@@ -24,13 +24,17 @@ class BaseModelConfig(dg.Config):
                                      description="Pretraining steps of the tiny base on the train texts (unmasked "
                                      "language modelling for 'tiny', span corruption and prefix LM for 'tiny-t5').")
     tiny_seed: int = Field(default=0, description="Seed of the tiny model's weights and pretraining order.")
+    tiny_t5_packed: bool = Field(default=False, description="'tiny-t5' only: pretrain on packed rows (several "
+                                 "documents per encoder and decoder row, no padding; bench/t5_pretrain_packing.py) "
+                                 "instead of padded batches of 32 documents. Off: not yet measured to raise "
+                                 "accuracy at equal time (docs/t5.md).")
     force: bool = Field(default=False, description="Rebuild (or download again) even when a stored version was "
                         "made from the same model, trajectories, config and code (it is reused otherwise; a "
                         "local model folder is compared by the sha256 of its files).")
 
 
 @dg.asset(
-    code_version="2",
+    code_version="3",
     group_name="training",
     kinds={"pytorch", "huggingface"},
     description="The base model folder: the tiny default (a Llama built from a config, a BPE tokenizer trained "
@@ -46,9 +50,10 @@ def base_model(context: dg.AssetExecutionContext, config: BaseModelConfig, traje
         return reused
     out = scratch_dir(context)
     tiny = TinyModelConfig(pretrain_steps=config.tiny_pretrain_steps, seed=config.tiny_seed)
-    tiny_t5 = TinyT5Config(pretrain_steps=config.tiny_pretrain_steps, seed=config.tiny_seed)
+    tiny_t5 = TinyT5Config(pretrain_steps=config.tiny_pretrain_steps, seed=config.tiny_seed,
+                           pretrain_packed=config.tiny_t5_packed)
     stats = prepare_base_model(config.model, trajectories, out, tiny, log=log_to(context), tiny_t5=tiny_t5)
     context.add_output_metadata({
-        k: (dg.MetadataValue.json(v) if isinstance(v, dict) else v) for k, v in stats.items() if v is not None
+        k: (dg.MetadataValue.json(v) if isinstance(v, (dict, list)) else v) for k, v in stats.items() if v is not None
     })
     return computed(out, digest)

@@ -3,16 +3,32 @@
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import dagster as dg
 from pydantic import Field
 
 from t2s_pipeline.assets.common import log_to, rl_was_run, scratch_dir
 from t2s_pipeline.evaluation.report import evaluate
+from t2s_pipeline.modeling.decoding import default_constrained
 from t2s_pipeline.resources.storage import DirectoryIOManager, list_versions, version_path
 
 REGRESSION_TOLERANCE = 0.0  # a drop in fine-tuned execution accuracy larger than this warns
+
+
+class AgentEvalConfig(dg.Config):
+    enabled: bool = Field(default=False, description="Also score every model as an agent that calls the database "
+                          "tools (list_tables, describe_table, sample_rows, execute_sql) until it answers, beside "
+                          "its single-turn figure: report.json `agent`, conversations.jsonl (decoder-only models).")
+    mode: str = Field(default="tools", description="tools: the tool conversations the `tool_call` and `repair` "
+                      "samples teach; incremental: one pipe operator a turn from the pipe step prompt, each query so "
+                      "far run in the sandbox (pipe-trained models).")
+    show_rows: bool = Field(default=False, description="incremental: show what the query so far returned in the "
+                            "next prompt (the step samples never did).")
+    max_turns: int = Field(default=8, ge=1, description="Assistant turns per question before no_prediction.")
+    wall_s: float = Field(default=120.0, gt=0, description="Seconds per question before timeout.")
+    tool_timeout_s: float = Field(default=2.0, gt=0, description="Seconds each execute_sql may run.")
+    max_new_tokens: int = Field(default=256, ge=1, description="Generation length limit per turn.")
 
 
 class EvalReportConfig(dg.Config):
@@ -36,16 +52,23 @@ class EvalReportConfig(dg.Config):
                             "raises in expectation; greedy EX moves by near-tied choices). 0 skips it; at 8 it costs "
                             "about 3x greedy decoding per model (43 s against 13-16 s on the demo's 182 questions; "
                             "decoder-only models).")
-    constraint: Literal["grammar", "rules", "grammar+rules", "none"] = Field(
-        default="rules", description="Constrained decoding for every model (decoder-only). grammar: the SQLite "
-        "SELECT grammar of the question's database, its tables and columns the only names, a column the question "
-        "states values of compared only with them (modeling/sql_grammar.py, through llguidance; "
-        "docs/grammar-decoding.md). rules: the hand rules, literals must be spans the question (or its evidence) "
-        "states (modeling/constrained.py). grammar+rules: both. none: free decoding.")
+    agent: AgentEvalConfig = Field(default=AgentEvalConfig(), description="The agent evaluation (off by default).")
+    constrained: Optional[bool] = Field(
+        default=None, description="Constrained decoding for every model (decoder-only, and encoder-decoder with its "
+        "beams: the constraint reads the decoder's tokens): string and number literals must be spans the question "
+        "(or its evidence) states, other words SQL keywords, aliases, or tables and columns of the question's "
+        "database (modeling/constrained.py). Empty: the base model's default (modeling/decoding.py): on for the "
+        "tiny models built here, off for hub models, which decode as their published EX figures do (greedy, or "
+        "beams for T5, unconstrained). report.json names the decoding.")
+    constraint: Optional[Literal["grammar", "rules", "grammar+rules", "none"]] = Field(
+        default=None, description="Which constraint, overriding `constrained` when set: grammar (the SQLite SELECT "
+        "grammar of the question's database through llguidance, a column the question states values of compared "
+        "only with them: modeling/sql_grammar.py, docs/grammar-decoding.md), rules (the hand rules: "
+        "modeling/constrained.py), grammar+rules (both), none.")
 
 
 @dg.asset(
-    code_version="5",
+    code_version="6",
     group_name="evaluation",
     kinds={"sqlite", "markdown"},
     description="Execution accuracy (on the original database and on its test suite), exact match, record F1, "
@@ -62,13 +85,25 @@ def eval_report(context: dg.AssetExecutionContext, config: EvalReportConfig, lor
     report = evaluate(base_model, lora_adapter / "adapter", trajectories, raw_benchmarks, out, suite_dir=test_suites,
                       rl_adapter_dir=rl, n_samples=config.n_samples, temperature=config.temperature,
                       sampled_ex=config.sampled_ex,
-                      constraint=config.constraint,
+                      constrained=default_constrained(base_model) if config.constrained is None
+                      else config.constrained, constraint=config.constraint,
                       limit=config.limit or None, batch_size=config.batch_size,
                       max_new_tokens=config.max_new_tokens, timeout_s=config.timeout_s, log=log_to(context),
                       protocol=config.protocol, num_beams=config.num_beams, incremental=config.incremental,
-                      workers=config.workers, loss_log=lora_adapter / "loss_log.jsonl")
+                      workers=config.workers, loss_log=lora_adapter / "loss_log.jsonl",
+                      agent=agent_settings(config.agent, config.batch_size))
     context.add_output_metadata(report_metadata(report, out))
     return out
+
+
+def agent_settings(config: AgentEvalConfig, batch_size: int):
+    """The agent evaluation's settings when it is enabled, else None."""
+    if not config.enabled:
+        return None
+    from t2s_pipeline.evaluation.agent_eval import AgentSettings
+
+    return AgentSettings(config.mode, config.max_turns, config.wall_s, config.tool_timeout_s, config.max_new_tokens,
+                         batch_size, config.show_rows)
 
 
 def accuracy_table(report: dict) -> str:
@@ -98,6 +133,7 @@ def report_metadata(report: dict, out: Path) -> dict:
         "questions": report["questions"],
         "report": dg.MetadataValue.md(markdown),
         "protocol": report.get("protocol", "spider"),
+        "decoding": report.get("settings", {}).get("decoding", ""),
         "base_execution_accuracy": base["execution_accuracy"],
         "fine_tuned_execution_accuracy": tuned["execution_accuracy"],
         "base_execution_accuracy_original_db": base.get("execution_accuracy_original_db"),
@@ -122,6 +158,10 @@ def report_metadata(report: dict, out: Path) -> dict:
             metadata[f"{name}_sampled_execution_accuracy"] = report[name]["sampled_execution_accuracy"]
     for key, c in (report.get("comparisons") or {}).items():
         metadata.update({f"{key}_fixed": c["fixed"], f"{key}_broken": c["broken"], f"{key}_p_value": c["p_value"]})
+    for name, agent in ((k, v) for k, v in report.get("agent", {}).items() if k != "settings"):
+        metadata.update({f"{name}_agent_execution_accuracy": agent["execution_accuracy"],
+                         f"{name}_agent_turns_per_question": agent["turns_per_question"],
+                         f"{name}_agent_repairs": agent["repairs"]})
     return {k: v for k, v in metadata.items() if v is not None}
 
 

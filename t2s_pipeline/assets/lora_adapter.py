@@ -39,10 +39,20 @@ class LoraAdapterConfig(dg.Config):
                                   "checkpoint (optimizer, scheduler and RNG files checked first).")
     price_per_gpu_hour: Optional[float] = Field(
         default=None, description="Override the preset's price per device hour (for the estimated cost).")
+    # Sizes, so that a hub preset scales down to a smoke run (configs/run/scaled_down.yaml) with nothing else changed.
+    per_device_train_batch_size: Optional[int] = Field(default=None, description="Override the preset's batch.")
+    gradient_accumulation_steps: Optional[int] = Field(default=None, description="Override the preset's accumulation.")
+    warmup_steps: Optional[int] = Field(default=None, description="Override the preset's warmup steps.")
+    logging_steps: Optional[int] = Field(default=None, description="Override the preset's logging interval.")
+    eval_steps: Optional[int] = Field(default=None, description="Override the preset's dev-loss interval.")
+    save_steps: Optional[int] = Field(default=None, description="Override the preset's checkpoint interval.")
+    eval_samples: Optional[int] = Field(default=None, description="Override the preset's dev samples per loss eval.")
+    generation_eval_samples: Optional[int] = Field(default=None, description="Override the preset's dev questions "
+                                                   "per generation eval.")
 
     def overrides(self) -> dict:
-        names = ("max_steps", "learning_rate", "seed", "init_from", "max_wall_hours", "price_per_gpu_hour")
-        return {k: getattr(self, k) for k in names if getattr(self, k) is not None}
+        """The preset fields this config sets (every field but preset and resume)."""
+        return {k: v for k, v in self.model_dump().items() if k not in ("preset", "resume") and v is not None}
 
 
 @dg.asset(

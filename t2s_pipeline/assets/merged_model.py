@@ -10,6 +10,7 @@ import dagster as dg
 from pydantic import Field
 
 from t2s_pipeline.assets.common import scratch_dir
+from t2s_pipeline.modeling.model_card import model_card
 from t2s_pipeline.training.merge import merge_adapter
 
 
@@ -20,7 +21,7 @@ class MergedModelConfig(dg.Config):
 
 
 @dg.asset(
-    code_version="2",
+    code_version="3",
     group_name="training",
     kinds={"pytorch", "huggingface", "safetensors"},
     description="The best adapter that passed eval_report's gate (SFT's or RL's, by execution accuracy) merged "
@@ -46,9 +47,20 @@ def merged_model(context: dg.AssetExecutionContext, config: MergedModelConfig, l
                   "merged_execution_accuracy": report[best]["execution_accuracy"]})
     (out / "merged_from.json").write_text(json.dumps({"adapter": name, "version": adapter.name,
                                                       "execution_accuracy": report[best]["execution_accuracy"]}) + "\n")
+    (out / "README.md").write_text(merged_model_card(report, best, adapter, name, base_model, eval_report,
+                                                     config.dtype))
     if config.export_dir:
         shutil.rmtree(config.export_dir, ignore_errors=True)
         shutil.copytree(out, config.export_dir)
         stats["export_dir"] = dg.MetadataValue.path(str(Path(config.export_dir).resolve()))
     context.add_output_metadata(stats)
     return out
+
+
+def merged_model_card(report: dict, best: str, adapter: Path, name: str, base_model: Path, eval_report: Path,
+                      dtype: str) -> str:
+    """The model card: lineage from the stored versions, the preset's figures from the adapter's metrics.json."""
+    metrics = adapter / "metrics.json"
+    lineage = {"base_model": base_model.name, name: adapter.name, "eval_report": eval_report.name}
+    return model_card(report, best, lineage, base_model, json.loads(metrics.read_text()) if metrics.is_file() else None,
+                      dtype)

@@ -34,10 +34,19 @@ class RlAdapterConfig(dg.Config):
     max_wall_hours: Optional[float] = Field(default=None, description="Override the preset's wall-time budget (hours).")
     resume: bool = Field(default=True, description="Resume a killed run of the same config from its newest "
                                                    "complete checkpoint.")
+    # Sizes, so that a hub preset scales down to a smoke run (configs/run/scaled_down.yaml) with nothing else changed.
+    per_device_train_batch_size: Optional[int] = Field(default=None, description="Override the preset's completions "
+                                                       "per device per micro-step.")
+    gradient_accumulation_steps: Optional[int] = Field(default=None, description="Override the preset's accumulation.")
+    max_completion_length: Optional[int] = Field(default=None, description="Override the preset's completion length.")
+    max_prompts: Optional[int] = Field(default=None, description="Override the preset's number of prompts.")
+    warmup_steps: Optional[int] = Field(default=None, description="Override the preset's warmup steps.")
+    save_steps: Optional[int] = Field(default=None, description="Override the preset's checkpoint interval.")
 
     def overrides(self) -> dict:
-        names = ("max_steps", "learning_rate", "beta", "num_generations", "seed", "max_wall_hours")
-        return {k: getattr(self, k) for k in names if getattr(self, k) is not None}
+        """The preset fields this config sets (every field but enabled, preset and resume)."""
+        return {k: v for k, v in self.model_dump().items()
+                if k not in ("enabled", "preset", "resume") and v is not None}
 
 
 @dg.asset(

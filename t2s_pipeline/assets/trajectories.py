@@ -35,6 +35,11 @@ class TrajectoriesConfig(dg.Config):
     tool_share: float = Field(default=0.0, ge=0.0, le=1.0,
                               description="Share of pairs that also give a tool-calling sample (list_tables, "
                                           "describe_table, sample_rows, execute_sql with real results).")
+    repair_share: float = Field(default=0.0, ge=0.0, le=1.0,
+                                description="Share of pairs (drawn apart from tool_share) that also give a repair "
+                                            "conversation: its first execute_sql runs a near miss of the gold (a "
+                                            "mutant the judge scores wrong: it errors, returns nothing or other "
+                                            "rows), shown but not learned, then the gold is run and answered.")
     prompt_format: Literal["chat", "alpaca"] = Field(
         default="chat", description="chat: the base model's chat template; alpaca: the Alpaca instruction format "
                                     "(### Instruction / ### Input / ### Response, ended by the EOS token).")
@@ -76,6 +81,7 @@ def trajectories(context: dg.AssetExecutionContext, config: TrajectoriesConfig, 
                  "dev": config.dev_fraction, "test": config.test_fraction}
     stats = build_trajectories(golden_pairs, raw_benchmarks, out, fractions=fractions, seed=config.seed,
                                target=config.target, tool_share=config.tool_share,
+                               repair_share=config.repair_share,
                                mix=mix_sources(raw_benchmarks, config.mix),
                                schema_token_budget=config.schema_token_budget,
                                values_per_column=config.values_per_column,
@@ -92,6 +98,8 @@ def trajectories(context: dg.AssetExecutionContext, config: TrajectoriesConfig, 
     }
     metadata["target"] = stats["target"]
     metadata["kinds_by_split"] = dg.MetadataValue.json(stats["kinds_by_split"])
+    if stats["repairs"]["drawn"]:
+        metadata["repairs"] = dg.MetadataValue.json(stats["repairs"])
     metadata["mix"] = dg.MetadataValue.json(stats["mix"])
     metadata["schema_prompts"] = dg.MetadataValue.json(stats["schema_prompts"])
     removed = stats["leakage"]["removed"]

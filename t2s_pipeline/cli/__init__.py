@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from t2s_pipeline.cli import ask, demo, golden_pairs
+from t2s_pipeline.cli import ask, demo, golden_pairs, serve
 from t2s_pipeline.cli import eval as eval_cli
 
-SUBCOMMANDS = [demo, eval_cli, ask, golden_pairs]  # each module has add_parser(subparsers), setting func
+SUBCOMMANDS = [demo, eval_cli, ask, golden_pairs, serve]  # each module has add_parser(subparsers), setting func
 
 
 def main(argv: list[str] | None = None) -> int:

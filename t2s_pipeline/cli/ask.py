@@ -7,7 +7,12 @@ or encoder-decoder (T5: the schema and question go to the encoder, with beam sea
 prompt is the one the model was trained on: the database's schema (read from the file) and the
 question. The SQL runs in the read-only sandbox (timeout, row cap); pipe SQL is read back first.
 With --samples N (self-consistency) the model writes N queries (the greedy one, then N - 1 sampled) and
-the answer is the query whose result most of them agree on.
+the answer is the query whose result most of them agree on. Decoding is the model folder's default unless
+--constrained or --unconstrained says otherwise: constrained for the tiny model, free for hub models.
+With --agent the model answers as an agent (modeling/agent.py): it calls the training tools (list_tables,
+describe_table, sample_rows, execute_sql, in the read-only sandbox) until it replies with its query; the
+whole conversation is printed. --server URL asks an OpenAI-compatible server (`t2s serve`) instead of
+loading the model; --model is then the folder the server loads (its name there, and its tokenizer).
 Exit status: 0 when the query ran, 1 when it did not (the verdict is printed), 2 on bad arguments.
 """
 
@@ -39,12 +44,16 @@ def format_table(columns: list[str], rows: list[tuple], max_rows: int = 20, widt
 
 def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = None, evidence: str = "",
         max_new_tokens: int = 256, num_beams: int = 0, timeout_s: float = 5.0, max_rows: int = 1000,
-        samples: int = 1, temperature: float = 1.0, votes: dict | None = None, constraint: str = "rules"):
+        samples: int = 1, temperature: float = 1.0, votes: dict | None = None, constrained: bool | None = None,
+        constraint: str | None = None):
     """(sql, ExecResult): the model's SQL for the question and its sandboxed result. num_beams 0 picks by model
     family (5 for an encoder-decoder model such as T5, else greedy). samples > 1 votes over that many queries
-    by execution result; `votes`, when given, receives the vote's figures. constraint: decode as eval_report
-    does, under the database's grammar, the hand rules, or none (modeling/constraint.py; decoder-only)."""
+    by execution result; `votes`, when given, receives the vote's figures. constrained: decode as eval_report
+    does, literals from the question and names from the database (modeling/constrained.py; decoder-only); None
+    decodes as the model folder's default (modeling/decoding.py: the tiny model constrained, hub models not).
+    constraint: grammar, rules, grammar+rules or none (modeling/constraint.py), overriding `constrained`."""
     from t2s_pipeline.modeling.constraint import constraint_contexts
+    from t2s_pipeline.modeling.decoding import default_constrained
     from t2s_pipeline.modeling.generate import default_num_beams, generate_sql, load_model
     from t2s_pipeline.sql.judge import prepare_sql
     from t2s_pipeline.samples.prompts import prompt_messages
@@ -54,7 +63,10 @@ def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = N
     schema = schema_text(read_sqlite_schema(db_path))
     model, tokenizer = load_model(model_dir, adapter_dir)
     conversation = prompt_messages(schema, question, evidence)
-    contexts = constraint_contexts(constraint, [f"{question}\n\n{evidence}".strip()], [db_path])
+    if constrained is None:
+        constrained = default_constrained(model_dir)
+    contexts = constraint_contexts(constraint or ("rules" if constrained else "none"),
+                                   [f"{question}\n\n{evidence}".strip()], [db_path])
     [sql] = generate_sql(model, tokenizer, [conversation], batch_size=1, max_new_tokens=max_new_tokens,
                          num_beams=num_beams or default_num_beams(model), contexts=contexts)
     if samples > 1:
@@ -69,6 +81,42 @@ def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = N
     return sql, execute_sql(db_path, prepare_sql(sql), timeout_s=timeout_s, max_rows=max_rows)
 
 
+def ask_agent(model_dir: str, db_path: str, question: str, adapter_dir: str | None = None, evidence: str = "",
+              max_new_tokens: int = 256, server: str | None = None, max_turns: int = 8, timeout_s: float = 5.0):
+    """The agent's run (modeling/agent.AgentRun) on the question: in-process, or through the server's URL."""
+    from t2s_pipeline.modeling.agent import AgentLimits, AgentQuestion, run_agent
+    from t2s_pipeline.modeling.agent_backends import LocalBackend, OpenAIBackend, response_template_for
+    from t2s_pipeline.modeling.generate import load_model
+    from t2s_pipeline.sql.schema import read_sqlite_schema
+
+    if server:
+        from transformers import AutoTokenizer
+
+        template = response_template_for(AutoTokenizer.from_pretrained(adapter_dir or model_dir))
+        backend = OpenAIBackend(server, str(model_dir), max_new_tokens, template)
+    else:
+        model, tokenizer = load_model(model_dir, adapter_dir)
+        backend = LocalBackend(model, tokenizer, batch_size=1, max_new_tokens=max_new_tokens)
+    questions = [AgentQuestion("ask", question, db_path, read_sqlite_schema(db_path), evidence)]
+    [run] = run_agent(questions, backend, AgentLimits(max_turns=max_turns, tool_timeout_s=timeout_s))
+    return run
+
+
+def format_conversation(messages: list[dict], width: int = 400) -> str:
+    """One paragraph per turn: the role, then the text, each tool call as name(arguments), results cut to width."""
+    cut = lambda text: text if len(text) <= width else text[:width - 1] + "…"
+    lines = []
+    for m in messages:
+        if m.get("tool_calls"):
+            calls = ", ".join(f"{c['function']['name']}({c['function']['arguments']})" for c in m["tool_calls"])
+            lines.append(f"[assistant] calls {calls}")
+        elif m["role"] == "tool":
+            lines.append(f"[tool {m.get('name', '')}] {cut(m['content'])}")
+        else:
+            lines.append(f"[{m['role']}] {cut(m['content'] or '')}")
+    return "\n".join(lines)
+
+
 def run_ask(args: argparse.Namespace) -> int:
     for flag, path in (("--model", args.model), ("--adapter", args.adapter)):
         if path and not Path(path).is_dir():
@@ -80,10 +128,12 @@ def run_ask(args: argparse.Namespace) -> int:
     if args.samples < 1 or (args.samples > 1 and args.num_beams > 1):
         print("t2s ask: --samples must be at least 1, and beam search (--num-beams) votes on nothing", file=sys.stderr)
         return 2
+    if args.agent or args.server:
+        return _run_agent(args)
     votes: dict = {}
     sql, result = ask(args.model, args.db, args.question, args.adapter, args.evidence, args.max_new_tokens,
                       args.num_beams, args.timeout, max(args.rows, 1000), args.samples, args.temperature, votes,
-                      "none" if args.unconstrained else args.constraint)
+                      False if args.unconstrained else True if args.constrained else None, args.constraint)
     print("SQL:")
     print(sql or "(empty)")
     if votes:
@@ -96,6 +146,28 @@ def run_ask(args: argparse.Namespace) -> int:
     print(format_table(result.columns, result.rows, args.rows))
     more = " or more (row cap reached)" if result.truncated else ""
     print(f"({len(result.rows)}{more} rows, {result.seconds * 1000:.0f} ms)")
+    return 0
+
+
+def _run_agent(args: argparse.Namespace) -> int:
+    from t2s_pipeline.sql.judge import prepare_sql
+    from t2s_pipeline.sql.execute import execute_sql
+
+    run = ask_agent(args.model, args.db, args.question, args.adapter, args.evidence, args.max_new_tokens,
+                    args.server, args.max_turns, args.timeout)
+    print(format_conversation(run.messages))
+    print(f"\n(status {run.status}{': ' + run.error if run.error else ''}; {run.turns} turns, "
+          f"{run.tool_calls} tool calls, {run.seconds:.1f} s)")
+    print("\nSQL:")
+    print(run.sql or "(none)")
+    if not run.sql:
+        return 1
+    result = execute_sql(args.db, prepare_sql(run.sql), timeout_s=args.timeout, max_rows=max(args.rows, 1000))
+    print()
+    if not result.ok:
+        print(f"{result.status}: {result.error}")
+        return 1
+    print(format_table(result.columns, result.rows, args.rows))
     return 0
 
 
@@ -115,8 +187,16 @@ def add_parser(sub) -> None:
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature for --samples")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds the query may run")
     p.add_argument("--rows", type=int, default=20, help="rows to print")
-    p.add_argument("--constraint", choices=CONSTRAINTS, default="rules",
-                   help="decode under the database's SQL grammar (names from the database, whole queries), the hand "
-                        "rules (literals from the question), or none (default: rules)")
-    p.add_argument("--unconstrained", action="store_true", help="decode freely: the same as --constraint none")
+    p.add_argument("--constraint", choices=CONSTRAINTS, help="decode under the database's SQL grammar, the hand "
+                   "rules, both, or none (overrides --constrained / --unconstrained)")
+    p.add_argument("--constrained", action="store_true", help="constrain decoding to the question's literals and the "
+                                                              "database's names (the tiny model's default)")
+    p.add_argument("--unconstrained", action="store_true", help="decode freely: no constraint to the question's "
+                                                                  "literals and the database's names (hub models' "
+                                                                  "default)")
+    p.add_argument("--agent", action="store_true", help="answer as an agent that calls the database tools; "
+                                                         "prints the conversation")
+    p.add_argument("--server", help="with --agent: an OpenAI-compatible base URL (t2s serve), e.g. "
+                                    "http://127.0.0.1:8000/v1; --model is the folder it serves")
+    p.add_argument("--max-turns", type=int, default=8, help="with --agent: assistant turns before giving up")
     p.set_defaults(func=run_ask)

@@ -22,6 +22,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from t2s_pipeline.evaluation.agent_eval import agent_markdown, evaluate_agents
 from t2s_pipeline.evaluation.metrics import (
     breakdown_all,
     canonical_sql,
@@ -38,6 +39,7 @@ from t2s_pipeline.modeling.generate import (
     masked_losses,
     sample_sql,
 )
+from t2s_pipeline.modeling.decoding import decoding_name, sampled_decoding_name
 from t2s_pipeline.records import read_jsonl, write_json, write_jsonl
 from t2s_pipeline.samples.prompts import sample_template
 from t2s_pipeline.samples.trajectories import WHOLE_QUERY_KINDS
@@ -131,8 +133,8 @@ def evaluate(
     limit: int | None = None, batch_size: int = 16, max_new_tokens: int = 128, timeout_s: float = 5.0, log=print,
     protocol: str = SPIDER, num_beams: int = 0, incremental: bool = False, workers: int | None = None,
     loss_log: str | Path | None = None, plots: bool = True, suite_dir: str | Path | None = None,
-    rl_adapter_dir=None, n_samples: int = 1, temperature: float = 1.0, constraint: str = "none",
-    sampled_ex: int = 0,
+    rl_adapter_dir=None, n_samples: int = 1, temperature: float = 1.0, constrained: bool = False,
+    sampled_ex: int = 0, agent=None, constraint: str | None = None,
 ) -> dict:
     """Score the base model, base + SFT adapter and (given rl_adapter_dir) base + RL adapter on the test
     split; write the report files to out_dir. n_samples > 1 votes each answer by execution result.
@@ -140,10 +142,14 @@ def evaluate(
     num_beams 0 picks the model family's default: 5 beams for an encoder-decoder model (T5), else greedy.
     suite_dir: a test_suites folder; each prediction is then judged on its original database and on the
     suite's variants of it (sql/judge.py), and the report gives EX on both.
-    constraint: decode every model under the same constraint (modeling/constraint.py: `grammar`, the database's
-    SQL grammar with the question's linked values; `rules`, the hand rules; `none`; decoder-only models).
+    constrained: decode every model under the same constraint (constrained.py: literals the question
+    states, names of the database; decoder-only and encoder-decoder models, with their beams).
+    constraint: which constraint, overriding `constrained` when given (modeling/constraint.py: grammar, rules,
+    grammar+rules, none); report.json's settings name it.
     sampled_ex > 0: also score that many queries per question sampled at `temperature` and report the share
-    correct (`sampled_execution_accuracy`: pass@1 estimated from k samples), what RL raises in expectation."""
+    correct (`sampled_execution_accuracy`: pass@1 estimated from k samples), what RL raises in expectation.
+    agent: an agent_eval.AgentSettings to also score every model as an agent that calls the database tools
+    (report["agent"], conversations.jsonl; decoder-only models)."""
     if n_samples > 1 and (incremental or num_beams > 1):
         raise ValueError("n_samples > 1 (self-consistency) samples whole queries: not with incremental or num_beams")
     if sampled_ex and incremental:
@@ -152,6 +158,8 @@ def evaluate(
 
     start = time.monotonic()
     seq2seq = is_encoder_decoder(base_model_dir)
+    if agent is not None and seq2seq:
+        raise ValueError("the agent evaluation needs a decoder-only chat model; this base model is an encoder-decoder one")
     if (sampled_ex or n_samples > 1) and seq2seq:
         raise ValueError("sampled_ex and n_samples > 1 sample decoder-only models; this base model is an "
                          "encoder-decoder one")
@@ -166,9 +174,9 @@ def evaluate(
 
     from t2s_pipeline.modeling.constraint import check_constraint, constraint_contexts
 
-    contexts = None if seq2seq else constraint_contexts(check_constraint(constraint),
-                                                        [_question_and_evidence(s) for s in samples],
-                                                        [db_paths[s["meta"]["db_id"]] for s in samples])
+    constraint = check_constraint(constraint or ("rules" if constrained else "none"))
+    contexts = constraint_contexts(constraint, [_question_and_evidence(s) for s in samples],
+                                   [db_paths[s["meta"]["db_id"]] for s in samples])
     models = [("base", None), ("fine_tuned", adapter_dir)] + ([("rl", rl_adapter_dir)] if rl_adapter_dir else [])
     names = [name for name, _ in models]
     predicted, losses, gen_seconds = {}, {}, {}
@@ -191,9 +199,9 @@ def evaluate(
               "architecture": "encoder-decoder" if seq2seq else "decoder-only",
               "settings": {"batch_size": batch_size, "max_new_tokens": max_new_tokens, "num_beams": num_beams,
                            "incremental": incremental, "timeout_s": timeout_s, "limit": limit,
-                           "n_samples": n_samples, "sampled_ex": sampled_ex,
+                           "n_samples": n_samples, "sampled_ex": sampled_ex, "constrained": contexts is not None, "constraint": constraint,
                            "temperature": temperature if n_samples > 1 or sampled_ex else None,
-                           "constraint": constraint if contexts is not None else "none"},
+                           "decoding": decoding_name(num_beams, contexts is not None, incremental, n_samples)},
               "suite": {"dir": str(suite_dir), "databases_per_question": round(
                   sum(len(d) for d in databases) / len(databases), 2)} if suite_dir else None}
     predictions = []
@@ -201,7 +209,7 @@ def evaluate(
         rows = [_prediction_row(name, s, predicted[name][k], verdicts[m * len(samples) + k], losses[name][k])
                 for k, s in enumerate(samples)]
         report[name] = summarize(rows)
-        report[name]["generation_seconds"] = round(gen_seconds[name], 2)
+        report[name].update(generation_seconds=round(gen_seconds[name], 2), decoding=report["settings"]["decoding"])
         predictions.extend(rows)
         s = report[name]
         log(f"{name}: EX {s['execution_accuracy']:.3f}, EM {s['exact_match']:.3f}, F1 {s['record_f1']:.3f}, "
@@ -213,6 +221,7 @@ def evaluate(
             judged = judge_many([(databases[k], s["meta"]["gold_sql"], sql) for k, s in enumerate(samples)
                                  for sql in drawn[k]], timeout_s=timeout_s, protocol=protocol, workers=workers)
             report[name]["sampled_execution_accuracy"] = rate([v["correct"] for v in judged])
+            report[name]["sampled_decoding"] = sampled_decoding_name(temperature, sampled_ex, contexts is not None)
             log(f"{name}: sampled EX {report[name]['sampled_execution_accuracy']:.4f} ({sampled_ex} queries a "
                 f"question at temperature {temperature})")
     report["ex_gain"] = round(report["fine_tuned"]["execution_accuracy"] - report["base"]["execution_accuracy"], 4)
@@ -226,6 +235,10 @@ def evaluate(
             report["comparisons"][f"{after}_vs_{before}"] = c
             log(f"{after} against {before}: {c['answers_changed']} answers changed, {c['fixed']} fixed, "
                 f"{c['broken']} broken (sign test p = {c['p_value']})")
+    if agent is not None:
+        report["agent"] = evaluate_agents(base_model_dir, models, samples, raw_dir, databases,
+                                          {name: (verdict_of(name), predicted[name]) for name in names}, out_dir,
+                                          agent, protocol, timeout_s, workers, log)
     report["best_adapter"] = best_adapter(report)
     report["judge_seconds"] = round(judge_seconds, 2)
     log(f"judged {len(items)} predictions in {judge_seconds:.2f} s")
@@ -240,7 +253,8 @@ def evaluate(
     report["seconds"] = round(time.monotonic() - start, 1)
     write_json(out_dir / "report.json", report)
     write_jsonl(out_dir / "predictions.jsonl", predictions)
-    (out_dir / "report.md").write_text(render_markdown(report, predictions))
+    agent_md = agent_markdown(report["agent"]) if "agent" in report else ""
+    (out_dir / "report.md").write_text(render_markdown(report, predictions) + agent_md)
     return report
 
 
@@ -331,6 +345,8 @@ def render_markdown(report: dict, predictions: list[dict]) -> str:
            else " (set of rows).")
         + (f" Self-consistency: each answer voted by execution result over {n_samples} queries." if n_samples > 1
            else ""), "",
+        f"Decoding: {report.get('settings', {}).get('decoding', 'not recorded')}"
+        + (f"; sampled EX: {tuned['sampled_decoding']}." if "sampled_decoding" in tuned else "."), "",
         *head(["metric"], [LABELS[n] for n in names]),
     ]
     suite = report.get("suite")

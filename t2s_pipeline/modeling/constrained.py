@@ -158,12 +158,18 @@ class SqlConstraint:
     the row after `prompt_width`."""
 
     def __init__(self, tokenizer, contexts: list[SqlContext], prompt_width: int, rows_per_context: int = 1,
-                 top_k: int = 64, wide_k: int = 4096, token_texts: dict[int, str] | None = None):
+                 top_k: int = 64, wide_k: int = 4096, token_texts: dict[int, str] | None = None,
+                 end_ids: list[int] | None = None):
         self.tokenizer, self.contexts = tokenizer, contexts
         self.prompt_width, self.rows_per_context = prompt_width, rows_per_context
         self.top_k, self.wide_k = top_k, wide_k
         self._texts = {} if token_texts is None else token_texts  # token id -> text: share it across batches
-        self._special = set(tokenizer.all_special_ids)
+        specials = set(tokenizer.all_special_ids)
+        # end_ids: the tokens generate stops at (T5: EOS); the other special tokens (T5's pad, which generate
+        # does not stop at, and its pretraining sentinels) are never kept. None: every special token ends a row.
+        self._special = specials if end_ids is None else set(end_ids)
+        self._never = specials - self._special
+        self._after_end = self._special | {tokenizer.pad_token_id}  # generate pads a finished row
 
     def _text(self, token_id: int) -> str:
         if token_id not in self._texts:
@@ -179,7 +185,7 @@ class SqlConstraint:
         for row, candidates in enumerate(top):
             context = self.contexts[row // self.rows_per_context]
             written = tuple(input_ids[row, self.prompt_width:].tolist())
-            if written and written[-1] in self._special:
+            if written and written[-1] in self._after_end:
                 continue  # the row has ended: generate pads it from here
             if (id(context), written) not in done:
                 done[id(context), written] = self._keep(scores, row, candidates, context, written)
@@ -208,7 +214,7 @@ class SqlConstraint:
         return keep, len(candidates)
 
     def _allowed(self, candidates: list[int], state: QueryState, context: SqlContext, argmax_is_number: bool):
-        return [t for t in candidates if (state.may_end(context) if t in self._special
-                                          else state.allows(context, self._text(t), argmax_is_number))]
+        return [t for t in candidates if t not in self._never and (
+            state.may_end(context) if t in self._special else state.allows(context, self._text(t), argmax_is_number))]
 
 

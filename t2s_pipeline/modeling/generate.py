@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 
 from t2s_pipeline.modeling.model_folder import is_full_model
+from t2s_pipeline.modeling.tokenize import CHAT_TEMPLATE_KWARGS
 
 _SQL_BLOCK = re.compile(r"```(?:sqlite|sql)?\s*(.*?)(?:```|$)", re.DOTALL | re.IGNORECASE)
 # End-of-turn tokens of the common chat templates (ChatML/Qwen, Llama 3, Gemma, Phi-3, Mistral).
@@ -21,8 +22,19 @@ END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<
 PIPE = "|>"
 
 
+def strip_thinking(text: str) -> str:
+    """The reply without the reasoning a thinking model writes before its answer (Qwen3's <think>...</think>,
+    empty or not): what follows the last </think> (also when the prompt opened the block), and nothing of a
+    block the length limit cut before </think>. Eval, the RL reward and `t2s ask` read SQL from what is left."""
+    if "</think>" in text:
+        return text.rsplit("</think>", 1)[1].strip()
+    return text.split("<think>", 1)[0].strip() if "<think>" in text else text
+
+
 def extract_sql(text: str) -> str:
-    """The SQL in a reply: the content of a markdown code block when there is one, else the text."""
+    """The SQL in a reply (its <think> block stripped first): the content of a markdown code block when there is
+    one, else the text."""
+    text = strip_thinking(text)
     match = _SQL_BLOCK.search(text)
     sql = match.group(1) if match else text
     return sql.strip().rstrip(";").strip()
@@ -31,7 +43,8 @@ def extract_sql(text: str) -> str:
 def load_model(model_dir: str, adapter_dir: str | None = None):
     """A causal LM or an encoder-decoder model (from its config) and its tokenizer, with a LoRA adapter
     applied when one is given (the adapter's tokenizer when it saved one, else the model's). An
-    `adapter_dir` that holds a whole model (full fine-tuning) is loaded instead of the base."""
+    `adapter_dir` that holds a whole model (full fine-tuning) is loaded instead of the base. On a GPU the
+    model goes there in bf16 (fp16 where bf16 is not supported); on a CPU it stays in fp32."""
     from pathlib import Path
 
     import torch
@@ -42,7 +55,10 @@ def load_model(model_dir: str, adapter_dir: str | None = None):
     has_tokenizer = adapter_dir and (Path(adapter_dir) / "tokenizer_config.json").is_file()
     tokenizer = AutoTokenizer.from_pretrained(adapter_dir if has_tokenizer else model_dir)
     seq2seq = getattr(AutoConfig.from_pretrained(source), "is_encoder_decoder", False)
-    model = (AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM).from_pretrained(source, dtype=torch.float32)
+    cuda = torch.cuda.is_available()
+    dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if cuda else torch.float32
+    model = (AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM).from_pretrained(
+        source, dtype=dtype, device_map={"": 0} if cuda else None)
     if adapter_dir and not full_model:
         from peft import PeftModel
 
@@ -61,37 +77,65 @@ def default_num_beams(model) -> int:
     return 5 if is_seq2seq(model) else 1
 
 
-def _encode_seq2seq(tokenizer, texts: list[str]):
-    """Encoder inputs as tokenize_seq2seq made them for training: the text and EOS, padded on the right."""
+def _encode_seq2seq(tokenizer, texts: list[str], device=None):
+    """Encoder inputs as tokenize_seq2seq made them for training: the text and EOS, padded on the right (on the
+    model's device)."""
     import torch
 
     rows = [ids + [tokenizer.eos_token_id] for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
     width = max(len(r) for r in rows)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
-    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+    ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=device)
+    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=device)
     return {"input_ids": ids, "attention_mask": mask}
 
 
 def _complete_seq2seq(model, tokenizer, conversations: list[list[dict]], batch_size: int, max_new_tokens: int,
-                      num_beams: int) -> list[str]:
-    """The decoder's reply to each conversation's encoder prompt (samples/prompts.encoder_prompt)."""
+                      num_beams: int, contexts: list | None = None) -> list[str]:
+    """The decoder's reply to each conversation's encoder prompt (samples/prompts.encoder_prompt), under the
+    SQL constraint when contexts are given: the processor reads the decoder's tokens, which start with the
+    one decoder start token (the prompt is in the encoder), and each beam of a prompt reads its context."""
     import torch
 
     from t2s_pipeline.samples.prompts import encoder_prompt
 
     texts = [encoder_prompt(c) for c in conversations]
     outputs: list[str] = []
+    token_texts: dict[int, str] = {}  # the constraint's decoded tokens, kept from batch to batch
     for i in range(0, len(texts), batch_size):
-        batch = _encode_seq2seq(tokenizer, texts[i : i + batch_size])
+        batch = _encode_seq2seq(tokenizer, texts[i : i + batch_size], model.device)
         options = dict(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=tokenizer.eos_token_id,
                        pad_token_id=tokenizer.pad_token_id, use_cache=True)
         if num_beams > 1:
             options.update(num_beams=num_beams, early_stopping=True)
+        if contexts is not None:
+            options["logits_processor"] = _constraint(tokenizer, contexts[i : i + batch_size], 1, num_beams,
+                                                      token_texts, end_ids=[tokenizer.eos_token_id])
         with torch.no_grad():
             generated = model.generate(**batch, **options)
         outputs.extend(tokenizer.batch_decode(generated, skip_special_tokens=True))
     return outputs
+
+
+def _constraint(tokenizer, contexts: list, prompt_width: int, rows_per_context: int, token_texts: dict,
+                end_ids: list[int] | None = None):
+    """The contexts' constraint as generate's logits processor (SqlConstraint for hand-rule contexts; the grammar,
+    or both, through modeling/constraint.py): the query so far is each row after prompt_width tokens."""
+    from transformers import LogitsProcessorList
+
+    from t2s_pipeline.modeling.sql_context import SqlContext
+
+    if contexts and not isinstance(contexts[0], SqlContext):
+        from t2s_pipeline.modeling.constraint import constraint_processor
+
+        return LogitsProcessorList([constraint_processor(tokenizer, contexts, prompt_width, rows_per_context,
+                                                         end_ids or stop_token_ids(tokenizer),
+                                                         {"token_texts": token_texts})])
+
+    from t2s_pipeline.modeling.constrained import SqlConstraint
+
+    return LogitsProcessorList([SqlConstraint(tokenizer, contexts, prompt_width, rows_per_context,
+                                              token_texts=token_texts, end_ids=end_ids)])
 
 
 def stop_token_ids(tokenizer) -> list[int]:
@@ -107,27 +151,30 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
               top_p: float = 1.0, contexts: list | None = None) -> list[str]:
     """The raw reply (special tokens removed) to each conversation, batched with left padding. samples > 0
     draws that many replies per conversation by sampling instead (consecutive in the output). contexts: one
-    context per conversation to constrain decoding with (constraint.py: grammar or hand rules; decoder-only)."""
+    SqlContext per conversation to constrain decoding with (constrained.py; for both kinds of model)."""
     import torch
 
     if is_seq2seq(model):
         if samples:  # the replies would come one per conversation, and be grouped n to a conversation
             raise ValueError("sampling several replies per prompt (self-consistency, sampled EX) is for decoder-only "
                              "models; this model is an encoder-decoder one: decode with beams instead")
-        return _complete_seq2seq(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams)
+        return _complete_seq2seq(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams, contexts)
 
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     stops = stop_token_ids(tokenizer)
-    prompts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True, chat_template=chat_template)
-               for c in conversations]
+    prompts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True, chat_template=chat_template,
+                                             **CHAT_TEMPLATE_KWARGS) for c in conversations]
     outputs: list[str] = []
-    shared: dict = {}  # what the constraint keeps from batch to batch
+    token_texts: dict[int, str] = {}  # the constraint's decoded tokens, kept from batch to batch
     for i in range(0, len(prompts), batch_size):
-        batch = tokenizer(prompts[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
+        batch = tokenizer(prompts[i : i + batch_size], return_tensors="pt", padding=True,
+                          add_special_tokens=False).to(model.device)  # the model's device: a trainer's may be a GPU
+        # repetition_penalty 1: hub generation_config.json files set one (Qwen2.5-Coder 1.1), which would make
+        # "greedy" something else than the published greedy figures.
         options = dict(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
-                       pad_token_id=tokenizer.pad_token_id)
+                       pad_token_id=tokenizer.pad_token_id, repetition_penalty=1.0)
         if samples:
             options.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=0,
                            num_return_sequences=samples)
@@ -136,13 +183,8 @@ def _complete(model, tokenizer, conversations: list[list[dict]], batch_size: int
         if not getattr(model.config, "use_cache", True):
             options["use_cache"] = True  # a model loaded for training has the cache off
         if contexts is not None:
-            from transformers import LogitsProcessorList
-
-            from t2s_pipeline.modeling.constraint import constraint_processor
-
-            options["logits_processor"] = LogitsProcessorList([constraint_processor(
-                tokenizer, contexts[i : i + batch_size], batch["input_ids"].shape[1], samples or num_beams, stops,
-                shared)])
+            options["logits_processor"] = _constraint(tokenizer, contexts[i : i + batch_size],
+                                                      batch["input_ids"].shape[1], samples or num_beams, token_texts)
         with torch.no_grad():
             generated = model.generate(**batch, **options)
         new_tokens = generated[:, batch["input_ids"].shape[1]:]
@@ -243,8 +285,8 @@ def masked_losses(model, tokenizer, samples: list[dict], batch_size: int = 16) -
         mask = torch.tensor([r["attention_mask"] + [0] * (width - len(r["input_ids"])) for r in chunk])
         labels = torch.tensor([r["labels"] + [IGNORE_INDEX] * (width - len(r["input_ids"])) for r in chunk])
         with torch.no_grad():
-            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-        target = labels[:, 1:]
+            logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits[:, :-1].float()
+        target = labels[:, 1:].to(logits.device)
         loss = torch.nn.functional.cross_entropy(
             logits.transpose(1, 2), target, ignore_index=IGNORE_INDEX, reduction="none")
         sums = loss.sum(dim=1).tolist()
@@ -271,9 +313,9 @@ def _seq2seq_losses(model, tokenizer, samples: list[dict], batch_size: int) -> l
     out: list[tuple[float, int]] = []
     for i in range(0, len(rows), batch_size):
         chunk = rows[i : i + batch_size]
-        batch = _encode_seq2seq(tokenizer, [p[0] for p in pairs[i : i + batch_size]])
+        batch = _encode_seq2seq(tokenizer, [p[0] for p in pairs[i : i + batch_size]], model.device)
         width = max(len(labels) for _, labels in chunk)
-        labels = torch.tensor([labels + [IGNORE_INDEX] * (width - len(labels)) for _, labels in chunk])
+        labels = torch.tensor([labels + [IGNORE_INDEX] * (width - len(labels)) for _, labels in chunk]).to(model.device)
         with torch.no_grad():
             logits = model(**batch, labels=labels).logits.float()
         loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels, ignore_index=IGNORE_INDEX,

@@ -36,6 +36,10 @@ PARALLEL_MIN_SAMPLES = 4096  # smaller splits are done in this process: a pool c
 
 
 _GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")
+# Passed to every chat template, in training, generation and GRPO alike. SQL answers are asked for with thinking
+# off: Qwen3's template then writes the empty <think>\n\n</think>\n\n into the generation prompt, so it is
+# prompt (masked) in training and the same prompt at inference. Templates without the flag ignore it.
+CHAT_TEMPLATE_KWARGS = {"enable_thinking": False}
 
 
 def has_generation_markers(tokenizer) -> bool:
@@ -74,11 +78,11 @@ def _render(chat_template: str, special_tokens: dict, messages: list[dict], tool
     from transformers.utils.chat_template_utils import render_jinja_template
 
     messages = hf_messages(messages)
-    kwargs = dict(chat_template=chat_template, tools=tools or None, **special_tokens)
+    kwargs = dict(chat_template=chat_template, tools=tools or None, **special_tokens, **CHAT_TEMPLATE_KWARGS)
     if _template_marks_turns(chat_template):
         texts, spans = render_jinja_template([messages], return_assistant_tokens_mask=True,
                                              add_generation_prompt=add_generation_prompt, **kwargs)
-        return texts[0], [tuple(s) for s in spans[0]]
+        return texts[0], _learned(messages, [tuple(s) for s in spans[0]])
 
     def text(upto: int, prompt: bool) -> str:
         return render_jinja_template([messages[:upto]], add_generation_prompt=prompt, **kwargs)[0][0]
@@ -96,7 +100,16 @@ def _render(chat_template: str, special_tokens: dict, messages: list[dict], tool
         start = text(len(messages) - 1, True)
         if full.startswith(start):
             spans = [(len(start), len(full))]
-    return full, spans
+    return full, _learned(messages, spans)
+
+
+def _learned(messages: list[dict], spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans of the assistant turns to learn: one with "train": false (a repair conversation's near miss,
+    samples/repairs.py) is shown to the model but not learned."""
+    turns = [m for m in messages if m["role"] == "assistant"]
+    if len(turns) != len(spans):
+        return spans  # only the last turn is learned (a template that rewrites earlier turns)
+    return [span for span, m in zip(spans, turns) if m.get("train", True)]
 
 
 def _unpadded_copy(backend):

@@ -11,6 +11,10 @@ Format (OpenAI): assistant turns that call tools have "tool_calls": [{"id", "typ
 {"role": "tool", "tool_call_id", "name", "content": <JSON text>} turn; the sample carries "tools"
 (the JSON-schema definitions). Hugging Face chat templates want `arguments` as a dict: json.loads it.
 meta.kind is `tool_call`.
+
+ToolBox.run is the one way a call becomes a tool turn's text, for the training samples and for the agent
+(modeling/agent.py) alike: a call a model makes up (an unknown tool, arguments that are not JSON or miss
+one, a write, a runaway query) comes back as {"error": ...} text, never as an exception.
 """
 
 from __future__ import annotations
@@ -94,7 +98,12 @@ class ToolBox:
         return self.execute_sql(f"SELECT * FROM {quote_identifier(table)} LIMIT {limit}")
 
     def execute_sql(self, sql: str) -> dict:
-        text = read_pipe(sql)[0] if "|>" in sql else sql
+        if not isinstance(sql, str):
+            return {"error": f"sql must be a string, got {type(sql).__name__}"}
+        try:
+            text = read_pipe(sql)[0] if "|>" in sql else sql
+        except Exception as e:  # noqa: BLE001 - sqlglot raises several error types for pipe SQL it cannot read
+            return {"error": f"not_sql: pipe SQL does not parse: {str(e)[:200]}"}
         result = execute_sql(self.db_path, text, timeout_s=self.timeout_s, max_rows=MAX_RESULT_ROWS,
                              conn=self.conn)
         if not result.ok:
@@ -104,29 +113,76 @@ class ToolBox:
     def call(self, name: str, arguments: dict):
         return getattr(self, name)(**arguments)
 
+    def run(self, name: str, arguments: dict | str) -> str:
+        """The text of the tool turn answering a call (arguments as a dict or as JSON text); never raises."""
+        if isinstance(arguments, str):
+            try:
+                arguments = json.loads(arguments) if arguments.strip() else {}
+            except json.JSONDecodeError as e:
+                return result_text({"error": f"arguments are not JSON: {e}"})
+        problem = call_problem(name, arguments)
+        if problem:
+            return result_text({"error": problem})
+        try:
+            return result_text(self.call(name, arguments))
+        except (TypeError, ValueError, AttributeError, OverflowError) as e:  # sample_rows(limit="many"), table=3
+            return result_text({"error": f"{name}: {e}"})
 
-def tool_call_sample(pair: dict, toolbox: ToolBox, answer: str, answer_kind: str) -> dict:
-    """The agent conversation for one pair, ending in `answer` (its validated SQL or pipe SQL)."""
-    user = f"Question: {pair['question']}"
-    if pair.get("evidence"):
-        user += f"\n\nEvidence: {pair['evidence']}"
-    messages = [{"role": "system", "content": TOOL_SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+TOOL_PARAMETERS = {t["function"]["name"]: t["function"]["parameters"] for t in TOOLS}
+
+
+def call_problem(name: str, arguments) -> str:
+    """What is wrong with a call (an unknown tool, arguments that are not an object, missing or unknown); "" if nothing."""
+    if name not in TOOL_PARAMETERS:
+        return f"unknown tool {name!r}: the tools are {', '.join(TOOL_PARAMETERS)}"
+    if not isinstance(arguments, dict):
+        return f"{name}: arguments must be a JSON object, got {type(arguments).__name__}"
+    parameters = TOOL_PARAMETERS[name]
+    missing = [k for k in parameters["required"] if k not in arguments]
+    unknown = [k for k in arguments if k not in parameters["properties"]]
+    if missing or unknown:
+        return f"{name}: " + "; ".join(
+            part for part in (missing and f"missing argument(s) {', '.join(missing)}",
+                              unknown and f"unknown argument(s) {', '.join(unknown)}") if part)
+    return ""
+
+
+def result_text(result) -> str:
+    """A tool result as a tool turn carries it: text as is, anything else as JSON."""
+    return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str)
+
+
+def tool_prompt_messages(question: str, evidence: str = "") -> list[dict]:
+    """The system and user turns a tool conversation starts with (no schema: the tools show it)."""
+    user = f"Question: {question}"
+    if evidence:
+        user += f"\n\nEvidence: {evidence}"
+    return [{"role": "system", "content": TOOL_SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
+def tool_call_sample(pair: dict, toolbox: ToolBox, answer: str, answer_kind: str,
+                     near_miss: str | None = None) -> dict:
+    """The agent conversation for one pair, ending in `answer` (its validated SQL or pipe SQL). With near_miss
+    (a repair, samples/repairs.py), the first query run is that one, its turn marked "train": false (shown,
+    not learned), and then the answer is run."""
+    messages = tool_prompt_messages(pair["question"], pair.get("evidence", ""))
     counter = iter(range(1, 100))
 
-    def turn(calls: list[tuple[str, dict]]) -> None:
+    def turn(calls: list[tuple[str, dict]], learned: bool = True) -> None:
         ids = [f"call_{next(counter)}" for _ in calls]
         messages.append({"role": "assistant", "content": "", "tool_calls": [
             {"id": i, "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
-            for i, (name, args) in zip(ids, calls)]})
+            for i, (name, args) in zip(ids, calls)], **({} if learned else {"train": False})})
         for i, (name, args) in zip(ids, calls):
-            result = toolbox.call(name, args)
-            content = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str)
-            messages.append({"role": "tool", "tool_call_id": i, "name": name, "content": content})
+            messages.append({"role": "tool", "tool_call_id": i, "name": name, "content": toolbox.run(name, args)})
 
     tables = tables_used(pair["gold_sql"], toolbox.schema) or toolbox.list_tables()[:1]
     turn([("list_tables", {})])
     turn([("describe_table", {"table": t}) for t in tables])
     turn([("sample_rows", {"table": tables[0], "limit": SAMPLE_ROWS})])
+    if near_miss is not None:
+        turn([("execute_sql", {"sql": near_miss})], learned=False)
     turn([("execute_sql", {"sql": answer})])
     messages.append({"role": "assistant", "content": answer})
     return {
@@ -135,6 +191,6 @@ def tool_call_sample(pair: dict, toolbox: ToolBox, answer: str, answer_kind: str
         "meta": {
             "id": pair["id"], "db_id": pair["db_id"], "benchmark": pair["benchmark"],
             "difficulty": pair.get("difficulty"), "gold_sql": pair["gold_sql"], "pipe_sql": pair.get("pipe_sql"),
-            "kind": "tool_call", "answer": answer_kind, "step": 1, "steps": 1,
+            "kind": "tool_call" if near_miss is None else "repair", "answer": answer_kind, "step": 1, "steps": 1,
         },
     }

@@ -11,6 +11,8 @@ The target says which samples each pair gives:
 - `both`: the SQL sample and the pipe samples.
 A share of the pairs (tool_share, default 0) also gives a tool-calling sample (`tool_call`, see
 tools.py) ending in the pair's pipe query when the target includes pipe and it has one, else its SQL.
+Another share (repair_share, default 0, drawn apart) gives a repair conversation (`repair`, repairs.py):
+its first query is a near miss of the gold that the judge scores wrong, then the fix.
 
 Splits are by question, stratified by database, and leak-free: questions sharing a normalized
 question or SQL on one database go to one split together (splits.py), so no test or dev question's
@@ -102,6 +104,7 @@ def build_trajectories(
     target: str = "sql",
     tool_share: float = 0.0,
     timeout_s: float = 10.0,
+    repair_share: float = 0.0,
     mix: dict[str, MixSource] | None = None,
     schema_token_budget: int = 0,
     values_per_column: int = 0,
@@ -121,12 +124,14 @@ def build_trajectories(
     """
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
-    if not 0.0 <= tool_share <= 1.0:
-        raise ValueError(f"tool_share must be within [0, 1], got {tool_share}")
+    for name, share in (("tool_share", tool_share), ("repair_share", repair_share)):
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"{name} must be within [0, 1], got {share}")
     if prompt_format not in FORMATS:
         raise ValueError(f"prompt_format must be one of {FORMATS}, got {prompt_format!r}")
-    if prompt_format == "alpaca" and tool_share:
-        raise ValueError("tool_share needs prompt_format 'chat': the Alpaca format has no tool calls")
+    for name, share in (("tool_share", tool_share), ("repair_share", repair_share)):
+        if prompt_format == "alpaca" and share:
+            raise ValueError(f"{name} needs prompt_format 'chat': the Alpaca format has no tool calls")
     if literal_variants and (target != "sql" or cot):
         raise ValueError("literal_variants swaps literals in the standard SQL: it needs target 'sql' and no cot")
     start = time.monotonic()
@@ -143,7 +148,7 @@ def build_trajectories(
     leaks = split_leakage(light, assignment, fractions, seed)
     mixed, mix_stats = mix_pairs([p for p in light if assignment[p["id"]] == "train"], mix or {}, seed)
     times_in_train = Counter(p["id"] for p in mixed)
-    tools = _ToolSamples(Path(raw_dir), schemas, target, tool_share, seed, timeout_s)
+    tools = _ToolSamples(Path(raw_dir), schemas, target, tool_share, seed, timeout_s, repair_share)
     swaps = _LiteralSwaps(pairs_path, light, assignment, literal_variants, seed)
     out = _SplitFiles(out_dir)
     try:
@@ -157,11 +162,11 @@ def build_trajectories(
             for sample in samples:
                 if prompt_format != "chat":
                     sample["format"] = prompt_format
-            tool_sample = tools.sample(pair)
+            tool_samples = [s for s in (tools.sample(pair), tools.repair(pair)) if s is not None]
             for _ in range(times):
                 for sample in samples:
                     out.write(split, sample)
-            if tool_sample is not None:
+            for tool_sample in tool_samples:
                 out.write(split, tool_sample)
             for swapped in swaps.pairs(pair) if split == "train" else ():
                 for sample in pair_samples(swapped, prompts.text(swapped, gold_tables=True), target):
@@ -181,6 +186,8 @@ def build_trajectories(
         "cot_answers": out.cot_answers,
         "tool_share": tool_share,
         "tool_samples": tools.made,
+        "repair_share": repair_share,
+        "repairs": tools.repair_stats(),
         "pairs_without_pipe": out.pairs_without_pipe,
         "literal_swaps": {"variants_per_pair": literal_variants, "written": swaps.written,
                           "left_out_as_held_out": swaps.held_out_hits},
@@ -300,28 +307,60 @@ def _database_values(raw_dir: Path, schemas: dict, per_column: int) -> dict:
 
 
 class _ToolSamples:
-    """Tool-calling samples for the pairs drawn (tools.selected_for_tools), one connection per database."""
+    """Tool-calling and repair samples for the pairs drawn (tools.selected_for_tools; repairs drawn with their own
+    salt), one connection per database."""
 
-    def __init__(self, raw_dir: Path, schemas: dict, target: str, share: float, seed: int, timeout_s: float):
+    def __init__(self, raw_dir: Path, schemas: dict, target: str, share: float, seed: int, timeout_s: float,
+                 repair_share: float = 0.0):
         self.raw_dir, self.schemas, self.target = raw_dir, schemas, target
-        self.share, self.seed, self.timeout_s = share, seed, timeout_s
+        self.share, self.seed, self.timeout_s, self.repair_share = share, seed, timeout_s, repair_share
         self.connections: dict = {}
-        self.made = 0
+        self.made = self.repairs_drawn = self.repairs_made = 0
+        self.near_misses = None
 
-    def sample(self, pair: dict) -> dict | None:
-        from t2s_pipeline.samples.tools import ToolBox, selected_for_tools, tool_call_sample
+    def sample(self, pair: dict, near_miss: str | None = None) -> dict | None:
+        from t2s_pipeline.samples.tools import selected_for_tools, tool_call_sample
+
+        if near_miss is None and not selected_for_tools(pair["id"], self.share, self.seed):
+            return None
+        pipe = self.target in ("pipe", "both") and pair.get("pipe_sql")
+        answer, kind = (pair["pipe_sql"], "pipe") if pipe else (pair["gold_sql"], "sql")
+        self.made += near_miss is None
+        return tool_call_sample(pair, self._toolbox(pair), answer, kind, near_miss)
+
+    def repair(self, pair: dict) -> dict | None:
+        """A repair conversation when the pair is drawn and one of its gold's mutants is judged wrong."""
+        from t2s_pipeline.samples.repairs import NearMisses
+        from t2s_pipeline.samples.tools import selected_for_tools
+
+        if not selected_for_tools(f"repair:{pair['id']}", self.repair_share, self.seed):
+            return None
+        self.repairs_drawn += 1
+        self.near_misses = self.near_misses or NearMisses(self.seed, self.timeout_s)
+        toolbox = self._toolbox(pair)
+        found = self.near_misses.find(pair["gold_sql"], toolbox.db_path, toolbox.schema, toolbox.conn)
+        if found is None:
+            return None
+        self.repairs_made += 1
+        sample = self.sample(pair, near_miss=found[0])
+        sample["meta"].update(near_miss=found[0], near_miss_why=found[1])
+        return sample
+
+    def _toolbox(self, pair: dict):
+        from t2s_pipeline.samples.tools import ToolBox
         from t2s_pipeline.sql.execute import connect_readonly
 
-        if not selected_for_tools(pair["id"], self.share, self.seed):
-            return None
         db_path = self.raw_dir / "databases" / f"{pair['db_id']}.sqlite"
         if pair["db_id"] not in self.connections:
             self.connections[pair["db_id"]] = connect_readonly(db_path)
-        toolbox = ToolBox(db_path, self.schemas[pair["db_id"]], self.timeout_s, self.connections[pair["db_id"]])
-        pipe = self.target in ("pipe", "both") and pair.get("pipe_sql")
-        answer, kind = (pair["pipe_sql"], "pipe") if pipe else (pair["gold_sql"], "sql")
-        self.made += 1
-        return tool_call_sample(pair, toolbox, answer, kind)
+        return ToolBox(db_path, self.schemas[pair["db_id"]], self.timeout_s, self.connections[pair["db_id"]])
+
+    def repair_stats(self) -> dict:
+        """Drawn = made + without a near miss (no mutant of the gold judged wrong)."""
+        return {"drawn": self.repairs_drawn, "made": self.repairs_made,
+                "without_near_miss": self.repairs_drawn - self.repairs_made,
+                **(self.near_misses.stats() if self.near_misses else {"mutants_tried": 0, "mutants_judged_right": 0,
+                                                                     "why": {}})}
 
     def close(self) -> None:
         for conn in self.connections.values():

@@ -59,6 +59,10 @@ def prepare_base_model(source: str, trajectories_dir: str | Path, out_dir: str |
         stats = build_tiny_t5(pretraining_documents(trajectories_dir), out_dir, tiny_t5, log=log)
         return {"source": TINY_T5, "architecture": architecture(out_dir), **stats}
     stats = _copy_or_download(source, out_dir, log)
+    # t5-small cannot write `<`, `{` or `}`: tokens for what the train texts need are added before training.
+    from t2s_pipeline.modeling.vocabulary import add_missing_characters
+
+    stats.update(add_missing_characters(out_dir, pretraining_documents(trajectories_dir), log=log))
     return {**stats, "architecture": architecture(out_dir)}
 
 

@@ -84,6 +84,7 @@ class TrainConfig(StageFields):
                               "into one row with restarting position ids (no pad tokens; samples stay separated).")
     # Evaluation and checkpoints
     eval_steps: int = _f(0, "Evaluate on the dev split every N steps; 0 evaluates only at the end.")
+    eval_samples: int = _f(0, "Dev samples the loss eval reads (the first N); 0 reads them all.")
     keep_best: bool = _f(False, "Keep the checkpoint with the lowest dev loss and make it the result "
                                 "(needs eval_steps and save_steps, save_steps a multiple of eval_steps).")
     # Model selection by generated SQL (any model family)
@@ -136,7 +137,7 @@ class TrainConfig(StageFields):
             p.append(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
         if self.max_length <= 0:
             p.append(f"max_length must be positive, got {self.max_length}")
-        for name in ("eval_steps", "effective_batch_size", "weight_decay", "generation_eval_steps",
+        for name in ("eval_steps", "eval_samples", "effective_batch_size", "weight_decay", "generation_eval_steps",
                      "generation_num_beams", "patience", "debug_zero_lr_after_step"):
             if getattr(self, name) < 0:
                 p.append(f"{name} must not be negative, got {getattr(self, name)}")

@@ -174,6 +174,7 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
     from trl import GRPOConfig
 
     from t2s_pipeline.modeling.generate import masked_losses
+    from t2s_pipeline.modeling.tokenize import CHAT_TEMPLATE_KWARGS
     from t2s_pipeline.training.callbacks import GuardState, make_guard_callback, quiet_stdout
     from t2s_pipeline.training.checkpoint_upload import make_checkpoint_upload_callback
     from t2s_pipeline.training.config import resolve_attention, resolve_precision
@@ -242,6 +243,7 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         num_generations=cfg.num_generations,
         max_completion_length=cfg.max_completion_length,
+        chat_template_kwargs=dict(CHAT_TEMPLATE_KWARGS),  # thinking off, as in SFT and eval (modeling/tokenize.py)
         temperature=cfg.temperature,
         top_p=cfg.top_p,
         beta=cfg.beta,

@@ -17,6 +17,7 @@ def merge_adapter(base_model_dir, adapter_dir, out_dir, dtype: str = "fp32", ove
     from peft import PeftModel
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
+    from t2s_pipeline.modeling.decoding import copy_decoding_default
     from t2s_pipeline.modeling.model_folder import is_full_model
 
     if dtype not in DTYPES:
@@ -38,6 +39,7 @@ def merge_adapter(base_model_dir, adapter_dir, out_dir, dtype: str = "fp32", ove
     out_dir.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(out_dir)
     AutoTokenizer.from_pretrained(adapter_dir).save_pretrained(out_dir)
+    copy_decoding_default(base_model_dir, out_dir)  # the merged model decodes as its base does by default
     return {
         "dtype": dtype,
         "merged": "full model saved (full fine-tuning)" if full else "LoRA adapter merged into the base",

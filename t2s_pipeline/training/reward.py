@@ -84,8 +84,9 @@ def completion_text(completion) -> str:
 
 def answer_sql(text: str, answer_format: str = SQL) -> tuple[str, bool]:
     """(the SQL to run, whether the text has the format asked for)."""
-    from t2s_pipeline.modeling.generate import extract_sql
+    from t2s_pipeline.modeling.generate import extract_sql, strip_thinking
 
+    text = strip_thinking(text)  # a thinking model's reasoning may hold a ```sql block of its own
     if answer_format == COT:
         blocks = _SQL_BLOCK.findall(text)
         return (blocks[-1].strip().rstrip(";").strip(), True) if blocks else (extract_sql(text), False)

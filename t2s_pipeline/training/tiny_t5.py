@@ -19,6 +19,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from t2s_pipeline.modeling.decoding import write_decoding_default
+
 PAD, EOS, UNK = "<pad>", "</s>", "<unk>"
 SENTINELS = 16  # at most this many masked spans per document
 
@@ -42,6 +44,12 @@ class TinyT5Config:
     noise_density: float = 0.15
     mean_span_length: float = 3.0
     prefix_lm_share: float = 0.5  # documents trained as a prefix language model instead of by span corruption
+    # Packed rows: several documents' encoder inputs fill one encoder row of pretrain_max_length tokens, their
+    # targets one decoder row of pretrain_target_length; a step takes pretrain_packed_rows rows (8 rows hold
+    # about 2x the document tokens of 32 padded documents) instead of pretrain_batch_size documents.
+    pretrain_packed: bool = False
+    pretrain_target_length: int = 128
+    pretrain_packed_rows: int = 8
     seed: int = 0
 
 
@@ -101,10 +109,81 @@ def span_corruption(ids: list[int], rng: random.Random, sentinel_ids: list[int],
     return inputs + ids[pos:] + [eos], targets + [eos]
 
 
-def prefix_lm(ids: list[int], rng: random.Random, eos: int) -> tuple[list[int], list[int]]:
-    """(encoder input, decoder target): the document cut at a random point, its start read, the rest written."""
-    cut = rng.randint(1, len(ids) - 1)
+def prefix_lm(ids: list[int], rng: random.Random, eos: int,
+              max_target: int | None = None) -> tuple[list[int], list[int]]:
+    """(encoder input, decoder target): the document cut at a random point, its start read, the rest written
+    (at most max_target tokens of it with the EOS: the cut moves right for a long document)."""
+    lowest = 1 if max_target is None else max(1, len(ids) - max_target + 1)
+    cut = rng.randint(min(lowest, len(ids) - 1), len(ids) - 1)
     return ids[:cut] + [eos], ids[cut:] + [eos]
+
+
+def tail_prefix_lm(ids: list[int], room_in: int, room_out: int, eos: int) -> tuple[list[int], list[int]]:
+    """A prefix-LM example of at most room_in input and room_out target tokens (EOS not counted) from the
+    document's end: its start is dropped, not its end, so the target still ends where the document does."""
+    window = ids[-(room_in + room_out):] if len(ids) > room_in + room_out else ids
+    # A short window is split in the ratio of the room left, so that both rows fill up alike.
+    share = round(len(window) * room_in / (room_in + room_out))
+    cut = max(1, len(window) - room_out, min(share, room_in, len(window) - 1))
+    return window[:cut] + [eos], window[cut:] + [eos]
+
+
+def packing_chunks(encoded: list[list[int]], length: int) -> list[list[int]]:
+    """The documents cut into pieces of at most length - 1 tokens (the EOS an example adds makes length), so
+    that a document longer than a row is trained whole, piece by piece, not cut short; pieces under 2 tokens
+    are left out (a prefix LM needs a start and a rest)."""
+    if length < 3:
+        raise ValueError(f"pretrain_max_length {length} leaves no room for a document and its EOS")
+    pieces = [ids[k:k + length - 1] for ids in encoded for k in range(0, len(ids), length - 1)]
+    return [p for p in pieces if len(p) >= 2]
+
+
+def packed_pairs(encoded: list[list[int]], rng: random.Random, sentinel_ids: list[int], eos: int, cfg: TinyT5Config,
+                 lookahead: int = 8):
+    """Endless (encoder row, decoder row) pairs: documents in shuffled passes, each made an example (prefix LM or
+    span corruption) and appended to the row while its input and target both fit; of `lookahead` waiting
+    documents, the first that fits goes next. Sentinels are numbered on across the row (the second document's
+    first span is <extra_id_k> after k in the first), so no id in a target points at two documents; a
+    document that would need more sentinels than the row has left is trained as a prefix LM. Every input and
+    target ends with EOS, which keeps the documents apart."""
+    enc_len, dec_len = cfg.pretrain_max_length, cfg.pretrain_target_length
+    if not encoded:
+        raise ValueError("no pretraining text: every document is shorter than 2 tokens")
+    if dec_len < 2:
+        raise ValueError(f"pretrain_target_length {dec_len} leaves no room for a target and its EOS")
+
+    def documents():
+        while True:
+            order = list(range(len(encoded)))
+            rng.shuffle(order)
+            yield from (encoded[i] for i in order)
+
+    stream, waiting = documents(), []
+    while True:
+        enc, dec, used = [], [], 0
+        while True:
+            waiting += [next(stream) for _ in range(lookahead - len(waiting))]
+            for n, ids in enumerate(waiting):
+                spans_wanted = max(1, round(len(ids) * cfg.noise_density / cfg.mean_span_length))
+                if rng.random() < cfg.prefix_lm_share or used + spans_wanted > len(sentinel_ids):
+                    inputs, target = prefix_lm(ids, rng, eos, dec_len)
+                else:
+                    inputs, target = span_corruption(ids, rng, sentinel_ids[used:], eos, cfg.noise_density,
+                                                     cfg.mean_span_length)
+                if len(enc) + len(inputs) <= enc_len and len(dec) + len(target) <= dec_len:
+                    enc, dec = enc + inputs, dec + target
+                    used += sum(1 for t in inputs if t in sentinel_ids)
+                    del waiting[n]
+                    break
+            else:
+                room_in, room_out = enc_len - len(enc), dec_len - len(dec)
+                if room_in < 2 or room_out < 2:
+                    break  # full, but for a token or so
+                inputs, target = tail_prefix_lm(waiting.pop(0), room_in - 1, room_out - 1, eos)
+                enc, dec = enc + inputs, dec + target
+        if not enc:
+            raise ValueError(f"a document does not fit a packed row of {enc_len} encoder tokens")
+        yield enc, dec
 
 
 def _padded(rows: list[list[int]], pad: int):
@@ -120,13 +199,19 @@ def _padded(rows: list[list[int]], pad: int):
 
 
 def pretrain(model, tokenizer, documents: list[str], cfg: TinyT5Config, log=print) -> list[float]:
-    """A short span-corruption pass over the documents; returns the loss per step."""
+    """A short span-corruption and prefix-LM pass over the documents (whole documents padded to the longest, or
+    packed rows: cfg.pretrain_packed); returns the loss per step."""
     import torch
 
     rng = random.Random(cfg.seed)
-    encoded = [ids[: cfg.pretrain_max_length] for ids in tokenizer(documents, add_special_tokens=False)["input_ids"]]
-    encoded = [ids for ids in encoded if len(ids) >= 2]
     sentinel_ids = tokenizer.convert_tokens_to_ids([sentinel(k) for k in range(SENTINELS)])
+    eos = tokenizer.eos_token_id
+    encoded = tokenizer(documents, add_special_tokens=False)["input_ids"]
+    if cfg.pretrain_packed:
+        encoded = packing_chunks(encoded, cfg.pretrain_max_length)
+        rows = packed_pairs(encoded, rng, sentinel_ids, eos, cfg)
+    else:
+        encoded = [ids[: cfg.pretrain_max_length] for ids in encoded if len(ids) >= 2]
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.pretrain_lr, weight_decay=0.0)
     warmup = max(1, cfg.pretrain_steps // 10)
     schedule = lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / cfg.pretrain_steps))
@@ -134,10 +219,10 @@ def pretrain(model, tokenizer, documents: list[str], cfg: TinyT5Config, log=prin
     model.train()
     losses = []
     for step in range(cfg.pretrain_steps):
-        pairs = [prefix_lm(ids, rng, tokenizer.eos_token_id) if rng.random() < cfg.prefix_lm_share else
-                 span_corruption(ids, rng, sentinel_ids, tokenizer.eos_token_id, cfg.noise_density,
-                                 cfg.mean_span_length)
-                 for ids in rng.sample(encoded, min(cfg.pretrain_batch_size, len(encoded)))]
+        pairs = [next(rows) for _ in range(cfg.pretrain_packed_rows)] if cfg.pretrain_packed else [
+            prefix_lm(ids, rng, eos) if rng.random() < cfg.prefix_lm_share else
+            span_corruption(ids, rng, sentinel_ids, eos, cfg.noise_density, cfg.mean_span_length)
+            for ids in rng.sample(encoded, min(cfg.pretrain_batch_size, len(encoded)))]
         input_ids, mask = _padded([p[0] for p in pairs], tokenizer.pad_token_id)
         labels, label_mask = _padded([p[1] for p in pairs], tokenizer.pad_token_id)
         labels[label_mask == 0] = -100
@@ -167,11 +252,14 @@ def build_tiny_t5(documents: list[str], out_dir: str | Path, cfg: TinyT5Config |
     losses = pretrain(model, tokenizer, documents, cfg, log=log) if cfg.pretrain_steps else []
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
+    # Built here, like the tiny Llama: decoded under the constraint by default (hub models are not).
+    write_decoding_default(out_dir, constrained=True, why="a tiny model built here: eval_report constrains it")
     return {
         "parameters": sum(p.numel() for p in model.parameters()),
         "vocab_size": len(tokenizer),
         "pretrain_documents": len(documents),
-        "pretrain_objective": f"span_corruption + prefix_lm ({cfg.prefix_lm_share:.0%})",
+        "pretrain_objective": f"span_corruption + prefix_lm ({cfg.prefix_lm_share:.0%})"
+                              + (", packed rows" if cfg.pretrain_packed else ""),
         "pretrain_first_loss": losses[0] if losses else None,
         "pretrain_last_loss": losses[-1] if losses else None,
         "seconds": round(time.monotonic() - start, 1),

@@ -79,7 +79,7 @@ def train(model_dir: str, data_dir: str, output_dir: str, cfg: TrainConfig, pipe
     place = place_run(model_dir, output_dir, checkpoint_dir, cfg)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = build_model(model_dir, cfg, place)
-    data = load_data(data_dir)
+    data = load_data(data_dir, cfg.eval_samples)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     pipes.log.info(f"world size {place.world_size}; effective batch {cfg.effective_batch(place.world_size)}; "
@@ -143,11 +143,15 @@ def build_model(model_dir: str, cfg: TrainConfig, place: RunPlace):
     return attach_adapter(base, cfg, place.seq2seq)
 
 
-def load_data(data_dir: str):
-    """The tokenized splits (tokenized_splits' Arrow DatasetDict), memory-mapped."""
+def load_data(data_dir: str, eval_samples: int = 0):
+    """The tokenized splits (tokenized_splits' Arrow DatasetDict), memory-mapped; the dev split cut to its first
+    eval_samples when that is set (0 keeps it whole)."""
     from datasets import load_from_disk
 
-    return load_from_disk(data_dir).remove_columns(["id"])
+    data = load_from_disk(data_dir).remove_columns(["id"])
+    if eval_samples and len(data["dev"]) > eval_samples:
+        data["dev"] = data["dev"].select(range(eval_samples))
+    return data
 
 
 def build_trainer(cfg: TrainConfig, place: RunPlace, model, tokenizer, data, pipes, upload_checkpoints_to: str | None,

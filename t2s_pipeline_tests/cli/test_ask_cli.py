@@ -133,9 +133,9 @@ def test_ask_a_t5_sends_the_prompt_to_the_encoder_with_five_beams(tiny_t5_dir, d
     seen = {}
     real = generate._complete_seq2seq
 
-    def spy(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams):
-        seen["num_beams"] = num_beams
-        seen["replies"] = real(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams)
+    def spy(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams, contexts=None):
+        seen["num_beams"], seen["contexts"] = num_beams, contexts
+        seen["replies"] = real(model, tokenizer, conversations, batch_size, max_new_tokens, num_beams, contexts)
         return seen["replies"]
 
     monkeypatch.setattr(generate, "_complete_seq2seq", spy)
@@ -143,6 +143,7 @@ def test_ask_a_t5_sends_the_prompt_to_the_encoder_with_five_beams(tiny_t5_dir, d
     status = main(["ask", "--model", str(tiny_t5_dir), "--db", str(db), "--max-new-tokens", "8",
                    "How many singers are there?"])
     assert seen["num_beams"] == 5 and len(seen["replies"]) == 1
+    assert len(seen["contexts"]) == 1 and "singer" in seen["contexts"][0].tables  # the T5 decodes constrained too
     assert status in (0, 1) and capsys.readouterr().out.startswith("SQL:\n")
     assert digest(db) == before
 
@@ -163,4 +164,31 @@ def test_ask_constrains_decoding_to_the_question_and_database_unless_told_not_to
     assert context.question == "Who sings from France?" and "singer" in context.tables
     assert "France" in context.values  # value linking reads the database's text values
     assert unconstrained is None
-    assert '"singer"i' in grammar.grammar and "'France'" in grammar.grammar  # names and the linked value
+
+
+def test_ask_decodes_a_hub_model_unconstrained_unless_told_to_constrain(stand_in, db, monkeypatch):
+    from t2s_pipeline.modeling import generate
+
+    seen = []
+    monkeypatch.setattr(generate, "generate_sql",
+                        lambda model, tokenizer, conversations, **kwargs: seen.append(kwargs["contexts"]) or
+                        ["SELECT COUNT(*) FROM singer"])
+    folder = str(stand_in("qwen2.5-coder-7b"))
+    assert main(["ask", "--model", folder, "--db", str(db), "Who sings from France?"]) == 0
+    assert main(["ask", "--model", folder, "--db", str(db), "--constrained", "Who sings from France?"]) == 0
+    assert seen[0] is None and seen[1][0].question == "Who sings from France?"
+
+
+def test_ask_as_an_agent_prints_the_conversation(tool_model, capsys):
+    model_dir, db, _ = tool_model
+    before = digest(db)
+    status = main(["ask", "--agent", "--model", str(model_dir), "--db", str(db), "--max-new-tokens", "64",
+                   "How many singers are there?"])  # a question the tool model was trained on
+    printed = capsys.readouterr().out
+    lines = printed.splitlines()
+    assert status == 0 and lines[0].startswith("[system] You answer questions about a SQLite database")
+    assert lines[1] == "[user] Question: How many singers are there?"
+    assert lines[2] == "[assistant] calls list_tables({})" and lines[3] == '[tool list_tables] ["singer"]'
+    assert "[assistant] calls execute_sql(" in printed and "(status success; 5 turns, 4 tool calls" in printed
+    assert "SQL:\nSELECT count(*) FROM singer\n" in printed and printed.rstrip().endswith("4")
+    assert digest(db) == before

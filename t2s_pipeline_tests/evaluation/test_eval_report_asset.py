@@ -126,3 +126,24 @@ def test_compare_reports():
     passed, metadata = compare_reports(fake_report(0.4), fake_report(0.5))
     assert not passed and metadata["change"] == -0.1
     assert compare_reports(fake_report(0.45), fake_report(0.5), tolerance=0.1)[0]
+
+
+def test_the_agent_config_and_its_metadata(tmp_path):
+    from t2s_pipeline.assets.eval_report import AgentEvalConfig, EvalReportConfig, agent_settings, report_metadata
+
+    assert EvalReportConfig().agent.enabled is False and agent_settings(EvalReportConfig().agent, 16) is None
+    settings = agent_settings(AgentEvalConfig(enabled=True, max_turns=5), 8)
+    assert (settings.mode, settings.max_turns, settings.batch_size) == ("tools", 5, 8)
+    assert agent_settings(AgentEvalConfig(enabled=True, mode="incremental", show_rows=True), 8).show_rows is True
+    with pytest.raises(ValueError, match="mode must be one of"):
+        agent_settings(AgentEvalConfig(enabled=True, mode="chat"), 8)
+    report = {**fake_report(0.5), "ex_gain": 0.5, "agent": {"settings": {}, "fine_tuned": {
+        "execution_accuracy": 0.75, "turns_per_question": 4.5, "repairs": 3}}}
+    for name in ("base", "fine_tuned"):
+        report[name].update(execution_accuracy_unseen_sql=None, exact_match=0.0, record_f1=0.0, loss=1.0,
+                            perplexity=2.7)
+    (tmp_path / "report.md").write_text("# report")
+    metadata = report_metadata(report, tmp_path)
+    assert (metadata["fine_tuned_agent_execution_accuracy"], metadata["fine_tuned_agent_turns_per_question"],
+            metadata["fine_tuned_agent_repairs"]) == (0.75, 4.5, 3)
+    assert "base_agent_execution_accuracy" not in metadata

@@ -166,6 +166,20 @@ def test_evaluate_can_constrain_every_models_decoding(tmp_path, tiny_base_dir, l
         assert all('"singer"i' in c[0].grammar and '"country"i' in c[0].grammar for c in seen)
 
 
+def test_evaluate_constrains_an_encoder_decoder_models_beams(tmp_path, tiny_t5_dir, trajectories_dir, raw_dir,
+                                                              monkeypatch):
+    from t2s_pipeline.modeling import generate
+
+    seen = []
+    original = generate._complete_seq2seq
+    monkeypatch.setattr(generate, "_complete_seq2seq",
+                        lambda *a: seen.append((a[5], a[6])) or original(*a))  # (num_beams, contexts)
+    report = evaluate(tiny_t5_dir, tiny_t5_dir, trajectories_dir, raw_dir, tmp_path / "report", max_new_tokens=4,
+                      log=lambda m: None, plots=False, constrained=True, num_beams=2)
+    assert report["architecture"] == "encoder-decoder" and report["settings"]["constrained"] is True
+    assert len(seen) == 2 and all(beams == 2 and len(c) == 2 and "singer" in c[0].tables for beams, c in seen)
+
+
 def _pipe_trajectories(folder, with_sql: bool):
     """A trajectories folder whose test split holds pipe samples (and the SQL ones when with_sql)."""
     from t2s_pipeline.records import write_jsonl
@@ -359,3 +373,15 @@ def test_evaluate_judges_on_the_suite(tmp_path, tiny_base_dir, lora_adapter_dir,
         rows = [p for p in predictions if p["model"] == name]
         assert report[name]["caught_by_suite"] == sum(p["ex_original"] and not p["ex"] for p in rows)
     assert "execution_accuracy (test suite)" in (out / "report.md").read_text()
+
+
+def test_the_report_names_the_decoding_of_each_figure(tmp_path, tiny_base_dir, lora_adapter_dir, trajectories_dir,
+                                                      raw_dir):
+    report = evaluate(tiny_base_dir, lora_adapter_dir / "adapter", trajectories_dir, raw_dir, tmp_path / "report",
+                      max_new_tokens=4, log=lambda m: None, plots=False, constrained=True, sampled_ex=2,
+                      temperature=0.7)
+    assert report["settings"]["decoding"] == "greedy, constrained"
+    assert [report[m]["decoding"] for m in ("base", "fine_tuned")] == ["greedy, constrained"] * 2
+    assert report["fine_tuned"]["sampled_decoding"] == "sampled at temperature 0.7, 2 queries a question, constrained"
+    assert ("Decoding: greedy, constrained; sampled EX: sampled at temperature 0.7, 2 queries a question, "
+            "constrained.") in (tmp_path / "report" / "report.md").read_text()

@@ -172,6 +172,25 @@ def test_the_processor_masks_disallowed_top_tokens_looks_further_and_never_block
     assert torch.equal(out, scores)
 
 
+def test_for_t5_only_eos_ends_a_row_and_pad_and_sentinels_are_never_kept(tiny_t5_dir):
+    """T5's generate stops at EOS only: a pad or a sentinel (<extra_id_0>) taken as an end would leave the row
+    unconstrained from there on, so the processor never keeps them; EOS where the query may end."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_t5_dir)
+    decoder = torch.tensor([[tokenizer.pad_token_id, *tokenizer("SELECT name FROM student",
+                                                               add_special_tokens=False)["input_ids"]]])
+    sentinel = tokenizer.convert_tokens_to_ids("<extra_id_0>")
+    scores = torch.zeros(1, len(tokenizer))
+    scores[0, sentinel], scores[0, tokenizer.pad_token_id], scores[0, tokenizer.eos_token_id] = 9.0, 8.0, 7.0
+    context = SqlContext("Who are the students?", TABLES)
+    out = SqlConstraint(tokenizer, [context], 1, end_ids=[tokenizer.eos_token_id])(decoder, scores.clone())
+    assert out[0].argmax() == tokenizer.eos_token_id
+    assert out[0, sentinel] == out[0, tokenizer.pad_token_id] == float("-inf")
+    # Without end_ids (decoder-only models) every special token is an end: the sentinel would pass.
+    assert SqlConstraint(tokenizer, [context], 1)(decoder, scores.clone())[0].argmax() == sentinel
+
+
 def test_sql_contexts_read_each_database_schema_and_text_values(tmp_path):
     db = tmp_path / "school.sqlite"
     with sqlite3.connect(db) as conn:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from t2s_pipeline.modeling import generate
@@ -173,3 +175,52 @@ def test_sampling_an_encoder_decoder_model_is_refused_not_misgrouped(tiny_t5_dir
     model, tokenizer = load_model(str(tiny_t5_dir))
     with pytest.raises(ValueError, match="decoder-only models; this model is an encoder-decoder one"):
         sample_sql(model, tokenizer, [[{"role": "user", "content": "How many singers?"}]] * 2, 3)
+
+
+T5_TABLES = {"department": ["department_id", "name", "founded_year"],
+             "student": ["student_id", "name", "age", "department_id"]}
+T5_QUESTIONS = ["How many students older than 20 are in the department named Physics?",
+                "List the names of departments founded before 1900.",
+                "What is the name of the oldest student?"]
+
+
+def _breaches(sql: str, context) -> list[str]:
+    """The literals and names of sql that the constraint rules out: strings that are not a span of the question,
+    numbers it does not state (0 and 1 aside), words that are neither SQL, an alias, nor a name of the tables."""
+    from t2s_pipeline.modeling.sql_context import SQL_WORDS
+
+    names = {n.lower() for t, cols in context.tables.items() for n in (t, *cols)}
+    aliases = {a.lower() for a in re.findall(r"\bAS\s+(\w+)", sql, re.I)}
+    found = [f"'{s}'" for s in re.findall(r"'([^']*)'", sql) if s.strip("%") not in context.question]
+    rest = re.sub(r"'[^']*'?", " ", sql)
+    found += [n for n in re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])", rest)
+              if n not in ("0", "1") and n not in context.question]
+    found += [w for w in re.findall(r"\b[A-Za-z_]\w*\b", rest) if w.upper() not in SQL_WORDS and
+              w.lower() not in names | aliases and not re.fullmatch(r"T\d+", w, re.I)]
+    return found
+
+
+@pytest.mark.parametrize("num_beams", [1, 3])
+def test_seq2seq_generation_obeys_the_sql_constraint(tiny_t5_dir, num_beams):
+    """The constraint reads the decoder's tokens (the prompt is in the encoder), beam by beam. The tiny T5's
+    head is steered to a name the schema lacks (' singer'), then a number no question states ('6'), then
+    ' count': free, it writes the name; constrained, only what the question and the schema allow."""
+    import torch
+
+    from t2s_pipeline.modeling.sql_context import SqlContext
+
+    model, tokenizer = load_model(str(tiny_t5_dir))
+    bias = torch.zeros(model.config.vocab_size)
+    for piece, boost in ((" singer", 30.0), ("6", 20.0), (" count", 10.0)):
+        bias[tokenizer.convert_tokens_to_ids(tokenizer.tokenize(piece))[0]] += boost
+    model.lm_head.register_forward_hook(lambda module, inputs, logits: logits + bias)
+    schema = "\n".join(f"CREATE TABLE {t} ({', '.join(cols)});" for t, cols in T5_TABLES.items())
+    prompts = [[{"role": "system", "content": "Write SQL."}, {"role": "user", "content": f"{schema}\n\nQuestion: {q}"}]
+               for q in T5_QUESTIONS]
+    contexts = [SqlContext(q, T5_TABLES) for q in T5_QUESTIONS]
+    free = generate_sql(model, tokenizer, prompts, batch_size=2, max_new_tokens=8, num_beams=num_beams)
+    constrained = generate_sql(model, tokenizer, prompts, batch_size=2, max_new_tokens=8, num_beams=num_beams,
+                               contexts=contexts)
+    assert all("singer" in _breaches(sql, c) for sql, c in zip(free, contexts)), free
+    assert [_breaches(sql, c) for sql, c in zip(constrained, contexts)] == [[]] * 3, constrained
+    assert all(re.search(r"\bcount\b", sql) for sql in constrained), constrained

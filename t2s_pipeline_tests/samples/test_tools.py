@@ -60,3 +60,68 @@ def test_tables_used_in_order_without_ctes(tmp_path):
     used = tables_used("WITH x AS (SELECT * FROM concert) SELECT * FROM x, STADIUM", schema)
     assert sorted(used) == ["concert", "stadium"]  # schema spelling, CTE name x left out
     assert tables_used("not sql at all (", schema) == []
+
+
+def _sha256(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+GENERATOR = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < {}) "
+# (what the call tries, tool, arguments, a word the refusal or result must hold)
+HOSTILE = [
+    ("a write", "execute_sql", {"sql": "INSERT INTO singer (singer_id, name) VALUES (99, 'X')"}, "denied"),
+    ("an update", "execute_sql", {"sql": "UPDATE singer SET name = 'X'"}, "denied"),
+    ("a drop", "execute_sql", {"sql": "DROP TABLE singer"}, "denied"),
+    ("attach", "execute_sql", {"sql": "ATTACH DATABASE '/tmp/evil.sqlite' AS evil"}, "denied"),
+    ("several statements", "execute_sql", {"sql": "SELECT 1; DELETE FROM singer"}, "2 statements"),
+    ("a write hidden in pipe SQL", "execute_sql", {"sql": "FROM singer |> SELECT name; DROP TABLE singer"}, "error"),
+    ("a runaway recursive CTE", "execute_sql",
+     {"sql": "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n"}, "timeout"),
+    ("ten million rows sorted (a cross join of a generator)", "execute_sql",
+     {"sql": GENERATOR.format(4000) + "SELECT a.x, b.x FROM n AS a, n AS b ORDER BY a.x + b.x DESC"}, "timeout"),
+    ("a table that does not exist", "sample_rows", {"table": "no_such_table"}, "no such table"),
+    ("a table that does not exist", "describe_table", {"table": "no_such_table"}, "no such table"),
+    ("an injection through the table name", "sample_rows", {"table": "singer; DROP TABLE singer"}, "no such table"),
+    ("a tool that does not exist", "drop_database", {}, "unknown tool"),
+    ("a missing argument", "execute_sql", {}, "missing argument"),
+    ("an argument of the wrong type", "sample_rows", {"table": "singer", "limit": "many"}, "error"),
+    ("arguments that are not JSON", "execute_sql", '{"sql": "SELECT 1"', "not JSON"),
+    ("arguments that are not an object", "execute_sql", '["SELECT 1"]', "JSON object"),
+]
+
+
+def test_hostile_calls_are_refused_or_cut_within_the_timeout_and_the_database_is_unchanged(tmp_path):
+    import time
+
+    db = make_music_db(tmp_path / "music.sqlite")
+    before = _sha256(db)
+    toolbox = ToolBox(db, read_sqlite_schema(db, "music"), timeout_s=1.0)
+    for what, name, arguments, expected in HOSTILE:
+        start = time.monotonic()
+        text = toolbox.run(name, arguments)
+        assert time.monotonic() - start < 3.0, what
+        assert expected.lower() in text.lower(), (what, text)
+        assert not text.startswith('{"columns"'), (what, text)
+    assert _sha256(db) == before and [p.name for p in tmp_path.iterdir()] == ["music.sqlite"]  # no journal, no file
+
+
+def test_ten_million_rows_are_cut_to_the_row_cap(tmp_path):
+    import time
+
+    db = make_music_db(tmp_path / "music.sqlite")
+    toolbox = ToolBox(db, read_sqlite_schema(db, "music"), timeout_s=1.0)
+    start = time.monotonic()
+    result = json.loads(toolbox.run("execute_sql", {"sql": GENERATOR.format(10_000_000) + "SELECT x FROM n"}))
+    assert time.monotonic() - start < 1.0
+    assert result == {"columns": ["x"], "rows": [[i] for i in range(1, 11)], "truncated": True}
+
+
+def test_a_valid_call_as_json_text_gives_the_same_text_as_a_dict(tmp_path):
+    db = make_music_db(tmp_path / "music.sqlite")
+    toolbox = ToolBox(db, read_sqlite_schema(db, "music"))
+    as_dict = toolbox.run("sample_rows", {"table": "singer", "limit": 2})
+    assert toolbox.run("sample_rows", '{"table": "singer", "limit": 2}') == as_dict
+    assert len(json.loads(as_dict)["rows"]) == 2
+    assert json.loads(toolbox.run("list_tables", "")) == ["stadium", "singer", "concert", "performs"]

@@ -106,3 +106,19 @@ def test_bf16_merge_saves_bf16_weights_close_to_fp32(tiny_base_dir, adapter_dir,
     a = logits(AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).eval())
     b = logits(AutoModelForCausalLM.from_pretrained(fp32, dtype=torch.float32).eval())
     assert (a - b).abs().max() < 5e-2
+
+
+def test_merged_model_card_reads_the_stored_versions(tiny_base_dir, tmp_path):
+    import json
+
+    from t2s_pipeline.assets.merged_model import merged_model_card
+
+    adapter, report_dir = tmp_path / "versions" / "20261207T070000-abc", tmp_path / "eval" / "20261207T071000-def"
+    adapter.mkdir(parents=True), report_dir.mkdir(parents=True)
+    (adapter / "metrics.json").write_text(json.dumps({"finetuning": "lora", "steps": 40}))
+    report = {"questions": 2, "protocol": "spider", "settings": {"num_beams": 1, "max_new_tokens": 8},
+              "base": {"execution_accuracy": 0.0}, "fine_tuned": {"execution_accuracy": 0.5}}
+    card = merged_model_card(report, "fine_tuned", adapter, "lora_adapter", tiny_base_dir, report_dir, "fp32")
+    assert f"| base_model | {tiny_base_dir.name} |" in card and "| lora_adapter | 20261207T070000-abc |" in card
+    assert "| eval_report | 20261207T071000-def |" in card and "| steps | 40 |" in card
+    assert "LlamaForCausalLM" in card and "| SFT (merged) | 0.500 |" in card

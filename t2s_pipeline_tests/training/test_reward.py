@@ -132,3 +132,11 @@ def test_bad_config_names_the_field():
         RewardConfig(correct=0.1, executes=0.5)
     with pytest.raises(ValueError, match="unknown reward config key.*colour"):
         RewardConfig.from_dict({"colour": 1})
+
+
+def test_a_think_block_is_stripped_before_the_answer_is_read():
+    from t2s_pipeline.training.reward import answer_sql
+
+    thinking = "<think>\nMaybe ```sql\nSELECT 2\n``` or not.\n</think>\n\n"
+    assert answer_sql(thinking + "SELECT 1") == ("SELECT 1", True)
+    assert answer_sql(thinking + "Count them.\n```sql\nSELECT 1\n```", "cot") == ("SELECT 1", True)

@@ -78,3 +78,82 @@ def test_prepare_builds_the_tiny_t5_by_name(trajectories_dir, tmp_path):
 def test_an_unknown_short_name_is_refused(trajectories_dir, tmp_path):
     with pytest.raises(ValueError, match="tiny-t5"):
         prepare_base_model("t5-gigantic", trajectories_dir, tmp_path, log=lambda m: None)
+
+
+def _packing_documents(rng: random.Random) -> list[list[int]]:
+    """Token documents of 5 to 80 ids from 100 up, each distinct, like the pretraining documents' lengths."""
+    return [[100 + d * 100 + i for i in range(rng.randint(5, 80))] for d in range(60)]
+
+
+def test_packed_rows_are_full_and_each_target_stays_with_its_input():
+    import itertools
+
+    from t2s_pipeline.training.tiny_t5 import TinyT5Config, packed_pairs
+
+    eos, sentinels = 1, list(range(10, 10 + SENTINELS))
+    documents = _packing_documents(random.Random(0))
+    cfg = TinyT5Config(pretrain_packed=True, pretrain_max_length=128, pretrain_target_length=64)
+    rows = list(itertools.islice(packed_pairs(documents, random.Random(1), sentinels, eos, cfg), 60))
+    cells = len(rows) * (cfg.pretrain_max_length + cfg.pretrain_target_length)
+    used = sum(len(enc) + len(dec) for enc, dec in rows)
+    assert all(len(enc) <= 128 and len(dec) <= 64 for enc, dec in rows)
+    assert 1 - used / cells < 0.08  # (nearly) no padding left in the batch
+    whole = 0
+    for enc, dec in rows:
+        row_sentinels = [t for t in enc if t in sentinels]
+        assert len(row_sentinels) == len(set(row_sentinels))  # numbered on across the row, never reused
+        inputs, targets = _split_at(enc, eos), _split_at(dec, eos)
+        assert len(inputs) == len(targets) >= 2  # several documents a row, one target each
+        for inp, tgt in zip(inputs, targets):
+            hidden = [t for t in inp if t in sentinels]
+            assert [t for t in tgt if t in sentinels] == hidden  # a target's sentinels are its own input's
+            restored = _fill_spans(inp, tgt, sentinels) if hidden else inp + tgt
+            # Every example gives back one document: whole, or (the row's filler) its end.
+            source = next(d for d in documents if restored[0] in d)
+            assert source[-len(restored):] == restored
+            whole += restored == source
+    assert whole > len(rows) * 2
+
+
+def _split_at(row: list[int], eos: int) -> list[list[int]]:
+    parts, current = [], []
+    for t in row:
+        if t == eos:
+            parts.append(current)
+            current = []
+        else:
+            current.append(t)
+    assert not current, "every example ends with EOS"
+    return parts
+
+
+def _fill_spans(inputs: list[int], target: list[int], sentinels: list[int]) -> list[int]:
+    spans, current = {}, None
+    for t in target:
+        if t in sentinels:
+            current = spans.setdefault(t, [])
+        else:
+            current.append(t)
+    return [x for t in inputs for x in (spans[t] if t in sentinels else [t])]
+
+
+def test_packed_pretraining_runs_and_learns_a_little(trajectories_dir, tmp_path):
+    from t2s_pipeline.training.base_model import pretraining_documents
+    from t2s_pipeline.training.tiny_t5 import TinyT5Config, build_tiny_t5
+
+    cfg = TinyT5Config(vocab_size=300, d_model=32, d_kv=16, d_ff=64, num_layers=1, num_heads=2, pretrain_steps=12,
+                       pretrain_packed_rows=2, pretrain_packed=True, pretrain_lr=5e-3)
+
+    stats = build_tiny_t5(pretraining_documents(trajectories_dir), tmp_path, cfg, log=lambda m: None)
+    assert "packed rows" in stats["pretrain_objective"]
+    assert stats["pretrain_last_loss"] < stats["pretrain_first_loss"]
+
+
+def test_a_document_longer_than_a_packed_row_is_trained_piece_by_piece():
+    from t2s_pipeline.training.tiny_t5 import packing_chunks
+
+    pieces = packing_chunks([list(range(100, 350)), [7], [8, 9]], length=96)
+    assert [len(p) for p in pieces] == [95, 95, 60, 2]  # the 1-token document is left out
+    assert sum(pieces[:3], []) == list(range(100, 350))
+    with pytest.raises(ValueError, match="pretrain_max_length 2"):
+        packing_chunks([[1, 2, 3]], length=2)

@@ -1,14 +1,19 @@
-"""GPU check: LoRA / QLoRA training speed and generation speed on models of the real Qwen2.5-Coder shapes.
+"""GPU day: what a session with a lent GPU runs as it is, in under 8 minutes on one H100.
 
-    .venv/bin/python bench/gpu_check.py                  # on a GPU machine: the 1.5B and 7B shapes (< 8 min)
-    .venv/bin/python bench/gpu_check.py --tiny --cpu     # anywhere: tiny shapes on the CPU (< 1 min)
+    .venv/bin/python bench/gpu_day.py                   # on a GPU machine: the real shapes, then the chain on CUDA
+    .venv/bin/python bench/gpu_day.py --tiny --cpu      # anywhere: small shapes on the CPU (< 1 min; --chain adds
+                                                        # the stand-in chain, about 2 more minutes)
 
-No download: each model is built from a Qwen2Config with random weights and saved to a temporary folder, then
-loaded the way training loads it (bf16 for LoRA, 4-bit NF4 through bitsandbytes for QLoRA). Training runs
-padding-free (DataCollatorWithFlattening: one row, no pad tokens) on random token ids of text-to-SQL-like
-lengths, LoRA r=32 on every projection, activation checkpointing on, with flash attention 2 where
-`flash_attn` is installed (else sdpa). Reported: tokens/s, model FLOPs utilization (MFU), peak memory.
-Generation: HF `generate` (batch 32, 128 new tokens, EOS ignored) and vLLM where installed.
+No download: each model is a hub-shaped stand-in (t2s_pipeline/modeling/stand_ins.py) at the real width of
+Qwen2.5-Coder-1.5B, Qwen2.5-Coder-7B and Qwen3-8B (their config.json sizes, random bf16 weights, the family's
+tokenizer kind and chat template), saved to a temporary folder, then loaded the way training loads it (bf16
+for LoRA, 4-bit NF4 through bitsandbytes for QLoRA). Training runs padding-free (DataCollatorWithFlattening:
+one row, no pad tokens) on random token ids of text-to-SQL-like lengths, LoRA r=32 on every projection,
+activation checkpointing on, with flash attention 2 where `flash_attn` is installed (else sdpa). Reported:
+tokens/s, model FLOPs utilization (MFU), peak memory. Generation: HF `generate` (batch 32, 128 new tokens,
+EOS ignored) and vLLM where installed. Then the chain: the 1.5B stand-in at its real width through
+base_model ... merged_model and `t2s ask` on CUDA with the qwen2.5-coder-1.5b-lora preset scaled down by
+configs/run/scaled_down.yaml (the data half on the CPU first): each asset's seconds, or the error.
 
 MFU = achieved model FLOPs / the device's peak dense bf16 FLOPs. Model FLOPs per trained token follow PaLM
 (6N + 12*L*d*s for full training) times 2/3, since LoRA computes no weight gradients for the frozen base:
@@ -29,21 +34,13 @@ import tempfile
 import time
 from pathlib import Path
 
-# Qwen2.5-Coder-1.5B / 7B (their config.json), and tiny stand-ins for the CPU.
-SHAPES = {
-    "Qwen2.5-Coder-1.5B": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28,
-                               num_attention_heads=12, num_key_value_heads=2, vocab_size=151936,
-                               tie_word_embeddings=True),
-    "Qwen2.5-Coder-7B": dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
-                             num_attention_heads=28, num_key_value_heads=4, vocab_size=152064,
-                             tie_word_embeddings=False),
-}
-TINY_SHAPES = {
-    "tiny (1.5B layout)": dict(hidden_size=96, intermediate_size=256, num_hidden_layers=2, num_attention_heads=6,
-                               num_key_value_heads=1, vocab_size=1024, tie_word_embeddings=True),
-    "tiny (7B layout)": dict(hidden_size=112, intermediate_size=288, num_hidden_layers=2, num_attention_heads=7,
-                             num_key_value_heads=1, vocab_size=1024, tie_word_embeddings=False),
-}
+# (label, stand-in family, runs): the real shapes come from modeling/stand_ins.py (the hub configs' sizes).
+MODELS = [("Qwen2.5-Coder-1.5B", "qwen2.5-coder-1.5b", ("LoRA bf16", "QLoRA 4-bit", "generate (HF)", "chain")),
+          ("Qwen2.5-Coder-7B", "qwen2.5-coder-7b", ("LoRA bf16", "QLoRA 4-bit", "generate (HF)")),
+          ("Qwen3-8B", "qwen3-8b", ("QLoRA 4-bit", "generate (HF)"))]
+CHAIN_PRESET = "qwen2.5-coder-1.5b-lora"
+# At small widths the 7B layout runs the 1.5B one's code again (both Qwen2): --tiny leaves it out to stay fast.
+TINY_SKIPS = {"qwen2.5-coder-7b": "--tiny runs one layout per architecture (Qwen2: the 1.5B one)"}
 # Peak dense bf16 tensor FLOPs by device name (vendor data sheets, SXM where two forms exist).
 PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 70.0, "L4": 121.0,
                "RTX 4090": 165.0, "A6000": 155.0}
@@ -54,9 +51,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="tiny shapes (seconds on a CPU) instead of the real ones")
     parser.add_argument("--cpu", action="store_true", help="run on the CPU even where a GPU is present")
+    parser.add_argument("--chain", action="store_true", help="with --tiny: run the stand-in chain too (it always "
+                                                             "runs at the real width)")
     parser.add_argument("--out", default="docs/benchmarks.md", help="markdown file the table is written to")
     parser.add_argument("--steps", type=int, default=None, help="timed training steps per row (default 10; tiny 3)")
-    parser.add_argument("--budget-seconds", type=float, default=360, help="skip the remaining rows past this time")
+    parser.add_argument("--budget-seconds", type=float, default=390, help="skip the remaining rows past this time")
     parser.add_argument("--vllm-child", default=None, help=argparse.SUPPRESS)  # one vLLM measurement, as JSON
     parser.add_argument("--peak-tflops", type=float, default=None, help="the device's peak bf16 TFLOPs (for MFU)")
     args = parser.parse_args()
@@ -67,29 +66,40 @@ def main() -> int:
     import torch
 
     device = "cuda" if torch.cuda.is_available() and not args.cpu else "cpu"
-    shapes = TINY_SHAPES if args.tiny else SHAPES
     steps = args.steps or (3 if args.tiny else 10)
     name = torch.cuda.get_device_name(0) if device == "cuda" else platform.processor() or "cpu"
     peak = args.peak_tflops
     if peak is None and device == "cuda":
         peak = next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
     start = time.monotonic()
-    rows = []
+    rows, labels = [], [f"tiny ({label} layout)" if args.tiny else label for label, _, _ in MODELS]
     with tempfile.TemporaryDirectory() as tmp:
-        dirs = {label: Path(tmp) / label.replace(" ", "_").replace("(", "").replace(")", "") for label in shapes}
-        for label, shape in shapes.items():
-            save_random_model(shape, dirs[label], device)
-            for kind in ("LoRA bf16", "QLoRA 4-bit"):
-                rows.append(run_row(label, kind, start, args.budget_seconds,
-                                    lambda: train_row(dirs[label], shape, kind, device, steps, peak, args.tiny)))
-            rows.append(run_row(label, "generate (HF)", start, args.budget_seconds,
-                                lambda: generate_hf(dirs[label], shape, device, args.tiny)))
+        dirs = {label: Path(tmp) / family for label, (_, family, _) in zip(labels, MODELS)}
+        for label, (_, family, runs) in zip(labels, MODELS):
+            if args.tiny and family in TINY_SKIPS:
+                rows.append({"model": label, "run": "all", "note": f"skipped: {TINY_SKIPS[family]}"})
+                continue
+            try:
+                shape = build(family, dirs[label], device, args.tiny)
+            except Exception as error:  # reported as the model's row; the other models still run
+                rows.append({"model": label, "run": "build", "note": f"failed: {type(error).__name__}: {error}"})
+                continue
+            for kind in runs:
+                if kind == "chain":
+                    measure = lambda: chain_row(dirs[label], Path(tmp) / "chain", args.tiny and not args.chain)
+                elif kind == "generate (HF)":
+                    measure = lambda: generate_hf(dirs[label], shape, device, args.tiny)
+                else:
+                    measure = lambda: train_row(dirs[label], shape, kind, device, steps, peak, args.tiny)
+                rows.append(run_row(label, kind, start, args.budget_seconds, measure))
             _free(device)
         # vLLM last, each in its own process: its engine keeps GPU memory until that process ends.
-        for label in shapes:
+        for label in labels:
+            if label in {r["model"] for r in rows if r["run"] == "all"}:
+                continue
             rows.append(run_row(label, "generate (vLLM)", start, args.budget_seconds,
                                 lambda: generate_vllm(dirs[label], device, args.tiny)))
-    rows.sort(key=lambda r: list(shapes).index(r["model"]))  # stable: each model's rows together
+    rows.sort(key=lambda r: labels.index(r["model"]))  # stable: each model's rows together
     table = render(rows, name, device, peak, time.monotonic() - start, args.tiny)
     print(table, end="")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -106,32 +116,67 @@ def run_row(model: str, kind: str, start: float, budget: float, measure) -> dict
     except SkipRow as skip:
         return {**row, "note": f"skipped: {skip}"}
     except Exception as error:  # a row that fails is reported, the others still run
-        return {**row, "note": f"failed: {type(error).__name__}: {str(error)[:120]}"}
+        return {**row, "note": f"failed: {type(error).__name__}: {str(error)[:400]}".replace("\n", " ")}
 
 
 class SkipRow(Exception):
     pass
 
 
-def qwen_config(shape: dict):
-    from transformers import Qwen2Config
+def build(family: str, out: Path, device: str, tiny: bool) -> dict:
+    """The family's stand-in (random bf16 weights built on the device: seconds even for 8B), saved as a hub-like
+    folder; returns the sizes the FLOPs count needs, read back from its config."""
+    from t2s_pipeline.modeling.stand_ins import FAMILIES, build_stand_in
 
-    return Qwen2Config(**shape, max_position_embeddings=32768, rope_theta=1000000.0, rms_norm_eps=1e-6,
-                       use_sliding_window=False, bos_token_id=151643 % shape["vocab_size"],
-                       eos_token_id=151645 % shape["vocab_size"])
-
-
-def save_random_model(shape: dict, out: Path, device: str) -> None:
-    """Random weights in bf16 (built on the device: seconds even for 7B), saved as safetensors."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(0)
-    with torch.device(device):
-        model = AutoModelForCausalLM.from_config(qwen_config(shape), dtype=torch.bfloat16)
-    model.save_pretrained(out)
-    del model
+    build_stand_in(family, out, shape=None if tiny else FAMILIES[family].real_shape, device=device)
+    config = json.loads((out / "config.json").read_text())
     _free(device)
+    return {k: config.get(k) for k in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                                       "num_key_value_heads", "head_dim", "vocab_size")}
+
+
+MODEL_HALF = ("base_model", "tokenized_splits", "lora_adapter", "rl_adapter", "eval_report", "merged_model")
+
+
+def chain_row(model_dir: Path, work: Path, skip: bool) -> dict:
+    """The stand-in through the chain with CHAIN_PRESET scaled down, on whatever device training and evaluation
+    find (a GPU when there is one): the data half, then each model-side asset's seconds, then `t2s ask`."""
+    if skip:
+        raise SkipRow("--tiny without --chain (t2s_pipeline_tests/test_chain_hub.py runs every preset's chain)")
+    import os
+    import shutil
+
+    import dagster as dg
+
+    from t2s_pipeline.assets.run_configs import preset_run_config
+    from t2s_pipeline.cli.ask import ask
+    from t2s_pipeline.definitions import defs
+    from t2s_pipeline.resources.storage import current_version_path
+
+    os.environ["T2S_STORAGE"] = str(work)
+    began = time.monotonic()
+    data = defs.resolve_job_def("data").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+        run_config={"ops": {"trajectories": {"config": {"tool_share": 0.1}}}})
+    data_seconds = time.monotonic() - began
+    result = defs.resolve_job_def("full_chain").execute_in_process(
+        run_config=preset_run_config(CHAIN_PRESET, model=str(model_dir), scaled_down=True), raise_on_error=False,
+        instance=dg.DagsterInstance.ephemeral(), asset_selection=[dg.AssetKey(k) for k in MODEL_HALF])
+    for run in (data, result):
+        failed = [e for e in run.all_events if e.event_type_value == "STEP_FAILURE"]
+        if failed:
+            raise RuntimeError(f"{failed[0].step_key}: {failed[0].event_specific_data.error.message[:400]}")
+    seconds = {e.step_key: e.event_specific_data.duration_ms / 1000 for e in result.all_events
+               if e.event_type_value == "STEP_SUCCESS"}
+    db = next((current_version_path(work, "raw_benchmarks") / "databases").glob("*.sqlite"))
+    shutil.copy(db, work / "ask.sqlite")  # ask runs read-only; a copy all the same
+    asked = time.monotonic()
+    ask(str(current_version_path(work, "merged_model")), str(work / "ask.sqlite"), "How many rows are there?",
+        max_new_tokens=16)
+    report = json.loads((current_version_path(work, "eval_report") / "report.json").read_text())
+    steps = ", ".join(f"{k} {seconds[k]:.0f} s" for k in MODEL_HALF if k in seconds)
+    return {"note": f"{CHAIN_PRESET} scaled down: data half {data_seconds:.0f} s, {steps}, ask "
+                    f"{time.monotonic() - asked:.1f} s; eval decoding: {report['settings']['decoding']}"}
 
 
 def load(model_dir: Path, kind: str, device: str, attention: str):
@@ -233,9 +278,9 @@ def train_row(model_dir: Path, shape: dict, kind: str, device: str, steps: int, 
 def matmul_parameters(shape: dict) -> int:
     """Parameters that take part in a matrix multiply per token: the layers' projections and the LM head."""
     d, f, layers = shape["hidden_size"], shape["intermediate_size"], shape["num_hidden_layers"]
-    head_dim = d // shape["num_attention_heads"]
-    kv = shape["num_key_value_heads"] * head_dim
-    per_layer = d * d + 2 * d * kv + d * d + 3 * d * f
+    head_dim = shape.get("head_dim") or d // shape["num_attention_heads"]  # Qwen3 sets it apart from d / heads
+    q, kv = shape["num_attention_heads"] * head_dim, shape["num_key_value_heads"] * head_dim
+    per_layer = d * q + 2 * d * kv + q * d + 3 * d * f
     return layers * per_layer + d * shape["vocab_size"]
 
 
@@ -317,10 +362,10 @@ def render(rows: list[dict], device_name: str, device: str, peak, seconds: float
         versions = f"torch {torch.__version__}, transformers {transformers.__version__}, peft {peft.__version__}"
     except ImportError:
         versions = f"torch {torch.__version__}, transformers {transformers.__version__}"
-    lines = ["# GPU check (bench/gpu_check.py)", ""]
+    lines = ["# GPU day (bench/gpu_day.py)", ""]
     if device == "cpu":
         lines += ["**No GPU: this is the CPU run" + (" with tiny shapes" if tiny else "") + ", a check that the "
-                  "script works. Its figures say nothing about GPU speed. Run `python bench/gpu_check.py` on a "
+                  "script works. Its figures say nothing about GPU speed. Run `python bench/gpu_day.py` on a "
                   "GPU machine for the real table.**", ""]
     lines += [f"Device: {device_name} ({device}); peak bf16 {peak or 'unknown'} TFLOPs; {versions}; "
               f"ran in {seconds:.0f} s on {time.strftime('%Y-%m-%d')}.", "",
