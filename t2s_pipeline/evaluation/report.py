@@ -144,8 +144,7 @@ def evaluate(
     suite's variants of it (sql/judge.py), and the report gives EX on both.
     constrained: decode every model under the same constraint (constrained.py: literals the question
     states, names of the database; decoder-only and encoder-decoder models, with their beams).
-    constraint: which constraint, overriding `constrained` when given (modeling/constraint.py: grammar, rules,
-    grammar+rules, none); report.json's settings name it.
+    constraint: grammar, rules, grammar+rules or none (modeling/constraint.py), overriding `constrained`.
     sampled_ex > 0: also score that many queries per question sampled at `temperature` and report the share
     correct (`sampled_execution_accuracy`: pass@1 estimated from k samples), what RL raises in expectation.
     agent: an agent_eval.AgentSettings to also score every model as an agent that calls the database tools
@@ -173,7 +172,6 @@ def evaluate(
     db_paths = {s["meta"]["db_id"]: Path(raw_dir) / "databases" / f"{s['meta']['db_id']}.sqlite" for s in samples}
 
     from t2s_pipeline.modeling.constraint import check_constraint, constraint_contexts
-
     constraint = check_constraint(constraint or ("rules" if constrained else "none"))
     contexts = constraint_contexts(constraint, [_question_and_evidence(s) for s in samples],
                                    [db_paths[s["meta"]["db_id"]] for s in samples])
@@ -199,7 +197,8 @@ def evaluate(
               "architecture": "encoder-decoder" if seq2seq else "decoder-only",
               "settings": {"batch_size": batch_size, "max_new_tokens": max_new_tokens, "num_beams": num_beams,
                            "incremental": incremental, "timeout_s": timeout_s, "limit": limit,
-                           "n_samples": n_samples, "sampled_ex": sampled_ex, "constrained": contexts is not None, "constraint": constraint,
+                           "n_samples": n_samples, "sampled_ex": sampled_ex, "constraint": constraint,
+                           "constrained": contexts is not None,
                            "temperature": temperature if n_samples > 1 or sampled_ex else None,
                            "decoding": decoding_name(num_beams, contexts is not None, incremental, n_samples)},
               "suite": {"dir": str(suite_dir), "databases_per_question": round(
