@@ -116,7 +116,8 @@ def test_checkpoints_go_to_s3_as_saved_and_a_lost_machine_resumes_from_them(
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
     assert metadata["resumed_from"].value == "checkpoint-2"  # fetched from S3; the partial one skipped
     assert metadata["steps"].value == 4 and metadata["checkpoints_uploaded"].value == 1
-    stored = json.loads((current_version_path(url, "lora_adapter", io_manager.storage_options) / "metrics.json").read_text())
+    options = {"endpoint_url": s3.endpoint, "key": KEY_ID, "secret": SECRET}  # the EnvVars resolve only in a run
+    stored = json.loads((current_version_path(url, "lora_adapter", options) / "metrics.json").read_text())
     assert stored["final_loss"] == pytest.approx(first["final_loss"], abs=1e-4)
     logs = json.dumps([str(entry) for entry in instance.all_logs(result.run_id)])
     assert "fetched checkpoint-2 from" in logs and "uploaded checkpoint-4" in logs

@@ -23,7 +23,7 @@ from t2s_pipeline_tests.training import tiny
 UPSTREAM = ("lora_adapter", "base_model", "trajectories", "raw_benchmarks", "test_suites")
 RECIPE = dict(num_generations=4, per_device_train_batch_size=2, max_steps=3, max_completion_length=16,
               learning_rate=1e-3, beta=0.05, logging_steps=1, precision="fp32", attn_implementation="sdpa",
-              generation="hf", reward={"timeout_s": 1.0}, constrained=True, hardest_of=6, max_prompts=4)
+              generation="hf", reward={"timeout_s": 1.0}, constraint="rules", hardest_of=6, max_prompts=4)
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ def test_grpo_on_two_processes_reports_from_rank0_alone_with_the_rewards_of_a_di
     assert result.success, _failure(result)
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
     assert metadata["world_size"].value == 2 and metadata["steps"].value == 3
-    assert metadata["sampling"].value == "constrained" and metadata["prompts"].value == 4  # the 4 hardest of 6
+    assert metadata["sampling"].value == "constrained (rules)" and metadata["prompts"].value == 4  # the 4 hardest of 6
     logs = [e.user_message for e in instance.all_logs(result.run_id)]
     for step in (1, 2, 3):  # each progress line once: rank 0 alone streams
         lines = [m for m in logs if m.startswith(f"step {step}/3: reward")]
