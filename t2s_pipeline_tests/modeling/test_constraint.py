@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 
 import pytest
 import torch
@@ -13,33 +12,24 @@ from t2s_pipeline.modeling.constraint import constraint_contexts, constraint_pro
 from t2s_pipeline.modeling.grammar_decoding import GrammarConstraint, GrammarContext
 
 
-@pytest.fixture()
-def db(tmp_path):
-    path = tmp_path / "music.sqlite"
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE singer (singer_id INTEGER, name TEXT, country TEXT)")
-        conn.execute("INSERT INTO singer VALUES (1, 'Rose', 'France')")
-    return path
-
-
-def test_each_name_gives_its_contexts(db):
+def test_each_name_gives_its_contexts(singer_db):
     question = ["Singers from France?"]
-    assert constraint_contexts("none", question, [db]) is None
-    [rules] = constraint_contexts("rules", question, [db])
-    [grammar] = constraint_contexts("grammar", question, [db])
-    [(both_grammar, both_rules)] = constraint_contexts("grammar+rules", question, [db])
+    assert constraint_contexts("none", question, [singer_db]) is None
+    [rules] = constraint_contexts("rules", question, [singer_db])
+    [grammar] = constraint_contexts("grammar", question, [singer_db])
+    [(both_grammar, both_rules)] = constraint_contexts("grammar+rules", question, [singer_db])
     assert isinstance(rules, SqlContext) and isinstance(grammar, GrammarContext)
     assert both_grammar == grammar and both_rules.question == rules.question
     with pytest.raises(ValueError, match="constraint must be one of grammar, rules"):
-        constraint_contexts("strict", question, [db])
+        constraint_contexts("strict", question, [singer_db])
 
 
-def test_the_processor_follows_the_contexts_and_stacks_both_grammar_first(db, tiny_base_dir):
+def test_the_processor_follows_the_contexts_and_stacks_both_grammar_first(singer_db, tiny_base_dir):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_base_dir)
     stops = [tokenizer.eos_token_id]
-    make = lambda name: constraint_processor(tokenizer, constraint_contexts(name, ["Who?"], [db]), 0, 1, stops, {})
+    make = lambda name: constraint_processor(tokenizer, constraint_contexts(name, ["Who?"], [singer_db]), 0, 1, stops, {})
     assert isinstance(make("rules"), SqlConstraint) and isinstance(make("grammar"), GrammarConstraint)
     both = make("grammar+rules")
     assert [type(p) for p in both.processors] == [GrammarConstraint, SqlConstraint]
@@ -47,7 +37,7 @@ def test_the_processor_follows_the_contexts_and_stacks_both_grammar_first(db, ti
     assert torch.isinf(both(torch.tensor([[]], dtype=torch.long), scores)).any()
 
 
-def test_generate_runs_under_each_constraint(db, tiny_base_dir):
+def test_generate_runs_under_each_constraint(singer_db, tiny_base_dir):
     """Through generate_sql as eval_report calls it: a stacked pair is a processor generate accepts."""
     from t2s_pipeline.modeling.generate import generate_sql, load_model
 
@@ -55,5 +45,5 @@ def test_generate_runs_under_each_constraint(db, tiny_base_dir):
     conversation = [[{"role": "user", "content": "How many singers?"}]]
     for name in ("grammar", "rules", "grammar+rules"):
         [sql] = generate_sql(model, tokenizer, conversation, max_new_tokens=6,
-                             contexts=constraint_contexts(name, ["How many singers?"], [db]))
+                             contexts=constraint_contexts(name, ["How many singers?"], [singer_db]))
         assert isinstance(sql, str)

@@ -3,7 +3,6 @@ form vLLM's guidance backend reads (vLLM itself needs a GPU and is not installed
 
 from __future__ import annotations
 
-import sqlite3
 
 import llguidance
 import pytest
@@ -12,22 +11,13 @@ from t2s_pipeline.modeling.grammar_decoding import engine_tokenizer, grammar_con
 from t2s_pipeline.modeling.vllm_grammar import VLLM_ENGINE_OPTIONS, structured_outputs_body, vllm_sampling_params
 
 
-@pytest.fixture()
-def db(tmp_path):
-    path = tmp_path / "music.sqlite"
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE singer (singer_id INTEGER, name TEXT, country TEXT)")
-        conn.execute("INSERT INTO singer VALUES (1, 'Rose', 'France')")
-    return path
-
-
-def test_the_request_carries_the_grammar_hf_decoding_uses_and_vllms_guidance_reading_keeps_its_meaning(db):
+def test_the_request_carries_the_grammar_hf_decoding_uses_and_vllms_guidance_reading_keeps_its_meaning(singer_db):
     from t2s_pipeline.training.tiny_model import train_tokenizer
 
     question = "Which singers are from France?"
-    body = structured_outputs_body(question, db)
+    body = structured_outputs_body(question, singer_db)
     assert list(body) == ["structured_outputs"] and list(body["structured_outputs"]) == ["grammar"]
-    assert body["structured_outputs"]["grammar"] == grammar_contexts([question], [db])[0].grammar
+    assert body["structured_outputs"]["grammar"] == grammar_contexts([question], [singer_db])[0].grammar
     assert VLLM_ENGINE_OPTIONS == {"structured_outputs_config": {"backend": "guidance"}}
 
     # what vLLM's guidance backend does with a `grammar` request: grammar_from("grammar", ...), validate_grammar
@@ -45,8 +35,8 @@ def test_the_request_carries_the_grammar_hf_decoding_uses_and_vllms_guidance_rea
     assert not takes("SELECT height FROM singer")  # names from the database only
 
 
-def test_offline_sampling_params_need_vllm(db):
+def test_offline_sampling_params_need_vllm(singer_db):
     pytest.importorskip("vllm", reason="vLLM is not installed (it needs a GPU); the request body is tested above")
-    params = vllm_sampling_params("Which singers are from France?", db, temperature=0.7, n=4)
+    params = vllm_sampling_params("Which singers are from France?", singer_db, temperature=0.7, n=4)
     assert params.structured_outputs.grammar == structured_outputs_body("Which singers are from France?",
-                                                                       db)["structured_outputs"]["grammar"]
+                                                                       singer_db)["structured_outputs"]["grammar"]
