@@ -54,9 +54,11 @@ def prepare_base_model(source: str, trajectories_dir: str | Path, out_dir: str |
         stats = build_tiny_base(documents, out_dir, tiny, log=log)
         return {"source": TINY, "architecture": architecture(out_dir), **stats}
     if source == TINY_T5:
-        from t2s_pipeline.training.tiny_t5 import build_tiny_t5
+        from t2s_pipeline.training.tiny_t5 import TinyT5Config, build_tiny_t5
 
-        stats = build_tiny_t5(pretraining_documents(trajectories_dir), out_dir, tiny_t5, log=log)
+        tiny_t5 = tiny_t5 or TinyT5Config()
+        documents = pretraining_documents(trajectories_dir, tiny_t5.literal_variants, tiny_t5.seed)
+        stats = build_tiny_t5(documents, out_dir, tiny_t5, log=log)
         return {"source": TINY_T5, "architecture": architecture(out_dir), **stats}
     stats = _copy_or_download(source, out_dir, log)
     # t5-small cannot write `<`, `{` or `}`: tokens for what the train texts need are added before training.

@@ -50,6 +50,10 @@ class TinyT5Config:
     pretrain_packed: bool = False
     pretrain_target_length: int = 128
     pretrain_packed_rows: int = 8
+    # Question -> SQL: a "Question: ...\nSQL: ..." document is, with this probability, a prefix-LM example cut
+    # where its SQL starts (the encoder reads the question, the decoder writes the SQL, as in fine-tuning).
+    answer_share: float = 0.0
+    literal_variants: int = 0  # literal-swapped copies of each train pair in the documents, as for the tiny Llama
     seed: int = 0
 
 
@@ -128,6 +132,35 @@ def tail_prefix_lm(ids: list[int], room_in: int, room_out: int, eos: int) -> tup
     return window[:cut] + [eos], window[cut:] + [eos]
 
 
+ANSWER_MARK = "\nSQL: "
+
+
+def encode_documents(tokenizer, documents: list[str]) -> tuple[list[list[int]], list[int | None]]:
+    """Token ids per document, and where its SQL starts for a question/SQL document (else None): the question
+    and the SQL are tokenized apart, as the fine-tuning input and target are."""
+    heads, tails = zip(*((d.split(ANSWER_MARK, 1) + [""])[:2] for d in documents)) if documents else ((), ())
+    head_ids = tokenizer(list(heads), add_special_tokens=False)["input_ids"]
+    tail_ids = tokenizer([t for t in tails if t], add_special_tokens=False)["input_ids"]
+    encoded, cuts, k = [], [], 0
+    for head, tail in zip(head_ids, tails):
+        if tail and head:
+            encoded.append(list(head) + list(tail_ids[k]))
+            cuts.append(len(head))
+        else:
+            encoded.append(list(head) + (list(tail_ids[k]) if tail else []))
+            cuts.append(None)
+        k += bool(tail)
+    return encoded, cuts
+
+
+def answer_example(ids: list[int], cut: int | None, rng: random.Random, cfg: TinyT5Config,
+                   eos: int) -> tuple[list[int], list[int]] | None:
+    """The question -> SQL example of a question/SQL document, drawn with probability cfg.answer_share; else None."""
+    if cut is None or not 0 < cut < len(ids) or rng.random() >= cfg.answer_share:
+        return None
+    return ids[:cut] + [eos], ids[cut:] + [eos]
+
+
 def packing_chunks(encoded: list[list[int]], length: int) -> list[list[int]]:
     """The documents cut into pieces of at most length - 1 tokens (the EOS an example adds makes length), so
     that a document longer than a row is trained whole, piece by piece, not cut short; pieces under 2 tokens
@@ -139,7 +172,7 @@ def packing_chunks(encoded: list[list[int]], length: int) -> list[list[int]]:
 
 
 def packed_pairs(encoded: list[list[int]], rng: random.Random, sentinel_ids: list[int], eos: int, cfg: TinyT5Config,
-                 lookahead: int = 8):
+                 lookahead: int = 8, cuts: list[int | None] | None = None):
     """Endless (encoder row, decoder row) pairs: documents in shuffled passes, each made an example (prefix LM or
     span corruption) and appended to the row while its input and target both fit; of `lookahead` waiting
     documents, the first that fits goes next. Sentinels are numbered on across the row (the second document's
@@ -152,20 +185,24 @@ def packed_pairs(encoded: list[list[int]], rng: random.Random, sentinel_ids: lis
     if dec_len < 2:
         raise ValueError(f"pretrain_target_length {dec_len} leaves no room for a target and its EOS")
 
+    cuts = cuts or [None] * len(encoded)
+
     def documents():
         while True:
             order = list(range(len(encoded)))
             rng.shuffle(order)
-            yield from (encoded[i] for i in order)
+            yield from ((encoded[i], cuts[i]) for i in order)
 
     stream, waiting = documents(), []
     while True:
         enc, dec, used = [], [], 0
         while True:
             waiting += [next(stream) for _ in range(lookahead - len(waiting))]
-            for n, ids in enumerate(waiting):
+            for n, (ids, cut) in enumerate(waiting):
                 spans_wanted = max(1, round(len(ids) * cfg.noise_density / cfg.mean_span_length))
-                if rng.random() < cfg.prefix_lm_share or used + spans_wanted > len(sentinel_ids):
+                if answer := answer_example(ids, cut, rng, cfg, eos):
+                    inputs, target = answer
+                elif rng.random() < cfg.prefix_lm_share or used + spans_wanted > len(sentinel_ids):
                     inputs, target = prefix_lm(ids, rng, eos, dec_len)
                 else:
                     inputs, target = span_corruption(ids, rng, sentinel_ids[used:], eos, cfg.noise_density,
@@ -179,7 +216,7 @@ def packed_pairs(encoded: list[list[int]], rng: random.Random, sentinel_ids: lis
                 room_in, room_out = enc_len - len(enc), dec_len - len(dec)
                 if room_in < 2 or room_out < 2:
                     break  # full, but for a token or so
-                inputs, target = tail_prefix_lm(waiting.pop(0), room_in - 1, room_out - 1, eos)
+                inputs, target = tail_prefix_lm(waiting.pop(0)[0], room_in - 1, room_out - 1, eos)
                 enc, dec = enc + inputs, dec + target
         if not enc:
             raise ValueError(f"a document does not fit a packed row of {enc_len} encoder tokens")
@@ -198,6 +235,51 @@ def _padded(rows: list[list[int]], pad: int):
     return ids, mask
 
 
+def packed_batch(rows: list[tuple[list[int], list[int]]], eos: int, pad: int, dtype) -> dict:
+    """Model inputs for packed rows in which each example attends only to itself: the k-th input (up to and with
+    its EOS) and the k-th target are one segment; encoder self-attention, cross-attention and decoder
+    self-attention are masked to the segment (the 4D masks T5 takes as they are), and each target's decoder input
+    starts from the decoder start token. Without these masks a target sees the row's other inputs, and with no
+    position in cross-attention to tell them apart, the decoder learnt to ignore the encoder."""
+    import torch
+
+    def segments(row: list[int], width: int):
+        ids = torch.full((width,), pad)
+        seg = torch.zeros(width, dtype=torch.long)
+        ids[: len(row)] = torch.tensor(row)
+        ends = torch.cumsum((ids == eos).long(), 0)
+        seg[: len(row)] = (ends - (ids == eos).long())[: len(row)] + 1  # an example's EOS is still its own
+        return ids, seg
+
+    enc_w, dec_w = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
+    enc, enc_seg = map(torch.stack, zip(*(segments(r[0], enc_w) for r in rows)))
+    dec, dec_seg = map(torch.stack, zip(*(segments(r[1], dec_w) for r in rows)))
+    first = torch.ones_like(dec_seg, dtype=torch.bool)
+    first[:, 1:] = dec_seg[:, 1:] != dec_seg[:, :-1]
+    decoder_input_ids = torch.where(first, torch.full_like(dec, pad), torch.roll(dec, 1, dims=1))
+    labels = dec.masked_fill(dec_seg == 0, -100)
+    blocked = torch.finfo(dtype).min
+
+    def mask(query_seg, key_seg, causal=False):
+        allowed = (query_seg[:, :, None] == key_seg[:, None, :]) & (key_seg[:, None, :] > 0)
+        if causal:
+            allowed &= torch.ones(query_seg.shape[1], key_seg.shape[1], dtype=torch.bool).tril()
+        allowed |= (query_seg == 0)[:, :, None]  # padding queries attend anywhere: their outputs are never used
+        return torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, blocked)[:, None]
+
+    return {"input_ids": enc, "encoder_mask": mask(enc_seg, enc_seg), "cross_mask": mask(dec_seg, enc_seg),
+            "decoder_input_ids": decoder_input_ids, "decoder_mask": mask(dec_seg, dec_seg, causal=True),
+            "labels": labels}
+
+
+def packed_loss(model, batch: dict):
+    """The loss of a packed_batch: the encoder run with its own mask, the decoder with the cross mask."""
+    encoded = model.encoder(input_ids=batch["input_ids"], attention_mask=batch["encoder_mask"])
+    return model(encoder_outputs=encoded, attention_mask=batch["cross_mask"],
+                 decoder_input_ids=batch["decoder_input_ids"], decoder_attention_mask=batch["decoder_mask"],
+                 labels=batch["labels"]).loss
+
+
 def pretrain(model, tokenizer, documents: list[str], cfg: TinyT5Config, log=print) -> list[float]:
     """A short span-corruption and prefix-LM pass over the documents (whole documents padded to the longest, or
     packed rows: cfg.pretrain_packed); returns the loss per step."""
@@ -206,12 +288,18 @@ def pretrain(model, tokenizer, documents: list[str], cfg: TinyT5Config, log=prin
     rng = random.Random(cfg.seed)
     sentinel_ids = tokenizer.convert_tokens_to_ids([sentinel(k) for k in range(SENTINELS)])
     eos = tokenizer.eos_token_id
-    encoded = tokenizer(documents, add_special_tokens=False)["input_ids"]
+    encoded, cuts = encode_documents(tokenizer, documents)
     if cfg.pretrain_packed:
-        encoded = packing_chunks(encoded, cfg.pretrain_max_length)
-        rows = packed_pairs(encoded, rng, sentinel_ids, eos, cfg)
+        # Documents that fit a row keep their question/SQL cut; longer ones are trained piece by piece.
+        whole = [(ids, cut) for ids, cut in zip(encoded, cuts) if 2 <= len(ids) < cfg.pretrain_max_length]
+        pieces = packing_chunks([ids for ids in encoded if len(ids) >= cfg.pretrain_max_length],
+                                cfg.pretrain_max_length)
+        rows = packed_pairs([ids for ids, _ in whole] + pieces, rng, sentinel_ids, eos, cfg,
+                            cuts=[cut for _, cut in whole] + [None] * len(pieces))
     else:
-        encoded = [ids[: cfg.pretrain_max_length] for ids in encoded if len(ids) >= 2]
+        kept = [(ids[: cfg.pretrain_max_length], cut if cut is not None and len(ids) <= cfg.pretrain_max_length
+                 else None) for ids, cut in zip(encoded, cuts) if len(ids) >= 2]
+        encoded, cuts = [ids for ids, _ in kept], [cut for _, cut in kept]
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.pretrain_lr, weight_decay=0.0)
     warmup = max(1, cfg.pretrain_steps // 10)
     schedule = lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / cfg.pretrain_steps))
@@ -220,13 +308,17 @@ def pretrain(model, tokenizer, documents: list[str], cfg: TinyT5Config, log=prin
     losses = []
     for step in range(cfg.pretrain_steps):
         pairs = [next(rows) for _ in range(cfg.pretrain_packed_rows)] if cfg.pretrain_packed else [
-            prefix_lm(ids, rng, eos) if rng.random() < cfg.prefix_lm_share else
-            span_corruption(ids, rng, sentinel_ids, eos, cfg.noise_density, cfg.mean_span_length)
-            for ids in rng.sample(encoded, min(cfg.pretrain_batch_size, len(encoded)))]
-        input_ids, mask = _padded([p[0] for p in pairs], tokenizer.pad_token_id)
-        labels, label_mask = _padded([p[1] for p in pairs], tokenizer.pad_token_id)
-        labels[label_mask == 0] = -100
-        loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+            answer_example(encoded[i], cuts[i], rng, cfg, eos) or (
+                prefix_lm(encoded[i], rng, eos) if rng.random() < cfg.prefix_lm_share else
+                span_corruption(encoded[i], rng, sentinel_ids, eos, cfg.noise_density, cfg.mean_span_length))
+            for i in rng.sample(range(len(encoded)), min(cfg.pretrain_batch_size, len(encoded)))]
+        if cfg.pretrain_packed:
+            loss = packed_loss(model, packed_batch(pairs, eos, tokenizer.pad_token_id, model.dtype))
+        else:
+            input_ids, mask = _padded([p[0] for p in pairs], tokenizer.pad_token_id)
+            labels, label_mask = _padded([p[1] for p in pairs], tokenizer.pad_token_id)
+            labels[label_mask == 0] = -100
+            loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()

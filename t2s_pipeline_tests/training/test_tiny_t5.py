@@ -157,3 +157,49 @@ def test_a_document_longer_than_a_packed_row_is_trained_piece_by_piece():
     assert sum(pieces[:3], []) == list(range(100, 350))
     with pytest.raises(ValueError, match="pretrain_max_length 2"):
         packing_chunks([[1, 2, 3]], length=2)
+
+
+def test_a_packed_row_scores_each_example_as_if_it_were_alone():
+    """The segment masks: a row of three examples (and a row of one) gives the loss of the same examples padded
+    apart, so no target reads another example's input."""
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    from t2s_pipeline.training.tiny_t5 import _padded, packed_batch, packed_loss
+
+    torch.manual_seed(0)
+    model = T5ForConditionalGeneration(T5Config(vocab_size=50, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
+                                                dropout_rate=0.0, pad_token_id=0, eos_token_id=1,
+                                                decoder_start_token_id=0)).eval()
+    rng = random.Random(0)
+    examples = [([rng.randint(3, 49) for _ in range(n)] + [1], [rng.randint(3, 49) for _ in range(k)] + [1])
+                for n, k in ((5, 3), (7, 4), (4, 6), (6, 2))]
+    rows = [(sum((e[0] for e in examples[:3]), []), sum((e[1] for e in examples[:3]), [])), examples[3]]
+    packed = packed_loss(model, packed_batch(rows, eos=1, pad=0, dtype=torch.float32))
+    inputs, mask = _padded([e[0] for e in examples], 0)
+    labels, label_mask = _padded([e[1] for e in examples], 0)
+    labels[label_mask == 0] = -100
+    alone = model(input_ids=inputs, attention_mask=mask, labels=labels).loss
+    assert abs(packed.item() - alone.item()) < 1e-4
+    # Without the masks (the row read as one example) the loss differs: the test can tell.
+    row_inputs, row_mask = _padded([rows[0][0]], 0)
+    assert abs(model(input_ids=row_inputs, attention_mask=row_mask,
+                     labels=torch.tensor([rows[0][1]])).loss.item() - alone.item()) > 1e-3
+
+
+def test_a_question_sql_document_can_be_trained_as_question_to_sql(tiny_t5_dir):
+    from transformers import AutoTokenizer
+
+    from t2s_pipeline.training.tiny_t5 import TinyT5Config, answer_example, encode_documents
+
+    documents = ["CREATE TABLE singer (name TEXT)", "Question: How many singers?\nSQL: SELECT COUNT(*) FROM singer"]
+    tokenizer = AutoTokenizer.from_pretrained(tiny_t5_dir)
+    encoded, cuts = encode_documents(tokenizer, documents)
+    assert cuts[0] is None and cuts[1] is not None
+    eos = tokenizer.eos_token_id
+    inputs, target = answer_example(encoded[1], cuts[1], random.Random(0), TinyT5Config(answer_share=1.0), eos)
+    # The encoder reads the question, the decoder writes the SQL: tokenized as the fine-tuning input and target are.
+    assert tokenizer.decode(inputs[:-1]) == "Question: How many singers?" and inputs[-1] == eos
+    assert target == tokenizer("SELECT COUNT(*) FROM singer", add_special_tokens=False)["input_ids"] + [eos]
+    assert answer_example(encoded[1], cuts[1], random.Random(0), TinyT5Config(answer_share=0.0), eos) is None
+    assert answer_example(encoded[0], cuts[0], random.Random(0), TinyT5Config(answer_share=1.0), eos) is None
