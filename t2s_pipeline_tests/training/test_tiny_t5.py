@@ -66,13 +66,17 @@ def test_a_local_t5_folder_is_copied_and_recognised(tiny_t5_dir, trajectories_di
 
 @pytest.mark.slow
 def test_prepare_builds_the_tiny_t5_by_name(trajectories_dir, tmp_path):
+    from t2s_pipeline.training.base_model import pretraining_documents
     from t2s_pipeline.training.tiny_t5 import TinyT5Config
 
     cfg = TinyT5Config(vocab_size=300, d_model=32, d_kv=16, d_ff=64, num_layers=1, num_heads=2, pretrain_steps=3,
                        pretrain_batch_size=4)
     stats = prepare_base_model(TINY_T5, trajectories_dir, tmp_path, log=lambda m: None, tiny_t5=cfg)
     assert stats["source"] == TINY_T5 and stats["architecture"] == "encoder-decoder"
-    assert stats["pretrain_objective"].startswith("span_corruption") and stats["pretrain_last_loss"] > 0
+    assert stats["pretrain_objective"].startswith("question_to_sql (100% of pairs)") and "packed" in \
+        stats["pretrain_objective"] and stats["pretrain_last_loss"] > 0
+    # The literal-swapped copies of the pairs are among the documents, as for the tiny Llama.
+    assert stats["pretrain_documents"] > len(pretraining_documents(trajectories_dir))
 
 
 def test_an_unknown_short_name_is_refused(trajectories_dir, tmp_path):
