@@ -6,18 +6,35 @@
   64 tokens checked in Python.
 - `grammar+rules`: both, the hand rules filtering what the grammar allows.
 - `none`: free decoding.
+- `default` (or empty): the model folder's default (decoding.py: `t2s_decoding.json`, written by the tiny
+  bases; a hub model decodes freely).
 Used by eval_report, `t2s ask`, self-consistency, sampled EX and GRPO sampling alike.
 """
 
 from __future__ import annotations
 
 CONSTRAINTS = ("grammar", "rules", "grammar+rules", "none")
+DEFAULT = "default"
+CHOICES = (DEFAULT,) + CONSTRAINTS  # what a config or a command line may ask for
 
 
-def check_constraint(constraint: str) -> str:
-    if constraint not in CONSTRAINTS:
-        raise ValueError(f"constraint must be one of {', '.join(CONSTRAINTS)}; got {constraint!r}")
+def check_constraint(constraint: str, allow_default: bool = False) -> str:
+    """The constraint, or a clear error naming the allowed ones. allow_default: `default` (and empty) pass too."""
+    allowed = CHOICES if allow_default else CONSTRAINTS
+    if allow_default and constraint in (None, ""):
+        return DEFAULT
+    if constraint not in allowed:
+        raise ValueError(f"constraint must be one of {', '.join(allowed)}; got {constraint!r}")
     return constraint
+
+
+def resolve_constraint(constraint: str | None, model_dir) -> str:
+    """The constraint to decode with: the one asked for, or for `default` (or empty) the model folder's."""
+    if check_constraint(constraint, allow_default=True) != DEFAULT:
+        return constraint
+    from t2s_pipeline.modeling.decoding import default_constraint
+
+    return default_constraint(model_dir)
 
 
 def constraint_contexts(constraint: str, questions: list[str], db_paths: list) -> list | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -173,6 +174,7 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
     from transformers import AutoTokenizer, set_seed
     from trl import GRPOConfig
 
+    from t2s_pipeline.modeling.constraint import resolve_constraint
     from t2s_pipeline.modeling.generate import masked_losses
     from t2s_pipeline.modeling.tokenize import CHAT_TEMPLATE_KWARGS
     from t2s_pipeline.training.callbacks import GuardState, make_guard_callback, quiet_stdout
@@ -194,6 +196,10 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
         raise ValueError(problem)
     if not cfg.init_from:
         raise ValueError("init_from is empty: GRPO continues an SFT adapter")
+    cfg = dataclasses.replace(cfg, constraint=resolve_constraint(cfg.constraint, run["model_dir"]))
+    if cfg.constraint != "none" and cfg.generation == "vllm":
+        raise ValueError(f"the base model's default constraint is {cfg.constraint!r}: constrained sampling runs in "
+                         "model.generate, so generation must be hf or auto, got 'vllm'")
     cuda = torch.cuda.is_available()
     precision = resolve_precision(cfg, cuda, cuda and torch.cuda.is_bf16_supported())
     attention = resolve_attention(cfg, cuda)
