@@ -47,14 +47,20 @@ def train_large_tokenizer(texts: list[str], vocab_size: int):
     return train_tokenizer(texts + sources, vocab_size)
 
 
-def grammar_coverage(records: list[dict], tokenizer, literals: bool) -> list[dict]:
-    """The records whose gold query the grammar refuses (literals: strings and numbers from the question)."""
+def grammar_coverage(records: list[dict], tokenizer, literals: bool, typed: bool = False) -> list[dict]:
+    """The records whose gold query the grammar refuses (literals: strings and numbers from the question; typed: a
+    column compared with `=` only to its stored values or the question's spans)."""
+    from t2s_pipeline.modeling import grammar_decoding
     from t2s_pipeline.modeling.generate import stop_token_ids
     from t2s_pipeline.modeling.grammar_decoding import accepts, engine_tokenizer, question_grammar
 
     engine = engine_tokenizer(tokenizer, stop_token_ids(tokenizer))
-    return [r for r in records if not accepts(engine, question_grammar(r["question"], r["db_path"], literals),
-                                              tokenizer.encode(r["query"], add_special_tokens=False))]
+    saved, grammar_decoding.TYPED_VALUES = grammar_decoding.TYPED_VALUES, typed
+    try:
+        return [r for r in records if not accepts(engine, question_grammar(r["question"], r["db_path"], literals),
+                                                  tokenizer.encode(r["query"], add_special_tokens=False))]
+    finally:
+        grammar_decoding.TYPED_VALUES = saved
 
 
 def linking_bites(records: list[dict], tokenizer) -> tuple[int, int]:
@@ -158,6 +164,8 @@ def main() -> None:
     parser.add_argument("--large-vocab", type=int, default=32000, help="also time on a BPE this large (0: skip)")
     parser.add_argument("--per-db", type=int, default=10, help="gold queries per database to time masks over")
     parser.add_argument("--show", type=int, default=20, help="refused queries to list")
+    parser.add_argument("--variants", type=int, default=3, help="grammar variants to replay (1: the default alone)")
+    parser.add_argument("--costs", type=int, default=1, help="0: skip the hand rules, linking and engine timings")
     args = parser.parse_args()
     records = spider_records(Path(args.spider))
     texts = [r["query"] for r in records] + [r["question"] for r in records]
@@ -167,15 +175,19 @@ def main() -> None:
     else:
         tokenizer = train_tokenizer(texts, 2048)
 
-    for literals, name in ((False, "linked values"), (True, "linked values, literals from the question")):
+    for literals, typed, name in ((False, False, "linked values"),
+                                  (False, True, "linked values, typed values"),
+                                  (True, False, "linked values, literals from the question"))[:args.variants]:
         start = time.perf_counter()
-        refused = grammar_coverage(records, tokenizer, literals)
+        refused = grammar_coverage(records, tokenizer, literals, typed)
         seconds = time.perf_counter() - start
         print(f"grammar (llguidance; {name}): {len(records) - len(refused)} of {len(records)} Spider dev gold "
               f"queries accepted ({(len(records) - len(refused)) / len(records):.1%}), {len(refused)} refused; "
               f"{seconds / len(records) * 1000:.0f} ms a query (grammar + matcher + replay)")
         for r in refused[:args.show]:
             print(f"  refused [{r['db_id']}] {r['question']}\n      {r['query']}")
+    if not args.costs:
+        return
     contexts = sql_contexts([r["question"] for r in records], [r["db_path"] for r in records])
     blocked = sum(blocked_at(c, r["query"]) is not None for c, r in zip(contexts, records))
     print(f"hand rules (modeling/constrained.py, same records): {len(records) - blocked} of {len(records)} "

@@ -184,15 +184,20 @@ BASE_TERMINALS = {
 
 
 def sql_grammar(tables: dict[str, list[str]], linked: dict[str, list[str]] | None = None,
-                literals: QuestionLiterals | None = None) -> Grammar:
+                literals: QuestionLiterals | None = None, typed: dict[str, list[str]] | None = None,
+                question_strings: list[str] | None = None) -> Grammar:
     """The grammar of one database's queries. tables: table -> its columns. linked: column -> the string
     values a question states for it (value linking); those columns are compared with `=` only to them.
+    typed: column -> its stored text values (value_links.typed_values); such a column, where the question
+    links none to it, is compared with `=` only to one of them or of question_strings (the question's spans).
     literals: the question's strings, LIKE patterns and numbers as the hand rules allow them (value_links.py);
     then every string and number is one of them and the order word the question rules out is refused."""
     if not tables or not any(tables.values()):
         raise ValueError("a SQL grammar needs the database's tables and columns; got none")
     columns = sorted({c for cols in tables.values() for c in cols}, key=str.lower)
-    linked_lower = {c.lower(): sorted(set(v)) for c, v in (linked or {}).items() if v}
+    linked_lower = {c.lower(): sorted(set(v)) for c, v in (typed or {}).items() if v}
+    is_typed = {c for c in linked_lower if c not in {k.lower() for k, v in (linked or {}).items() if v}}
+    linked_lower.update({c.lower(): sorted(set(v)) for c, v in (linked or {}).items() if v})
     linked_columns = [c for c in columns if c.lower() in linked_lower]
     free_columns = [c for c in columns if c.lower() not in linked_lower]
     if not free_columns:  # every column linked: a corner a grammar need not serve; decode names freely instead
@@ -211,8 +216,12 @@ def sql_grammar(tables: dict[str, list[str]], linked: dict[str, list[str]] | Non
         terminals[f"LINKED_COLUMN_{k}"] = name_terminal([column])
         terminals[f"LINKED_VALUE_{k}"] = string_literal_terminal(linked_lower[column.lower()])
         rules += LINKED_RULES.format(k=k)
+        if column.lower() in is_typed and question_strings:
+            rules += f"  | equality QUESTION_STRING rest?\n"  # goes on with linked_{k}_rest
         linked_expr += f" | linked_{k} linked_{k}_rest?"
         linked_after += f" | symbol_op linked_{k} linked_{k}_rest? | word_op linked_{k} linked_{k}_rest?"
+    if is_typed and question_strings:
+        terminals["QUESTION_STRING"] = string_literal_terminal(question_strings)
     rules = rules.replace("LINKED_EXPR", linked_expr).replace("LINKED_REST", linked_after)
     rules = rules.replace("LINKED_AFTER", linked_after)
     return Grammar(with_cte_rules(parse_rules(rules)), terminals, start="statement")
@@ -232,6 +241,7 @@ def with_cte_rules(rules: dict[str, list[list[Item]]]) -> dict[str, list[list[It
 
 
 def grammar_text(tables: dict[str, list[str]], linked: dict[str, list[str]] | None = None,
-                 dialect: str = "lark", literals: QuestionLiterals | None = None) -> str:
+                 dialect: str = "lark", literals: QuestionLiterals | None = None,
+                 typed: dict[str, list[str]] | None = None, question_strings: list[str] | None = None) -> str:
     """The grammar as text for the engine: Lark for llguidance (and vLLM's guidance backend), GBNF for xgrammar."""
-    return render(sql_grammar(tables, linked, literals), dialect)
+    return render(sql_grammar(tables, linked, literals, typed, question_strings), dialect)
