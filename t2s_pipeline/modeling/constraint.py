@@ -70,12 +70,20 @@ def constraint_processor(tokenizer, contexts: list, prompt_width: int, rows_per_
 
 
 class StackedConstraint:
-    """Processors applied in turn (a LogitsProcessorList inside another one is refused by transformers)."""
+    """Processors applied in turn (a LogitsProcessorList inside another one is refused by transformers). A row
+    that a later processor leaves with nothing allowed keeps what the earlier ones allowed: the hand rules and the
+    grammar can disagree (a value the rules require that the grammar's scoping refuses), and a row with every
+    score -inf would write any token, out of both."""
 
     def __init__(self, processors: list):
         self.processors = processors
 
     def __call__(self, input_ids, scores):
+        import torch
+
         for processor in self.processors:
+            before = scores.clone()
             scores = processor(input_ids, scores)
+            emptied = ~torch.isfinite(scores).any(dim=1) & torch.isfinite(before).any(dim=1)
+            scores[emptied] = before[emptied]
         return scores
