@@ -47,20 +47,14 @@ def train_large_tokenizer(texts: list[str], vocab_size: int):
     return train_tokenizer(texts + sources, vocab_size)
 
 
-def grammar_coverage(records: list[dict], tokenizer, literals: bool, typed: bool = False) -> list[dict]:
-    """The records whose gold query the grammar refuses (literals: strings and numbers from the question; typed: a
-    column compared with `=` only to its stored values or the question's spans)."""
-    from t2s_pipeline.modeling import grammar_decoding
+def grammar_coverage(records: list[dict], tokenizer, literals: bool) -> list[dict]:
+    """The records whose gold query the grammar refuses (literals: strings and numbers from the question)."""
     from t2s_pipeline.modeling.generate import stop_token_ids
     from t2s_pipeline.modeling.grammar_decoding import accepts, engine_tokenizer, question_grammar
 
     engine = engine_tokenizer(tokenizer, stop_token_ids(tokenizer))
-    saved, grammar_decoding.TYPED_VALUES = grammar_decoding.TYPED_VALUES, typed
-    try:
-        return [r for r in records if not accepts(engine, question_grammar(r["question"], r["db_path"], literals),
-                                                  tokenizer.encode(r["query"], add_special_tokens=False))]
-    finally:
-        grammar_decoding.TYPED_VALUES = saved
+    return [r for r in records if not accepts(engine, question_grammar(r["question"], r["db_path"], literals),
+                                              tokenizer.encode(r["query"], add_special_tokens=False))]
 
 
 def linking_bites(records: list[dict], tokenizer) -> tuple[int, int]:
@@ -175,11 +169,10 @@ def main() -> None:
     else:
         tokenizer = train_tokenizer(texts, 2048)
 
-    for literals, typed, name in ((False, False, "linked values"),
-                                  (False, True, "linked values, typed values"),
-                                  (True, False, "linked values, literals from the question"))[:args.variants]:
+    for literals, name in ((False, "linked values"), (True, "linked values, literals from the question"))[
+            :args.variants]:
         start = time.perf_counter()
-        refused = grammar_coverage(records, tokenizer, literals, typed)
+        refused = grammar_coverage(records, tokenizer, literals)
         seconds = time.perf_counter() - start
         print(f"grammar (llguidance; {name}): {len(records) - len(refused)} of {len(records)} Spider dev gold "
               f"queries accepted ({(len(records) - len(refused)) / len(records):.1%}), {len(refused)} refused; "

@@ -50,7 +50,7 @@ def parse_failures(sqls: list[str]) -> list[int]:
 
 
 GRAMMAR_OPTIONS = {"noscope": ("SCOPE_ALIASES", False), "nonumbers": ("KEEP_NUMBERS", False),
-                   "literals": ("LITERALS_FROM_QUESTION", True), "typed": ("TYPED_VALUES", True)}
+                   "literals": ("LITERALS_FROM_QUESTION", True)}
 
 
 def grammar_options(module, options: str, defaults: dict = {}) -> None:

@@ -20,14 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from t2s_pipeline.modeling.sql_grammar import grammar_text
-from t2s_pipeline.modeling.value_links import (QuestionLiterals, column_values, linked_values, question_literals,
-                                                typed_values, word_spans)
+from t2s_pipeline.modeling.value_links import QuestionLiterals, column_values, linked_values, question_literals
 
 
 # Whether strings and numbers must be ones the question states (measured in docs/grammar-decoding.md).
 LITERALS_FROM_QUESTION = False
-# Whether a column is compared with `=` only to its stored values or the question's spans (measured there too).
-TYPED_VALUES = False
 
 
 @dataclass(frozen=True)
@@ -60,11 +57,6 @@ def alias_scope(text: str, tables: tuple) -> tuple[str, tuple[str, ...]] | None:
 
 
 @functools.lru_cache(maxsize=64)
-def database_typed_values(db_path: str) -> dict[str, list[str]]:
-    return typed_values(database_facts(db_path)[1])
-
-
-@functools.lru_cache(maxsize=64)
 def database_facts(db_path: str) -> tuple[dict[str, list[str]], dict]:
     """A database's tables with their columns, and its text values by column (read once per database)."""
     from t2s_pipeline.sql.schema import read_sqlite_schema
@@ -76,10 +68,8 @@ def database_facts(db_path: str) -> tuple[dict[str, list[str]], dict]:
 
 @functools.lru_cache(maxsize=512)
 def _cached_grammar(db_path: str, links: tuple[tuple[str, tuple[str, ...]], ...],
-                    literals: QuestionLiterals | None, spans: tuple[str, ...] | None = None) -> str:
-    return grammar_text(database_facts(db_path)[0], {c: list(v) for c, v in links}, literals=literals,
-                        typed=database_typed_values(db_path) if spans is not None else None,
-                        question_strings=list(spans or ()))
+                    literals: QuestionLiterals | None) -> str:
+    return grammar_text(database_facts(db_path)[0], {c: list(v) for c, v in links}, literals=literals)
 
 
 def question_grammar(question: str, db_path: str | Path, literals: bool | None = None) -> str:
@@ -90,8 +80,7 @@ def question_grammar(question: str, db_path: str | Path, literals: bool | None =
     links = linked_values(question, values)
     literals = LITERALS_FROM_QUESTION if literals is None else literals
     return _cached_grammar(path, tuple(sorted((c, tuple(v)) for c, v in links.items())),
-                           question_literals(question, values) if literals else None,
-                           tuple(word_spans(question)) if TYPED_VALUES else None)
+                           question_literals(question, values) if literals else None)
 
 
 def grammar_contexts(questions: list[str], db_paths: list, literals: bool | None = None) -> list[GrammarContext]:

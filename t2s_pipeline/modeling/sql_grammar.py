@@ -70,13 +70,15 @@ collation: 'collate' ALIAS
 limit: 'limit' expr offset?
 offset: 'offset' expr | ',' expr
 expr: operand rest? LINKED_EXPR
-rest: symbol_op operand rest? | word_op operand rest? | postfix rest? LINKED_REST
+rest: symbol_op operand rest? | word_op operand rest? | like_op like_operand rest? | postfix rest? LINKED_REST
 symbol_op: symbol_op_not_equality | equality
 symbol_op_not_equality: arith_op | '&' | '|' | '<<' | '>>' | '<' | '<=' | '>' | '>='
 equality: '=' | '==' | '!=' | '<>'
-word_op: 'and' | 'or' | 'is' | 'is' 'not' | 'is' 'distinct' 'from' | 'is' 'not' 'distinct' 'from' | 'not'? match_op
+word_op: 'and' | 'or' | 'is' | 'is' 'not' | 'is' 'distinct' 'from' | 'is' 'not' 'distinct' 'from'
+like_op: 'not'? match_op
 match_op: 'like' | 'glob' | 'regexp' | 'match'
-postfix: 'not'? 'in' '(' in_body? ')' | 'not'? 'in' table_ref | 'not'? 'between' arith 'and' arith
+like_operand: PATTERN | operand_not_string
+postfix: 'not'? 'in' '(' in_body? ')' | 'not'? 'in' table_ref | 'not'? 'between' between_bounds
   | 'isnull' | 'notnull' | 'not' 'null' | 'escape' operand | 'collate' ALIAS
 in_body: query | expr expr_more*
 arith: operand arith_more*
@@ -111,7 +113,7 @@ frame_bound: 'unbounded' 'preceding' | 'unbounded' 'following' | 'current' 'row'
 LINKED_RULES = r"""
 linked_{k}: LINKED_COLUMN_{k} | qualifier '.' LINKED_COLUMN_{k}
 linked_{k}_rest: equality LINKED_VALUE_{k} rest? | equality operand_not_string rest?
-  | symbol_op_not_equality operand rest? | word_op operand rest? | postfix rest? LINKED_AFTER
+  | symbol_op_not_equality operand rest? | word_op operand rest? | like_op like_operand rest? | postfix rest? LINKED_AFTER
 """
 PLAIN_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 # Free names, numbers and strings are bounded: unbounded, a small model looped on one name until the token
@@ -172,6 +174,8 @@ BASE_TERMINALS = {
     "NUMBER": Terminal(r"/[0-9]{1,18}(\.[0-9]{0,12})?([eE][+-]?[0-9]{1,3})?|\.[0-9]{1,12}([eE][+-]?[0-9]{1,3})?/",
                        r'[0-9]+ ("." [0-9]*)? ([eE] [+-]? [0-9]+)? | "." [0-9]+ ([eE] [+-]? [0-9]+)?',
                        frozenset({True, False})),
+    "PATTERN": Terminal(r"""/'([^']|''){0,200}'|"([^"]|""){0,200}"/""", STRING_GBNF, frozenset({False}),
+                        frozenset({False})),  # a LIKE (GLOB, ...) pattern: any string unless literals say
     "STRING": Terminal(r"""/'([^']|''){0,200}'|"([^"]|""){0,200}"/""", STRING_GBNF, frozenset({False}), frozenset({False})),
     # a name the query defines: any plain name but a keyword (`FROM singer WHERE` is no alias); GBNF has no
     # negation, so there (xgrammar, timing only) a keyword passes as an alias
@@ -184,20 +188,15 @@ BASE_TERMINALS = {
 
 
 def sql_grammar(tables: dict[str, list[str]], linked: dict[str, list[str]] | None = None,
-                literals: QuestionLiterals | None = None, typed: dict[str, list[str]] | None = None,
-                question_strings: list[str] | None = None) -> Grammar:
+                literals: QuestionLiterals | None = None) -> Grammar:
     """The grammar of one database's queries. tables: table -> its columns. linked: column -> the string
     values a question states for it (value linking); those columns are compared with `=` only to them.
-    typed: column -> its stored text values (value_links.typed_values); such a column, where the question
-    links none to it, is compared with `=` only to one of them or of question_strings (the question's spans).
     literals: the question's strings, LIKE patterns and numbers as the hand rules allow them (value_links.py);
     then every string and number is one of them and the order word the question rules out is refused."""
     if not tables or not any(tables.values()):
         raise ValueError("a SQL grammar needs the database's tables and columns; got none")
     columns = sorted({c for cols in tables.values() for c in cols}, key=str.lower)
-    linked_lower = {c.lower(): sorted(set(v)) for c, v in (typed or {}).items() if v}
-    is_typed = {c for c in linked_lower if c not in {k.lower() for k, v in (linked or {}).items() if v}}
-    linked_lower.update({c.lower(): sorted(set(v)) for c, v in (linked or {}).items() if v})
+    linked_lower = {c.lower(): sorted(set(v)) for c, v in (linked or {}).items() if v}
     linked_columns = [c for c in columns if c.lower() in linked_lower]
     free_columns = [c for c in columns if c.lower() not in linked_lower]
     if not free_columns:  # every column linked: a corner a grammar need not serve; decode names freely instead
@@ -205,26 +204,49 @@ def sql_grammar(tables: dict[str, list[str]], linked: dict[str, list[str]] | Non
     terminals = {**BASE_TERMINALS, "TABLE": name_terminal(sorted(tables)), "COLUMN": name_terminal(columns),
                  "FREE_COLUMN": name_terminal(free_columns)}
     rules = RULES + "table_ref: TABLE\ncolumn_name: COLUMN\n"
+    between = "between_bounds: arith 'and' arith\n"
     if literals is not None:
-        if literals.strings or literals.patterns:
-            terminals["STRING"] = string_literal_terminal(literals.strings + literals.patterns, any_case=False)
+        if literals.strings:
+            terminals["STRING"] = string_literal_terminal(literals.strings, any_case=False)
+        if literals.patterns:
+            terminals["PATTERN"] = string_literal_terminal(literals.patterns, any_case=False)
         terminals["NUMBER"] = exact_terminal(literals.numbers)
+        between = distinct_between_bounds(literals.numbers, terminals)
         kept = [f"'{w}'" for w in ("asc", "desc") if w not in literals.refused_words]
         rules = rules.replace("direction: 'asc' | 'desc'", "direction: " + " | ".join(kept))
+    rules += between
     linked_expr, linked_after = "", ""
     for k, column in enumerate(linked_columns):
         terminals[f"LINKED_COLUMN_{k}"] = name_terminal([column])
-        terminals[f"LINKED_VALUE_{k}"] = string_literal_terminal(linked_lower[column.lower()])
+        terminals[f"LINKED_VALUE_{k}"] = string_literal_terminal(_linked_forms(linked_lower[column.lower()]),
+                                                                 any_case=False)
         rules += LINKED_RULES.format(k=k)
-        if column.lower() in is_typed and question_strings:
-            rules += f"  | equality QUESTION_STRING rest?\n"  # goes on with linked_{k}_rest
         linked_expr += f" | linked_{k} linked_{k}_rest?"
         linked_after += f" | symbol_op linked_{k} linked_{k}_rest? | word_op linked_{k} linked_{k}_rest?"
-    if is_typed and question_strings:
-        terminals["QUESTION_STRING"] = string_literal_terminal(question_strings)
     rules = rules.replace("LINKED_EXPR", linked_expr).replace("LINKED_REST", linked_after)
     rules = rules.replace("LINKED_AFTER", linked_after)
     return Grammar(with_cte_rules(parse_rules(rules)), terminals, start="statement")
+
+
+def _linked_forms(values: list[str]) -> list[str]:
+    """A linked value as stored, as the question writes it (both are in values) and in lower case (Spider's gold
+    writes 'haiti' for 'Haiti'), not in any case: a small model let free in the case wrote 'EaGle airlineS'."""
+    return sorted(set(values) | {v.lower() for v in values})
+
+
+def distinct_between_bounds(numbers, terminals: dict) -> str:
+    """BETWEEN's bounds where numbers are the question's: two different numbers (a small model wrote `BETWEEN 109.99
+    AND 109.99` for "from 109.99 to 122.99"), or bounds that are not both plain numbers. Adds the terminals."""
+    alternatives = ["operand_not_number 'and' arith", "arith 'and' operand_not_number"]
+    for k, number in enumerate(numbers):
+        others = [n for n in numbers if n != number]
+        if others:
+            terminals[f"NUMBER_IS_{k}"] = exact_terminal([number])
+            terminals[f"NUMBER_NOT_{k}"] = exact_terminal(others)
+            alternatives.append(f"NUMBER_IS_{k} 'and' NUMBER_NOT_{k}")
+    return ("between_bounds: " + " | ".join(alternatives) + "\n"
+            "operand_not_number: column_ref | function_call | STRING | case_expr | '(' expr ')' | '(' query ')'"
+            " | 'cast' '(' expr 'as' type_name ')'\n")
 
 
 def with_cte_rules(rules: dict[str, list[list[Item]]]) -> dict[str, list[list[Item]]]:
@@ -241,7 +263,6 @@ def with_cte_rules(rules: dict[str, list[list[Item]]]) -> dict[str, list[list[It
 
 
 def grammar_text(tables: dict[str, list[str]], linked: dict[str, list[str]] | None = None,
-                 dialect: str = "lark", literals: QuestionLiterals | None = None,
-                 typed: dict[str, list[str]] | None = None, question_strings: list[str] | None = None) -> str:
+                 dialect: str = "lark", literals: QuestionLiterals | None = None) -> str:
     """The grammar as text for the engine: Lark for llguidance (and vLLM's guidance backend), GBNF for xgrammar."""
-    return render(sql_grammar(tables, linked, literals, typed, question_strings), dialect)
+    return render(sql_grammar(tables, linked, literals), dialect)

@@ -67,23 +67,6 @@ def linked_values(question: str, values: dict[str, dict[str, set[str]]]) -> dict
     return links
 
 
-MAX_TYPED_VALUES = 300  # a column with more distinct text values takes any string (a grammar's size is bounded)
-
-
-def typed_values(values: dict[str, dict[str, set[str]]]) -> dict[str, list[str]]:
-    """column -> its stored text values, for the columns with at most MAX_TYPED_VALUES of them (the grammar then
-    compares such a column with `=` only to one of them or to a span of the question)."""
-    return {column: sorted({v for vs in by_lower.values() for v in vs})
-            for column, by_lower in values.items() if 0 < len(by_lower) <= MAX_TYPED_VALUES}
-
-
-def word_spans(question: str, max_words: int = MAX_SPAN_WORDS) -> list[str]:
-    """The question's spans of 1 to max_words whole words, as written."""
-    words = list(re.finditer(r"\w+", question))
-    return sorted({question[first.start():last.end()] for i, first in enumerate(words)
-                   for last in words[i:i + max_words]})
-
-
 FUNCTION_WORDS = frozenset("a an and are as at by for from in is it its of on or the their to with".split())
 NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
                 "eight": "8", "nine": "9", "ten": "10"}
