@@ -6,8 +6,8 @@
 
 Reads a `make demo` run's artifacts (base_model, lora_adapter, trajectories, raw_benchmarks, test_suites in
 $T2S_STORAGE, default ./.t2s_storage); --split dev scores the dev questions instead of the test ones (to check
-a change on questions it was not tuned on). For each constraint (modeling/constraint.py; `grammar+literals`: the
-grammar with the hand rules' literal policy in it, value_links.question_literals), in the same run, with
+a change on questions it was not tuned on). For each constraint (modeling/constraint.py; `grammar:OPTION,...` the
+grammar with options changed: noscope, nonumbers, noliterals, see grammar_options), in the same run, with
 the same model load and the same greedy decoding eval_report does (batch 16, 128 new tokens): the test
 questions' SQL, then
 - EX on the test suite (the one judge, sql/judge_many.py) and the paired comparison with the first
@@ -50,12 +50,13 @@ def parse_failures(sqls: list[str]) -> list[int]:
 
 
 GRAMMAR_OPTIONS = {"noscope": ("SCOPE_ALIASES", False), "nonumbers": ("KEEP_NUMBERS", False),
-                   "literals": ("LITERALS_FROM_QUESTION", True)}
+                   "noliterals": ("LITERALS_FROM_QUESTION", False)}
 
 
 def grammar_options(module, options: str, defaults: dict = {}) -> None:
-    """Set the grammar processor's options for one constraint of the run (`grammar:noscope,nonumbers`: the grammar
-    without alias scoping nor number keeping; `literals`: the question-literal grammar); '' restores the defaults."""
+    """Set the grammar's options for one constraint of the run (`grammar:noscope,nonumbers`: the grammar without
+    alias scoping nor number keeping; `noliterals`: any string and number, not the question's); '' restores the
+    defaults."""
     if not defaults:
         defaults.update({flag: getattr(module, flag) for flag, _ in GRAMMAR_OPTIONS.values()})
     for flag, value in defaults.items():

@@ -24,7 +24,7 @@ from t2s_pipeline.modeling.value_links import QuestionLiterals, column_values, l
 
 
 # Whether strings and numbers must be ones the question states (measured in docs/grammar-decoding.md).
-LITERALS_FROM_QUESTION = False
+LITERALS_FROM_QUESTION = True
 
 
 @dataclass(frozen=True)

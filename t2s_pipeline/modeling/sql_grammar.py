@@ -17,9 +17,11 @@ strings, LIKE patterns and IN lists are free.
 
 from __future__ import annotations
 
+import functools
 import re
 
-from t2s_pipeline.modeling.grammar_render import Grammar, Item, Terminal, case_insensitive_gbnf, parse_rules, render
+from t2s_pipeline.modeling.grammar_render import (Grammar, Item, Terminal, case_insensitive_gbnf, parse_rules,
+                                                  render_rules, terminal_lines)
 from t2s_pipeline.modeling.value_links import QuestionLiterals
 from t2s_pipeline.sql.schema import SQLITE_KEYWORDS, quote_identifier
 
@@ -91,7 +93,7 @@ primary: NUMBER | 'null' | 'true' | 'false' | 'current_date' | 'current_time' | 
   | column_ref | function_call | 'cast' '(' expr 'as' type_name ')' | case_expr
   | '(' expr ')' | '(' expr expr_more+ ')' | '(' query ')' | 'exists' '(' query ')'
 column_ref: FREE_COLUMN | qualifier '.' FREE_COLUMN
-qualifier: table_ref | ALIAS
+qualifier: table_ref | QUALIFIER_ALIAS
 case_expr: 'case' expr? when_then+ else_part? 'end'
 when_then: 'when' expr 'then' expr
 else_part: 'else' expr
@@ -155,6 +157,16 @@ def string_literal_terminal(values, any_case: bool = True) -> Terminal:
                     frozenset({False}), frozenset({False}))
 
 
+DOUBLE_QUOTED = (r'/"([^"]|""){0,200}"/', "\"\\\"\" ([^\"] | \"\\\"\\\"\")* \"\\\"\"")
+
+
+def with_double_quoted(terminal: Terminal) -> Terminal:
+    """The terminal, or any double-quoted text: SQLite reads "x" as a name first, and the hand rules never checked
+    it; Spider's gold writes `IsOfficial = "T"` where no question states it."""
+    return Terminal(f"{terminal.lark} | {DOUBLE_QUOTED[0]}", f"{terminal.gbnf} | {DOUBLE_QUOTED[1]}",
+                    terminal.starts, terminal.ends)
+
+
 def exact_terminal(texts, starts: frozenset[bool] = frozenset({True})) -> Terminal:
     """A terminal for exactly these texts (numbers as the question writes them)."""
     return Terminal(" | ".join(_lark_string(t, False) for t in texts), " | ".join(map(_gbnf_string, texts)),
@@ -180,6 +192,10 @@ BASE_TERMINALS = {
     # a name the query defines: any plain name but a keyword (`FROM singer WHERE` is no alias); GBNF has no
     # negation, so there (xgrammar, timing only) a keyword passes as an alias
     "ALIAS": Terminal(f"/{BOUNDED_NAME}/ & ~/(?i:{'|'.join(sorted(SQLITE_KEYWORDS))})/", "[A-Za-z_] [A-Za-z0-9_]*"),
+    # a table alias before `.`: at most 3 characters (T1, t2, a; every alias qualifier of Spider dev's gold has 2),
+    # so a small model cannot start a name of another database there (`beds_idexperience...` on the demo)
+    "QUALIFIER_ALIAS": Terminal(f"/[A-Za-z_][A-Za-z0-9_]{{0,2}}/ & ~/(?i:{'|'.join(sorted(SQLITE_KEYWORDS))})/",
+                                "[A-Za-z_] [A-Za-z0-9_]? [A-Za-z0-9_]?"),
     "FUNCTION": words_terminal(FUNCTIONS),
     # aggregates of one argument: SUM(a, b) is no query SQLite (nor sqlglot) runs
     "ONE_ARGUMENT": words_terminal(ONE_ARGUMENT_FUNCTIONS),
@@ -189,7 +205,18 @@ BASE_TERMINALS = {
 
 def sql_grammar(tables: dict[str, list[str]], linked: dict[str, list[str]] | None = None,
                 literals: QuestionLiterals | None = None) -> Grammar:
-    """The grammar of one database's queries. tables: table -> its columns. linked: column -> the string
+    """The grammar of one database's queries (grammar_pieces, parsed)."""
+    rules, terminals = grammar_pieces(tables, linked, literals)
+    return _parsed(rules, terminals)
+
+
+def _parsed(rules: str, terminals: dict[str, Terminal]) -> Grammar:
+    return Grammar(with_cte_rules(parse_rules(rules)), terminals, start="statement")
+
+
+def grammar_pieces(tables: dict[str, list[str]], linked: dict[str, list[str]] | None = None,
+                   literals: QuestionLiterals | None = None) -> tuple[str, dict[str, Terminal]]:
+    """The rules (notation text) and terminals of one database's queries. tables: table -> its columns. linked: column -> the string
     values a question states for it (value linking); those columns are compared with `=` only to them.
     literals: the question's strings, LIKE patterns and numbers as the hand rules allow them (value_links.py);
     then every string and number is one of them and the order word the question rules out is refused."""
@@ -206,10 +233,15 @@ def sql_grammar(tables: dict[str, list[str]], linked: dict[str, list[str]] | Non
     rules = RULES + "table_ref: TABLE\ncolumn_name: COLUMN\n"
     between = "between_bounds: arith 'and' arith\n"
     if literals is not None:
-        if literals.strings:
-            terminals["STRING"] = string_literal_terminal(literals.strings, any_case=False)
-        if literals.patterns:
-            terminals["PATTERN"] = string_literal_terminal(literals.patterns, any_case=False)
+        # as the question writes them, or in lower case (Spider's gold: '%al%' for "'Al'", 'korea' for "'Korea '")
+        strings = sorted(set(literals.strings) | {s.lower() for s in literals.strings})
+        if strings:
+            terminals["STRING"] = with_double_quoted(string_literal_terminal(strings, any_case=False))
+        # LIKE takes a pattern, or a value the question states ('korea' matches as it is), not any span
+        patterns = sorted(set(literals.patterns) | {p.lower() for p in literals.patterns}) + (
+            strings if literals.values_stated else [])
+        if patterns:
+            terminals["PATTERN"] = with_double_quoted(string_literal_terminal(patterns, any_case=False))
         terminals["NUMBER"] = exact_terminal(literals.numbers)
         between = distinct_between_bounds(literals.numbers, terminals)
         kept = [f"'{w}'" for w in ("asc", "desc") if w not in literals.refused_words]
@@ -225,7 +257,7 @@ def sql_grammar(tables: dict[str, list[str]], linked: dict[str, list[str]] | Non
         linked_after += f" | symbol_op linked_{k} linked_{k}_rest? | word_op linked_{k} linked_{k}_rest?"
     rules = rules.replace("LINKED_EXPR", linked_expr).replace("LINKED_REST", linked_after)
     rules = rules.replace("LINKED_AFTER", linked_after)
-    return Grammar(with_cte_rules(parse_rules(rules)), terminals, start="statement")
+    return rules, terminals
 
 
 def _linked_forms(values: list[str]) -> list[str]:
@@ -264,5 +296,14 @@ def with_cte_rules(rules: dict[str, list[list[Item]]]) -> dict[str, list[list[It
 
 def grammar_text(tables: dict[str, list[str]], linked: dict[str, list[str]] | None = None,
                  dialect: str = "lark", literals: QuestionLiterals | None = None) -> str:
-    """The grammar as text for the engine: Lark for llguidance (and vLLM's guidance backend), GBNF for xgrammar."""
-    return render(sql_grammar(tables, linked, literals), dialect)
+    """The grammar as text for the engine: Lark for llguidance (and vLLM's guidance backend), GBNF for xgrammar.
+    The rules are rendered once per shape (their text and the terminals' word edges), the terminals per call: a
+    grammar per question costs its literals, not a render (about 20 ms)."""
+    rules, terminals = grammar_pieces(tables, linked, literals)
+    shape = tuple((name, t.starts, t.ends) for name, t in terminals.items())
+    return _rendered_rules(rules, shape, dialect) + terminal_lines(terminals, dialect)
+
+
+@functools.lru_cache(maxsize=256)
+def _rendered_rules(rules: str, shape: tuple, dialect: str) -> str:
+    return render_rules(_parsed(rules, {name: Terminal("", "", starts, ends) for name, starts, ends in shape}), dialect)

@@ -85,6 +85,7 @@ class QuestionLiterals:
     patterns: tuple[str, ...]
     numbers: tuple[str, ...]
     refused_words: tuple[str, ...] = ()
+    values_stated: bool = False  # strings are the values the question states (else any of its spans)
 
 
 def question_literals(question: str, values: dict[str, dict[str, set[str]]]) -> QuestionLiterals:
@@ -112,6 +113,13 @@ def question_literals(question: str, values: dict[str, dict[str, set[str]]]) -> 
     matching = sorted(p for p, probe in patterns.items() if probe in lines) or sorted(patterns)
     numbers = set(re.findall(r"\d+(?:\.\d+)?", question)) | {"0", "1"}
     numbers |= {d for w, d in NUMBER_WORDS.items() if re.search(rf"\b{w}\b", question, re.I)}
+    # "at least 3" is also written `> 2`, "at most 3" `< 4` (one off only there: a small model given n - 1 and n + 1
+    # everywhere wrote `< 1919` for "under 1920")
+    for m in re.finditer(r"\bat (least|most) (\w+)", question, re.I):
+        n = NUMBER_WORDS.get(m.group(2).lower(), m.group(2))
+        if n.isdigit():
+            numbers.add(str(int(n) + (-1 if m.group(1).lower() == "least" else 1)))
     asc, desc = (re.search(rf"\b{w}\b", question, re.I) is not None for w in ("ascending", "descending"))
     refused = ("asc",) if desc and not asc else ("desc",) if asc and not desc else ()
-    return QuestionLiterals(tuple(sorted(value_spans or spans)), tuple(matching), tuple(sorted(numbers)), refused)
+    return QuestionLiterals(tuple(sorted(value_spans or spans)), tuple(matching), tuple(sorted(numbers)), refused,
+                            bool(value_spans))

@@ -57,6 +57,7 @@ def test_the_grammar_takes_the_select_language_spider_bird_and_synsql_use(tokeni
     "SELECT name FROM singer WHERE age > 3 UNION SELECT",
     "SELECT name FROM singer AS " + "t" * 41,  # a free name is bounded: a model cannot loop on one
     "SELECT sum(age, 2) FROM singer",  # an aggregate of one argument
+    "SELECT beds.name FROM singer AS beds",  # an alias qualifier has at most 3 characters (T1): no stray name
 ])
 def test_the_grammar_refuses_unknown_names_unbalanced_parentheses_and_unfinished_queries(tokenizer, sql):
     assert not ok(tokenizer, sql)
@@ -111,5 +112,6 @@ def test_with_question_literals_strings_and_numbers_are_the_questions_and_the_re
     assert not ok_literals("SELECT name FROM singer WHERE country = '%Fr%'")  # and `=` a string
     assert ok_literals("SELECT name FROM singer WHERE age BETWEEN 1 AND 30 OR age BETWEEN age AND 30")
     assert not ok_literals("SELECT name FROM singer WHERE age BETWEEN 30 AND 30")  # the bounds differ
+    assert ok_literals('SELECT name FROM singer WHERE name = "T" AND country LIKE \'%fr%\'')  # "..." is not checked
     assert ok(tokenizer, "SELECT name FROM singer WHERE age > 31 ORDER BY age ASC")  # without: free
 

@@ -40,5 +40,7 @@ def test_question_literals_are_the_stated_values_patterns_numbers_and_order(tmp_
     assert lits.strings == ("France",)  # the question states a value: strings are its values
     assert "E%" in lits.patterns and "%E" not in lits.patterns  # "starts with E", and a value starts so
     assert set(lits.numbers) == {"0", "1", "2"} and lits.refused_words == ("asc",)
+    assert "2" in question_literals("Who has at least 3?", values).numbers  # "at least 3" is also `> 2`
+    assert lits.values_stated
     free = question_literals("Singers named Joe Sharp?", values)
     assert "Joe Sharp" in free.strings and "Singers named" in free.strings  # no value stated: any span
