@@ -36,7 +36,8 @@ def main() -> None:
     import torch
 
     from t2s_pipeline.sql.judge_many import judge_many
-    from t2s_pipeline.modeling.constraint import constraint_contexts, resolve_constraint
+    from t2s_pipeline.modeling.constraint import constraint_contexts
+    from t2s_pipeline.modeling.decoding import resolve_constraint
     from t2s_pipeline.evaluation.report import (
         _prediction_row, _question_and_evidence, load_test_samples, predict, summarize,
     )

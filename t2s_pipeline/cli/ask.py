@@ -52,7 +52,8 @@ def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = N
     by execution result; `votes`, when given, receives the vote's figures. constraint: grammar, rules,
     grammar+rules or none (modeling/constraint.py), as eval_report decodes; default: the model folder's
     (modeling/decoding.py: the tiny model under the hand rules, hub models free)."""
-    from t2s_pipeline.modeling.constraint import constraint_contexts, resolve_constraint
+    from t2s_pipeline.modeling.constraint import constraint_contexts
+    from t2s_pipeline.modeling.decoding import resolve_constraint
     from t2s_pipeline.modeling.generate import default_num_beams, generate_sql, load_model
     from t2s_pipeline.sql.judge import prepare_sql
     from t2s_pipeline.samples.prompts import prompt_messages

@@ -39,7 +39,7 @@ from t2s_pipeline.modeling.generate import (
     masked_losses,
     sample_sql,
 )
-from t2s_pipeline.modeling.decoding import decoding_name, sampled_decoding_name
+from t2s_pipeline.modeling.decoding import decoding_name, resolve_constraint, sampled_decoding_name
 from t2s_pipeline.records import read_jsonl, write_json, write_jsonl
 from t2s_pipeline.samples.prompts import sample_template
 from t2s_pipeline.samples.trajectories import WHOLE_QUERY_KINDS
@@ -171,10 +171,11 @@ def evaluate(
                          f"in the {samples[0].get('format')!r} format")
     db_paths = {s["meta"]["db_id"]: Path(raw_dir) / "databases" / f"{s['meta']['db_id']}.sqlite" for s in samples}
 
-    from t2s_pipeline.modeling.constraint import constraint_contexts, resolve_constraint
+    from t2s_pipeline.modeling.constraint import constraint_contexts
     constraint = resolve_constraint(constraint, base_model_dir)
     contexts = constraint_contexts(constraint, [_question_and_evidence(s) for s in samples],
-                                   [db_paths[s["meta"]["db_id"]] for s in samples])
+                                   [db_paths[s["meta"]["db_id"]] for s in samples],
+                                   pipe=samples[0]["meta"]["kind"] == "pipe_whole_query")
     models = [("base", None), ("fine_tuned", adapter_dir)] + ([("rl", rl_adapter_dir)] if rl_adapter_dir else [])
     names = [name for name, _ in models]
     predicted, losses, gen_seconds = {}, {}, {}

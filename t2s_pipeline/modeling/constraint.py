@@ -28,18 +28,10 @@ def check_constraint(constraint: str, allow_default: bool = False) -> str:
     return constraint
 
 
-def resolve_constraint(constraint: str | None, model_dir) -> str:
-    """The constraint to decode with: the one asked for, or for `default` (or empty) the model folder's."""
-    if check_constraint(constraint, allow_default=True) != DEFAULT:
-        return constraint
-    from t2s_pipeline.modeling.decoding import default_constraint
-
-    return default_constraint(model_dir)
-
-
-def constraint_contexts(constraint: str, questions: list[str], db_paths: list) -> list | None:
+def constraint_contexts(constraint: str, questions: list[str], db_paths: list, pipe: bool = False) -> list | None:
     """One context per question for the constraint (None: decode freely). questions: the text literals are
-    linked from (the question with its evidence)."""
+    linked from (the question with its evidence). pipe: the answers are pipe SQL (the grammar's pipe form; the
+    hand rules read both)."""
     if check_constraint(constraint) == "none":
         return None
     from t2s_pipeline.modeling.sql_context import sql_contexts
@@ -48,8 +40,8 @@ def constraint_contexts(constraint: str, questions: list[str], db_paths: list) -
     if constraint == "rules":
         return sql_contexts(questions, db_paths)
     if constraint == "grammar":
-        return grammar_contexts(questions, db_paths)
-    return list(zip(grammar_contexts(questions, db_paths), sql_contexts(questions, db_paths)))
+        return grammar_contexts(questions, db_paths, pipe=pipe)
+    return list(zip(grammar_contexts(questions, db_paths, pipe=pipe), sql_contexts(questions, db_paths)))
 
 
 def constraint_processor(tokenizer, contexts: list, prompt_width: int, rows_per_context: int, stop_ids: list[int],

@@ -13,7 +13,7 @@ import json
 import shutil
 from pathlib import Path
 
-from t2s_pipeline.modeling.constraint import check_constraint
+from t2s_pipeline.modeling.constraint import DEFAULT, check_constraint
 
 DEFAULTS_FILE = "t2s_decoding.json"
 
@@ -35,6 +35,13 @@ def default_constraint(model_dir: str | Path) -> str:
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from None
     return "rules" if stored.get("constrained") else "none"  # a file from before the one knob
+
+
+def resolve_constraint(constraint: str | None, model_dir: str | Path) -> str:
+    """The constraint to decode with: the one asked for, or for `default` (or empty) the model folder's."""
+    if check_constraint(constraint, allow_default=True) != DEFAULT:
+        return constraint
+    return default_constraint(model_dir)
 
 
 def copy_decoding_default(source_dir: str | Path, out_dir: str | Path) -> None:

@@ -68,24 +68,26 @@ def database_facts(db_path: str) -> tuple[dict[str, list[str]], dict]:
 
 @functools.lru_cache(maxsize=512)
 def _cached_grammar(db_path: str, links: tuple[tuple[str, tuple[str, ...]], ...],
-                    literals: QuestionLiterals | None) -> str:
-    return grammar_text(database_facts(db_path)[0], {c: list(v) for c, v in links}, literals=literals)
+                    literals: QuestionLiterals | None, pipe: bool = False) -> str:
+    return grammar_text(database_facts(db_path)[0], {c: list(v) for c, v in links}, literals=literals, pipe=pipe)
 
 
-def question_grammar(question: str, db_path: str | Path, literals: bool | None = None) -> str:
+def question_grammar(question: str, db_path: str | Path, literals: bool | None = None, pipe: bool = False) -> str:
     """The grammar of one question's SQL: its database's names, and its linked values; literals: strings and
-    numbers only those the question states (the hand rules' literal policy, in the grammar)."""
+    numbers only those the question states (the hand rules' literal policy, in the grammar); pipe: pipe SQL."""
     path = str(Path(db_path).resolve())
     values = database_facts(path)[1]
     links = linked_values(question, values)
     literals = LITERALS_FROM_QUESTION if literals is None else literals
     return _cached_grammar(path, tuple(sorted((c, tuple(v)) for c, v in links.items())),
-                           question_literals(question, values) if literals else None)
+                           question_literals(question, values) if literals else None, pipe)
 
 
-def grammar_contexts(questions: list[str], db_paths: list, literals: bool | None = None) -> list[GrammarContext]:
-    """One GrammarContext per question (the text its literals are linked from: question and evidence)."""
-    return [GrammarContext(question_grammar(q, p, literals), _table_tuple(p)) for q, p in zip(questions, db_paths)]
+def grammar_contexts(questions: list[str], db_paths: list, literals: bool | None = None, pipe: bool = False
+                     ) -> list[GrammarContext]:
+    """One GrammarContext per question (the text its literals are linked from: question and evidence); pipe: the
+    answers are pipe SQL."""
+    return [GrammarContext(question_grammar(q, p, literals, pipe), _table_tuple(p)) for q, p in zip(questions, db_paths)]
 
 
 def _table_tuple(db_path) -> tuple[tuple[str, tuple[str, ...]], ...]:

@@ -117,6 +117,27 @@ linked_{k}: LINKED_COLUMN_{k} | qualifier '.' LINKED_COLUMN_{k}
 linked_{k}_rest: equality LINKED_VALUE_{k} rest? | equality operand_not_string rest?
   | symbol_op_not_equality operand rest? | word_op operand rest? | like_op like_operand rest? | postfix rest? LINKED_AFTER
 """
+# Pipe SQL (GoogleSQL's pipe syntax as sql/pipe.py writes it): FROM, then `|>` operators; a subquery may be
+# written either way. A name an AGGREGATE gives (count_all, avg_age, count_distinct_title: pipe_aggregate.py)
+# is a column after it.
+PIPE_RULES = r"""
+pipe_query: 'from' join_source pipe_step*
+pipe_step: '|>' pipe_op
+pipe_op: 'where' expr | 'select' set_quantifier? result result_more* | 'extend' result result_more*
+  | 'aggregate' aggregate_item aggregate_more* pipe_group? | 'aggregate' pipe_group
+  | 'natural'? join_kind? 'join' table_item join_condition? | order_by | 'limit' expr offset? | 'distinct'
+  | pipe_set_word set_quantifier? '(' query ')' pipe_set_more* | 'as' ALIAS | 'drop' column_name column_more*
+  | 'rename' rename_item rename_more* | 'set' set_item set_more*
+aggregate_item: expr result_name? direction?
+aggregate_more: ',' aggregate_item
+pipe_group: 'group' 'by' aggregate_item aggregate_more*
+pipe_set_word: 'union' | 'intersect' | 'except'
+pipe_set_more: ',' '(' query ')'
+rename_item: column_name 'as'? ALIAS
+rename_more: ',' rename_item
+set_item: column_name '=' expr
+set_more: ',' set_item
+"""
 PLAIN_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 # Free names, numbers and strings are bounded: unbounded, a small model looped on one name until the token
 # limit (`SUM(bedsexperiencebedsbeds...`, bench/grammar_decoding.py), leaving a query that does not parse.
@@ -148,10 +169,10 @@ def words_terminal(words: list[str]) -> Terminal:
                     " | ".join(f"({case_insensitive_gbnf(w)})" for w in words))
 
 
-def string_literal_terminal(values, any_case: bool = True) -> Terminal:
+def string_literal_terminal(values, any_case: bool = True, quotes: tuple[str, ...] = ("'", '"')) -> Terminal:
     """A terminal for these string values in single or double quotes (SQLite reads both as a string where no
     column has the name); any_case: in any case (Spider's gold writes 'haiti' for the stored 'Haiti')."""
-    forms = sorted({q + v.replace(q, q * 2) + q for v in values for q in ("'", '"')})
+    forms = sorted({q + v.replace(q, q * 2) + q for v in values for q in quotes})
     gbnf = (lambda f: f"({case_insensitive_gbnf(f)})") if any_case else _gbnf_string
     return Terminal(" | ".join(_lark_string(f, any_case) for f in forms), " | ".join(map(gbnf, forms)),
                     frozenset({False}), frozenset({False}))
@@ -204,9 +225,9 @@ BASE_TERMINALS = {
 
 
 def sql_grammar(tables: dict[str, list[str]], linked: dict[str, list[str]] | None = None,
-                literals: QuestionLiterals | None = None) -> Grammar:
+                literals: QuestionLiterals | None = None, pipe: bool = False) -> Grammar:
     """The grammar of one database's queries (grammar_pieces, parsed)."""
-    rules, terminals = grammar_pieces(tables, linked, literals)
+    rules, terminals = grammar_pieces(tables, linked, literals, pipe)
     return _parsed(rules, terminals)
 
 
@@ -215,7 +236,7 @@ def _parsed(rules: str, terminals: dict[str, Terminal]) -> Grammar:
 
 
 def grammar_pieces(tables: dict[str, list[str]], linked: dict[str, list[str]] | None = None,
-                   literals: QuestionLiterals | None = None) -> tuple[str, dict[str, Terminal]]:
+                   literals: QuestionLiterals | None = None, pipe: bool = False) -> tuple[str, dict[str, Terminal]]:
     """The rules (notation text) and terminals of one database's queries. tables: table -> its columns. linked: column -> the string
     values a question states for it (value linking); those columns are compared with `=` only to them.
     literals: the question's strings, LIKE patterns and numbers as the hand rules allow them (value_links.py);
@@ -231,17 +252,23 @@ def grammar_pieces(tables: dict[str, list[str]], linked: dict[str, list[str]] | 
     terminals = {**BASE_TERMINALS, "TABLE": name_terminal(sorted(tables)), "COLUMN": name_terminal(columns),
                  "FREE_COLUMN": name_terminal(free_columns)}
     rules = RULES + "table_ref: TABLE\ncolumn_name: COLUMN\n"
+    if pipe:  # pipe queries (subqueries either way), and the names AGGREGATE gives as columns
+        rules = rules.replace("statement: query ';'?", "statement: pipe_query ';'?").replace(
+            "query: with_clause? compound", "query: with_clause? compound | pipe_query").replace(
+            "column_ref: FREE_COLUMN |", "column_ref: DERIVED_NAME | FREE_COLUMN |") + PIPE_RULES
+        terminals["DERIVED_NAME"] = Terminal(f"/(?i:{'|'.join(ONE_ARGUMENT_FUNCTIONS + ['min', 'max'])})"
+                                             "(_[A-Za-z0-9_]{1,60})?/", "[a-z]+")
     between = "between_bounds: arith 'and' arith\n"
     if literals is not None:
         # as the question writes them, or in lower case (Spider's gold: '%al%' for "'Al'", 'korea' for "'Korea '")
         strings = sorted(set(literals.strings) | {s.lower() for s in literals.strings})
         if strings:
-            terminals["STRING"] = with_double_quoted(string_literal_terminal(strings, any_case=False))
+            terminals["STRING"] = with_double_quoted(string_literal_terminal(strings, False, ("'",)))
         # LIKE takes a pattern, or a value the question states ('korea' matches as it is), not any span
         patterns = sorted(set(literals.patterns) | {p.lower() for p in literals.patterns}) + (
             strings if literals.values_stated else [])
         if patterns:
-            terminals["PATTERN"] = with_double_quoted(string_literal_terminal(patterns, any_case=False))
+            terminals["PATTERN"] = with_double_quoted(string_literal_terminal(patterns, False, ("'",)))
         terminals["NUMBER"] = exact_terminal(literals.numbers)
         between = distinct_between_bounds(literals.numbers, terminals)
         kept = [f"'{w}'" for w in ("asc", "desc") if w not in literals.refused_words]
@@ -290,16 +317,17 @@ def with_cte_rules(rules: dict[str, list[list[Item]]]) -> dict[str, list[list[It
     copy["table_ref_cte"].append([Item("ALIAS")])
     copy["column_ref_cte"] += [[Item("ALIAS")], [Item("qualifier_cte"), Item("'.'"), Item("ALIAS")]]
     rules = {**rules, **copy}
-    rules["query"] = [[Item("compound")], [Item("with_clause_cte"), Item("compound_cte")]]
+    rules["query"] = [[Item("compound")], [Item("with_clause_cte"), Item("compound_cte")]] + [
+        alternative for alternative in rules["query"] if alternative[0].atom == "pipe_query"]
     return rules
 
 
 def grammar_text(tables: dict[str, list[str]], linked: dict[str, list[str]] | None = None,
-                 dialect: str = "lark", literals: QuestionLiterals | None = None) -> str:
+                 dialect: str = "lark", literals: QuestionLiterals | None = None, pipe: bool = False) -> str:
     """The grammar as text for the engine: Lark for llguidance (and vLLM's guidance backend), GBNF for xgrammar.
     The rules are rendered once per shape (their text and the terminals' word edges), the terminals per call: a
     grammar per question costs its literals, not a render (about 20 ms)."""
-    rules, terminals = grammar_pieces(tables, linked, literals)
+    rules, terminals = grammar_pieces(tables, linked, literals, pipe)
     shape = tuple((name, t.starts, t.ends) for name, t in terminals.items())
     return _rendered_rules(rules, shape, dialect) + terminal_lines(terminals, dialect)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MAX_SPAN_WORDS = 8
+CLOSERS = (")", "+")  # a span may end with one after its last word: 'amc hornet sportabout (sw)', blood type 'AB+'
 
 
 def column_values(db_path: str | Path, tables: dict[str, list[str]], per_column: int = 5000,
@@ -45,7 +46,7 @@ def question_spans(question: str, max_words: int = MAX_SPAN_WORDS) -> dict[str, 
     spans: dict[str, set[str]] = {}
     for i, first in enumerate(words):
         for last in words[i:i + max_words]:
-            ends = [last.end()] + ([last.end() + 1] if question[last.end():last.end() + 1] == ")" else [])
+            ends = [last.end()] + ([last.end() + 1] if question[last.end():last.end() + 1] in CLOSERS else [])
             ends += [last.end() - cut for cut in (1, 2, 3) if last.end() - cut - last.start() >= 3]
             for end in ends:
                 text = question[first.start():end]
@@ -91,7 +92,7 @@ class QuestionLiterals:
 def question_literals(question: str, values: dict[str, dict[str, set[str]]]) -> QuestionLiterals:
     """The question's literals, with the database's text values (column_values) for value linking."""
     words = list(re.finditer(r"\w+", question))
-    ends = {w.end() for w in words} | {w.end() + 1 for w in words if question[w.end():w.end() + 1] == ")"}
+    ends = {w.end() for w in words} | {w.end() + 1 for w in words if question[w.end():w.end() + 1] in CLOSERS}
     spans = set()
     for i, first in enumerate(words):
         last = words[min(i + MAX_SPAN_WORDS, len(words)) - 1].end() + 1
@@ -106,7 +107,7 @@ def question_literals(question: str, values: dict[str, dict[str, set[str]]]) -> 
              "any": lambda s: (f"%{s}%", s)}
     patterns = {}
     for s in spans:
-        if s.lower() not in FUNCTION_WORDS:
+        if s.lower() not in FUNCTION_WORDS or s in anchored:  # "starts with A": 'A%', though "a" is a word
             for kind in ([anchored[s]] if s in anchored else forms):
                 pattern, probe = forms[kind](s)
                 patterns[pattern] = probe

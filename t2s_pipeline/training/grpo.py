@@ -174,7 +174,7 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
     from transformers import AutoTokenizer, set_seed
     from trl import GRPOConfig
 
-    from t2s_pipeline.modeling.constraint import resolve_constraint
+    from t2s_pipeline.modeling.decoding import resolve_constraint
     from t2s_pipeline.modeling.generate import masked_losses
     from t2s_pipeline.modeling.tokenize import CHAT_TEMPLATE_KWARGS
     from t2s_pipeline.training.callbacks import GuardState, make_guard_callback, quiet_stdout

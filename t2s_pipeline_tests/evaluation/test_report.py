@@ -220,6 +220,19 @@ def test_a_pipe_only_test_split_is_scored_on_its_whole_pipe_queries(tmp_path, ti
     assert report["fine_tuned"]["loss"] > 0
 
 
+def test_pipe_answers_decode_under_the_pipe_grammar(tmp_path, tiny_base_dir, lora_adapter_dir, raw_dir, monkeypatch):
+    from t2s_pipeline.modeling import generate
+
+    seen = []
+    original = generate._complete
+    monkeypatch.setattr(generate, "_complete", lambda *a, **k: seen.append(k.get("contexts")) or original(*a, **k))
+    report = evaluate(tiny_base_dir, lora_adapter_dir / "adapter", _pipe_trajectories(tmp_path / "pipe", False),
+                      raw_dir, tmp_path / "report", max_new_tokens=8, log=lambda m: None, plots=False,
+                      constraint="grammar")
+    assert report["scored_kind"] == "pipe_whole_query" and seen
+    assert all('"|>"' in c.grammar for contexts in seen for c in contexts)
+
+
 def test_sampled_ex_is_the_share_correct_of_the_drawn_queries(tmp_path, tiny_base_dir, lora_adapter_dir,
                                                                trajectories_dir, raw_dir, monkeypatch):
     import t2s_pipeline.evaluation.report as report_module

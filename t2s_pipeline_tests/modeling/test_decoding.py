@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from t2s_pipeline.modeling.constraint import resolve_constraint
 from t2s_pipeline.modeling.decoding import (
-    DEFAULTS_FILE, copy_decoding_default, decoding_name, default_constraint, report_constraint, write_decoding_default,
+    DEFAULTS_FILE, copy_decoding_default, decoding_name, default_constraint, report_constraint, resolve_constraint,
+    write_decoding_default,
 )
 
 

@@ -115,3 +115,22 @@ def test_with_question_literals_strings_and_numbers_are_the_questions_and_the_re
     assert ok_literals('SELECT name FROM singer WHERE name = "T" AND country LIKE \'%fr%\'')  # "..." is not checked
     assert ok(tokenizer, "SELECT name FROM singer WHERE age > 31 ORDER BY age ASC")  # without: free
 
+
+
+def test_the_pipe_grammar_takes_pipe_sql_and_refuses_what_the_sql_grammar_refuses(tokenizer):
+    def ok_pipe(sql: str) -> bool:
+        return accepts(engine_tokenizer(tokenizer), grammar_text(TABLES, pipe=True),
+                       tokenizer.encode(sql, add_special_tokens=False))
+
+    assert ok_pipe("FROM singer\n|> WHERE age > (FROM singer |> AGGREGATE AVG(age) AS avg_age)\n|> SELECT name")
+    assert ok_pipe("FROM singer AS T1\n|> JOIN singer_in_concert AS T2 ON T1.singer_id = T2.singer_id\n"
+                   "|> AGGREGATE COUNT(*) AS count_all DESC GROUP BY T1.singer_id, T1.name\n|> LIMIT 1\n|> SELECT name")
+    assert ok_pipe("FROM singer\n|> WHERE country = 'France'\n|> SELECT name\n"
+                   "|> UNION DISTINCT (SELECT name FROM singer WHERE age > 3)")
+    assert ok_pipe("FROM concert |> AGGREGATE COUNT(*) AS count_all GROUP BY year |> WHERE count_all >= 2 "
+                   "|> SELECT year |> DISTINCT")
+    assert not ok_pipe("FROM singers |> SELECT name")  # no such table
+    assert not ok_pipe("FROM singer |> SELECT height")  # no such column (nor a name AGGREGATE gives)
+    assert not ok_pipe("SELECT name FROM singer |> WHERE age > 3")  # a pipe query starts with FROM
+    assert not ok_pipe("FROM singer |> WHERE (age > 3")
+    assert not ok(tokenizer, "FROM singer |> SELECT name")  # the SQL grammar takes no pipe
