@@ -105,14 +105,16 @@ def context_reader(constraint: str = "rules"):
     """A callable from prompt rows to their constraint contexts, each built once (a database's names and values
     are read once too)."""
     from t2s_pipeline.modeling.constraint import constraint_contexts
+    from t2s_pipeline.training.reward import PIPE
 
     built: dict[str, object] = {}
 
     def contexts(rows: list[dict]) -> list:
-        new = {r["id"]: r for r in rows if r["id"] not in built}
-        if new:
-            built.update(zip(new, constraint_contexts(constraint, [r["question"] for r in new.values()],
-                                                      [r["databases"][0] for r in new.values()])))
+        for pipe in (False, True):  # pipe answers decode under the pipe grammar
+            new = {r["id"]: r for r in rows if r["id"] not in built and (r.get("answer_format") == PIPE) == pipe}
+            if new:
+                built.update(zip(new, constraint_contexts(constraint, [r["question"] for r in new.values()],
+                                                          [r["databases"][0] for r in new.values()], pipe=pipe)))
         return [built[r["id"]] for r in rows]
 
     return contexts
