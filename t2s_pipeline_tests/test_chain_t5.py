@@ -34,7 +34,7 @@ def test_fine_tuned_tiny_t5_answers_held_out_questions(tmp_path, monkeypatch):
           f"({report['fine_tuned']['execution_accuracy_original_db']:.3f} on the original database), EM "
           f"{report['fine_tuned']['exact_match']:.3f}, record F1 {report['fine_tuned']['record_f1']:.3f}")
     assert report["architecture"] == "encoder-decoder" and report["suite"] is not None
-    assert report["settings"]["num_beams"] == 1 and report["settings"]["constrained"]
+    assert report["settings"]["num_beams"] == 1 and report["settings"]["constraint"] == "rules"
     assert report["questions"] == 182 and tuned >= 0.30 and tuned > base
     assert report["fine_tuned"]["record_f1"] > 0
     # Selection: execution accuracy and record F1 on dev every 250 steps; the result is the best step's model.

@@ -90,9 +90,11 @@ def print_summary(report: dict, model: str = "tiny") -> None:
     if "rl" not in report:
         print("  RL    switched off: rl_adapter passed the SFT adapter through")
     if model != "tiny":
+        from t2s_pipeline.modeling.decoding import report_constraint
+
         settings = report["settings"]
         print(f"  {report['architecture']}, {settings['num_beams']} beam(s), "
-              f"{'' if settings['constrained'] else 'un'}constrained; SFT record F1 {report['fine_tuned']['record_f1']:.3f}")
+              f"constraint {report_constraint(settings)}; SFT record F1 {report['fine_tuned']['record_f1']:.3f}")
 
 
 def _quiet_libraries() -> None:
