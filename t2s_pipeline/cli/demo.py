@@ -19,7 +19,7 @@ from pathlib import Path
 # preset (its 400 took 3.5 min more), and no RL (GRPO trains decoder-only models): the chain test's settings
 # (t2s_pipeline_tests/test_chain_t5.py), about 5 minutes on 2 quiet cores.
 DEMO_MODELS = {
-    "tiny": {},
+    "tiny": "configs/run/demo.yaml",  # tool and repair conversations, the agent evaluation
     "tiny-t5": {"base_model": {"config": {"model": "tiny-t5", "tiny_pretrain_steps": 250}},
                 "lora_adapter": {"config": {"preset": "tiny-t5", "max_steps": 250}},
                 "rl_adapter": {"config": {"enabled": False}}},
@@ -31,6 +31,12 @@ def demo_run_config(model: str, verbose: bool) -> dict:
     if model not in DEMO_MODELS:
         raise ValueError(f"no demo for model {model!r}: pick one of {', '.join(DEMO_MODELS)}")
     ops = DEMO_MODELS[model]
+    if isinstance(ops, str):
+        import yaml
+
+        from t2s_pipeline.training.config import PRESETS_DIR
+
+        ops = yaml.safe_load((PRESETS_DIR / ops.removeprefix("configs/")).read_text())["ops"]
     return {**({"ops": ops} if ops else {}), **({} if verbose else {"loggers": {"progress": {}}})}
 
 
@@ -88,6 +94,14 @@ def print_summary(report: dict, model: str = "tiny") -> None:
               f"  exact match {s['exact_match']:.3f}  loss {s['loss']}")
     if "rl" not in report:
         print("  RL    switched off: rl_adapter passed the SFT adapter through")
+    for name, label in (("base", "base"), ("fine_tuned", "SFT"), ("rl", "RL")):
+        if name in report.get("agent", {}):
+            a = report["agent"][name]
+            vs = a["vs_single_turn"]
+            print(f"  {label:<5} as an agent: execution accuracy {a['execution_accuracy']:.3f} (single-turn "
+                  f"{a['single_turn_execution_accuracy']:.3f}; {vs['fixed']} fixed, {vs['broken']} broken, sign test "
+                  f"p = {vs['p_value']})  {a['tool_calls_per_question']} tool calls a question, first query wrong "
+                  f"{a['first_query_wrong']}, repaired {a['repairs']} (repair share {a['repair_share']:.3f})")
     if model != "tiny":
         settings = report["settings"]
         print(f"  {report['architecture']}, {settings['num_beams']} beam(s), "

@@ -37,6 +37,9 @@ class AgentSettings:
     max_new_tokens: int = 256
     batch_size: int = 16
     show_rows: bool = False  # incremental mode: show what the query so far returned in the next prompt
+    # Final replies under the hand rules, tool calls free (modeling/agent_constraint.py): set by the evaluation
+    # when its constraint has the rules, so the agent and the single-turn answers are decoded alike.
+    rules: bool = False
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -74,7 +77,8 @@ def evaluate_agents(base_model_dir, models: list[tuple[str, object]], samples: l
     for name, adapter in models:
         start = time.monotonic()
         model, tokenizer = load_model(str(base_model_dir), str(adapter) if adapter else None)
-        backend = LocalBackend(model, tokenizer, settings.batch_size, settings.max_new_tokens)
+        backend = LocalBackend(model, tokenizer, settings.batch_size, settings.max_new_tokens,
+                               rules=settings.rules and settings.mode == "tools")
         if settings.mode == "incremental":
             from t2s_pipeline.modeling.agent_incremental import run_incremental
 

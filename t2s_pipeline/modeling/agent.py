@@ -72,7 +72,7 @@ class AgentRun:
 class Backend(Protocol):
     batch_size: int
 
-    def reply(self, conversations: list[list[dict]], tools: list[dict]) -> list[dict]:
+    def reply(self, conversations: list[list[dict]], tools: list[dict], questions: list | None = None) -> list[dict]:
         """One assistant turn per conversation: {"content", "tool_calls"?: [{"function": {"name", "arguments"}}],
         "error"?: why there is no usable turn}."""
 
@@ -98,7 +98,7 @@ def _run_chunk(questions: list[AgentQuestion], backend: Backend, limits: AgentLi
     while active:
         began = time.monotonic()
         try:
-            replies = backend.reply([runs[i].messages for i in active], TOOLS)
+            replies = backend.reply([runs[i].messages for i in active], TOOLS, [questions[i] for i in active])
         except Exception as e:  # noqa: BLE001 - a failing backend ends these questions, not the evaluation
             replies = [{"error": f"{type(e).__name__}: {e}"}] * len(active)
         share = (time.monotonic() - began) / len(active)
