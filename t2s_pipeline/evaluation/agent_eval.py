@@ -40,6 +40,9 @@ class AgentSettings:
     # Final replies under the hand rules, tool calls free (modeling/agent_constraint.py): set by the evaluation
     # when its constraint has the rules, so the agent and the single-turn answers are decoded alike.
     rules: bool = False
+    # explore or check (samples/tools.TOOL_STYLES): the style of the tool conversations the model was trained on,
+    # set by the evaluation from trajectories (check: the schema in the prompt, as single-turn).
+    tool_style: str = "explore"
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -47,16 +50,24 @@ class AgentSettings:
         AgentLimits(self.max_turns, self.wall_s, self.tool_timeout_s)  # refuses bad limits
 
 
-def agent_questions(samples: list[dict], raw_dir: str | Path) -> list[AgentQuestion]:
-    """One agent question per test sample: its question and evidence, its database and that database's schema."""
+def trained_tool_style(trajectories_dir) -> str:
+    """The style of the tool conversations trajectories made (its stats.json), explore when it says none."""
+    stats = Path(trajectories_dir) / "stats.json"
+    return read_json(stats).get("tool_style", "explore") if stats.is_file() else "explore"
+
+
+def agent_questions(samples: list[dict], raw_dir: str | Path, tool_style: str = "explore") -> list[AgentQuestion]:
+    """One agent question per test sample: its question and evidence, its database and that database's schema
+    (and, for style check, the sample's prompt schema)."""
     schemas = read_json(Path(raw_dir) / "schemas.json")
     out = []
     for s in samples:
         meta = s["meta"]
-        text = [m for m in s["messages"] if m["role"] == "user"][-1]["content"].rsplit("Question: ", 1)[-1]
+        prompt, _, text = [m for m in s["messages"] if m["role"] == "user"][-1]["content"].rpartition("Question: ")
         question, _, evidence = text.partition("\n\nEvidence: ")
+        schema_text = prompt.removeprefix("Database schema:\n").rstrip("\n") if tool_style == "check" else ""
         out.append(AgentQuestion(meta["id"], question, str(Path(raw_dir) / "databases" / f"{meta['db_id']}.sqlite"),
-                                 schemas[meta["db_id"]], evidence))
+                                 schemas[meta["db_id"]], evidence, schema_text))
     return out
 
 
@@ -70,7 +81,7 @@ def evaluate_agents(base_model_dir, models: list[tuple[str, object]], samples: l
     from t2s_pipeline.modeling.agent_backends import LocalBackend
     from t2s_pipeline.modeling.generate import load_model
 
-    questions = agent_questions(samples, raw_dir)
+    questions = agent_questions(samples, raw_dir, settings.tool_style)
     limits = AgentLimits(settings.max_turns, settings.wall_s, settings.tool_timeout_s)
     report: dict = {"settings": asdict(settings)}
     rows = []

@@ -23,7 +23,7 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-from t2s_pipeline.evaluation.agent_eval import agent_markdown, evaluate_agents
+from t2s_pipeline.evaluation.agent_eval import agent_markdown, evaluate_agents, trained_tool_style
 from t2s_pipeline.evaluation.metrics import (
     breakdown_all,
     canonical_sql,
@@ -236,7 +236,7 @@ def evaluate(
             log(f"{after} against {before}: {c['answers_changed']} answers changed, {c['fixed']} fixed, "
                 f"{c['broken']} broken (sign test p = {c['p_value']})")
     if agent is not None:
-        agent = replace(agent, rules="rules" in constraint.split("+"))
+        agent = replace(agent, rules="rules" in constraint.split("+"), tool_style=trained_tool_style(trajectories_dir))
         report["agent"] = evaluate_agents(base_model_dir, models, samples, raw_dir, databases,
                                           {name: (verdict_of(name), predicted[name]) for name in names}, out_dir,
                                           agent, protocol, timeout_s, workers, log)

@@ -49,6 +49,7 @@ class AgentQuestion:
     db_path: str
     schema: dict  # read_sqlite_schema's dict: what list_tables and describe_table show
     evidence: str = ""
+    schema_text: str = ""  # shown in the prompt for conversations of style check (samples/tools.TOOL_STYLES)
 
 
 @dataclass
@@ -91,7 +92,7 @@ def run_agent(questions: list[AgentQuestion], backend: Backend, limits: AgentLim
 
 
 def _run_chunk(questions: list[AgentQuestion], backend: Backend, limits: AgentLimits) -> list[AgentRun]:
-    runs = [AgentRun(q.id, messages=tool_prompt_messages(q.question, q.evidence)) for q in questions]
+    runs = [AgentRun(q.id, messages=tool_prompt_messages(q.question, q.evidence, q.schema_text)) for q in questions]
     toolboxes = [ToolBox(q.db_path, q.schema, limits.tool_timeout_s) for q in questions]
     start = time.monotonic()
     active = list(range(len(questions)))

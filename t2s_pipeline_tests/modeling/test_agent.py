@@ -25,7 +25,7 @@ class Scripted:
         self.scripts, self.batch_size, self.pause_s = scripts, batch_size, pause_s
         self.batches: list[int] = []
 
-    def reply(self, conversations, tools):
+    def reply(self, conversations, tools, questions=None):
         import time
 
         assert tools == TOOLS
@@ -111,7 +111,7 @@ def test_a_failing_backend_ends_its_questions_with_an_error(db):
     class Broken:
         batch_size = 2
 
-        def reply(self, conversations, tools):
+        def reply(self, conversations, tools, questions=None):
             raise ConnectionError("server went away")
 
     runs = run_agent([question(db, "a"), question(db, "b")], Broken())

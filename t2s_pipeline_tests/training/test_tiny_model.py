@@ -110,7 +110,7 @@ def test_packed_rows_of_empty_documents_is_an_error_not_a_hang():
         next(packed_rows([[], []], 8, random.Random(0)))
 
 
-def test_tool_conversations_join_the_tokenizers_and_pretrainings_documents(tmp_path):
+def test_tool_conversations_train_the_tokenizer_and_a_few_join_pretraining(tmp_path):
     import sqlite3
 
     from transformers import AutoTokenizer
@@ -129,11 +129,12 @@ def test_tool_conversations_join_the_tokenizers_and_pretrainings_documents(tmp_p
     conversations = [tool_call_sample({"id": str(i), "db_id": "music", "benchmark": "mini", "question": q,
                                        "gold_sql": sql}, toolbox, sql, "sql") for i, (q, sql) in enumerate(tiny.QUESTIONS)]
     cfg = TinyModelConfig(vocab_size=600, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64,
-                          pretrain_steps=0)
+                          pretrain_steps=0, pretrain_conversations=2)
     lengths = {}
     for name, extra in (("without", []), ("with", conversations)):
         stats = build_tiny_base(tiny.documents(), tmp_path / name, cfg, log=lambda *_: None, conversations=extra)
-        assert stats["pretrain_documents"] == len(tiny.documents()) + len(extra)
+        assert stats["tokenizer_conversations"] == len(extra)
+        assert stats["pretrain_documents"] == len(tiny.documents()) + min(2, len(extra))
         tok = AutoTokenizer.from_pretrained(tmp_path / name)
         lengths[name] = len(tok(render(tok, conversations[0]["messages"], conversations[0]["tools"])[0])["input_ids"])
     assert lengths["with"] < lengths["without"] * 0.75, lengths
