@@ -1,5 +1,5 @@
-"""The agent's constraint: a tool call is written freely, a final reply under the hand rules, and at a turn's
-first token the model still chooses between the two."""
+"""The agent's constraint: its queries (in execute_sql and as the final reply) under the hand rules, the rest of
+a tool call freely, and at a turn's first token the model still chooses between answering and calling a tool."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from transformers import AutoTokenizer  # noqa: E402
 from t2s_pipeline.modeling.agent import AgentQuestion, run_agent  # noqa: E402
 from t2s_pipeline.modeling.agent_backends import LocalBackend  # noqa: E402
 from t2s_pipeline.modeling.agent_constraint import (  # noqa: E402
-    AgentReplyConstraint, opens_tool_call, tool_call_opener_ids)
+    EXECUTE_SQL_OPENER, AgentReplyConstraint, opens_tool_call, tool_call_opener_ids)
 from t2s_pipeline.modeling.generate import load_model  # noqa: E402
 from t2s_pipeline.modeling.sql_context import sql_contexts  # noqa: E402
 from t2s_pipeline_tests.modeling.tool_model import TRAIN_QUESTIONS  # noqa: E402
@@ -24,7 +24,7 @@ def test_a_turn_opens_a_tool_call_when_it_is_a_prefix_of_the_opener_or_starts_wi
     assert not opens_tool_call("") and not opens_tool_call("SELECT") and not opens_tool_call("<tools>")
 
 
-def test_tool_calls_go_free_final_replies_follow_the_rules(tool_model):
+def test_queries_follow_the_rules_and_the_rest_of_a_tool_call_goes_free(tool_model):
     folder, db, _ = tool_model
     tok = AutoTokenizer.from_pretrained(folder)
     ids = lambda text: tok(text, add_special_tokens=False)["input_ids"]
@@ -43,12 +43,19 @@ def test_tool_calls_go_free_final_replies_follow_the_rules(tool_model):
     # First token: opening a tool call stays a choice beside the query the rules allow; other words do not.
     _, out = step("", {opener: 5.0, select: 4.0, describe: 3.0})
     assert out[0, opener] == 5.0 and out[0, select] == 4.0 and out[0, describe] == float("-inf")
-    # Inside a tool call nothing is checked.
+    # A tool call's JSON is not checked.
     scores, out = step('<tool_call>\n{"name": "', {describe: 5.0, z: 4.0})
     assert torch.equal(out, scores)
-    # A final reply: the string literal must come from the question (France), not 'Z...'.
-    _, out = step("SELECT name FROM singer WHERE country = '", {z: 5.0, france: 4.0})
-    assert out[0].argmax() == france and out[0, z] == float("-inf")
+    # A final reply, and the query of an execute_sql call: a string literal comes from the question (France).
+    query = "SELECT name FROM singer WHERE country = '"
+    for written in (query, EXECUTE_SQL_OPENER + query):
+        _, out = step(written, {z: 5.0, france: 4.0})
+        assert out[0].argmax() == france and out[0, z] == float("-inf"), written
+    # Once the call's query is closed, or in another tool's call, nothing is checked.
+    for written in (EXECUTE_SQL_OPENER + query + "France'\"}", '<tool_call>\n{"name": "describe_table", "arguments": '
+                    '{"table": "'):
+        scores, out = step(written, {z: 5.0, france: 4.0})
+        assert torch.equal(out, scores), written
 
 
 def test_the_agent_under_the_rules_still_calls_its_tools_and_answers(tool_model):
