@@ -146,7 +146,7 @@ def _take_turn(run: AgentRun, reply: dict, toolbox: ToolBox) -> None:
         turn.append({"id": f"call_{run.tool_calls}", "type": "function", "function": {
             "name": str(function.get("name", "")),
             "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)}})
-    run.messages.append({"role": "assistant", "content": "", "tool_calls": turn})
+    run.messages.append({"role": "assistant", "content": reply.get("content") or "", "tool_calls": turn})
     for call in turn:
         name, arguments = call["function"]["name"], call["function"]["arguments"]
         began = time.monotonic()

@@ -1,12 +1,13 @@
 """The hand-rule constraint for an agent's turns: the queries it writes under the rules, the rest freely.
 
 A single-turn answer of the tiny model is decoded under the hand rules (constrained.py); an agent writes the
-same kind of query twice, in its execute_sql call and as its final reply, so both get the same rules, or the
-agent would answer worse than the model does single-turn for want of them. The rest of a tool call (its
-`<tool_call>` JSON, as the chat template writes it) is free, and at a turn's first token the rules' choices and
-the tokens that open a tool call both stay, so the model still picks between answering and calling a tool.
-Inside the call, the query starts after EXECUTE_SQL_OPENER and ends at the JSON string's closing quote; where
-the tokenizer merges the opener's last quote with the query's first characters, that call is left free.
+same kind of query in its turns' text (a final reply, or the query a check conversation writes before running
+it) and in its execute_sql calls, so all of them get the same rules, or the agent would answer worse than the
+model does single-turn for want of them. A turn's text is a query; wherever that query may end (and at the
+turn's first token) the tokens that open a tool call stay too, so the model still chooses between answering
+and calling a tool. After the opener (`<tool_call>` JSON, as the chat template writes it) the call is free,
+but for the query of an execute_sql call: from the token after EXECUTE_SQL_OPENER to the JSON string's
+closing quote (where the tokenizer merges the opener's last quote with the query, the call stays free).
 """
 
 from __future__ import annotations
@@ -20,53 +21,66 @@ def opens_tool_call(text: str) -> bool:
     return bool(text) and (TOOL_CALL_OPENER.startswith(text) or text.startswith(TOOL_CALL_OPENER))
 
 
-def tool_call_opener_ids(tokenizer) -> list[int]:
-    """The tokens a tool call can start with (its opener, or a piece of it)."""
+def tool_call_opener_ids(tokenizer) -> dict[int, list[int]]:
+    """For each k < len(TOOL_CALL_OPENER), the tokens that go on from its first k characters towards a tool call."""
     texts = tokenizer.batch_decode([[t] for t in range(len(tokenizer))])
-    return [t for t, text in enumerate(texts) if opens_tool_call(text)]
+    return {k: [t for t, text in enumerate(texts) if opens_tool_call(TOOL_CALL_OPENER[:k] + text)]
+            for k in range(len(TOOL_CALL_OPENER))}
 
 
 class AgentReplyConstraint:
-    """A transformers logits processor over a batch of agent turns (one row per conversation, greedy): rows
-    that open a tool call keep their scores; the others go through the hand rules (constrained.SqlConstraint)."""
+    """A transformers logits processor over a batch of agent turns (one row per conversation, greedy): each row's
+    text goes through the hand rules (constrained.SqlConstraint), a tool call may open where its query may end,
+    and an open call is free but for the query of an execute_sql call."""
 
-    def __init__(self, tokenizer, contexts: list, prompt_width: int, opener_ids: list[int],
+    def __init__(self, tokenizer, contexts: list, prompt_width: int, opener_ids: dict[int, list[int]],
                  token_texts: dict[int, str]):
         from t2s_pipeline.modeling.constrained import SqlConstraint
 
-        self.tokenizer, self.prompt_width, self.opener_ids = tokenizer, prompt_width, opener_ids
+        self.tokenizer, self.contexts, self.prompt_width = tokenizer, contexts, prompt_width
+        self.opener_ids, self.token_texts = opener_ids, token_texts
         self.rules = SqlConstraint(tokenizer, contexts, prompt_width, token_texts=token_texts)
 
     def __call__(self, input_ids, scores):
-        from t2s_pipeline.modeling.constrained import SqlConstraint
+        from t2s_pipeline.modeling.constrained import QueryState
 
         free = scores.clone()
         scores = self.rules(input_ids, scores)
         for row in range(input_ids.shape[0]):
             written = input_ids[row, self.prompt_width:].tolist()
-            if not written:
-                scores[row, self.opener_ids] = free[row, self.opener_ids]  # answering or calling: the model's choice
-                continue
             text = self.tokenizer.decode(written, skip_special_tokens=True)
-            if not opens_tool_call(text):
-                continue  # a final reply: the rules' scores stand
-            scores[row] = free[row]
-            start = self._query_start(written, text)
-            if start is not None:  # inside execute_sql's query: the rules, from the query's first token on
-                rules = SqlConstraint(self.tokenizer, [self.rules.contexts[row]], self.prompt_width + start,
-                                      token_texts=self.rules._texts)
-                scores[row] = rules(input_ids[row:row + 1], free[row:row + 1].clone())[0]
+            at = text.find(TOOL_CALL_OPENER)
+            if at >= 0:  # in a tool call
+                scores[row] = free[row]
+                start = self._query_start(written, text, at)
+                if start is not None:
+                    scores[row] = self._rules_from(start, row, input_ids, free)
+                continue
+            k = next((k for k in range(len(TOOL_CALL_OPENER) - 1, 0, -1) if text.endswith(TOOL_CALL_OPENER[:k])), 0)
+            context = self.contexts[row]
+            if k or QueryState.read(text, context.tables).may_end(context):
+                ids = self.opener_ids[k]  # the model's choice: go on with the query, or open a tool call
+                scores[row, ids] = free[row, ids]
         return scores
 
-    def _query_start(self, written: list[int], text: str) -> int | None:
+    def _rules_from(self, start: int, row: int, input_ids, free):
+        """The row's scores under the rules for a query that starts `start` tokens into the turn."""
+        from t2s_pipeline.modeling.constrained import SqlConstraint
+
+        rules = SqlConstraint(self.tokenizer, [self.contexts[row]], self.prompt_width + start,
+                              token_texts=self.token_texts)
+        return rules(input_ids[row:row + 1], free[row:row + 1].clone())[0]
+
+    def _query_start(self, written: list[int], text: str, at: int) -> int | None:
         """How many of the turn's tokens come before the query of an execute_sql call still being written;
         None outside such a query (another tool, the query closed, or no token boundary at its start)."""
-        if not text.startswith(EXECUTE_SQL_OPENER) or _closes(text[len(EXECUTE_SQL_OPENER):]):
+        opener = text[:at] + EXECUTE_SQL_OPENER
+        if not text.startswith(opener) or _closes(text[len(opener):]):
             return None
         for k in range(1, len(written) + 1):
             head = self.tokenizer.decode(written[:k], skip_special_tokens=True)
-            if len(head) >= len(EXECUTE_SQL_OPENER):
-                return k if head == EXECUTE_SQL_OPENER else None
+            if len(head) >= len(opener):
+                return k if head == opener else None
         return None
 
 

@@ -155,8 +155,8 @@ def result_text(result) -> str:
 
 # How a tool conversation goes. explore: the question alone; the model lists the tables, describes the ones it
 # needs, samples rows, runs its query and answers (a model that reads a whole conversation well). check: the
-# schema in the prompt as in a single-turn sample; the model runs its query at once and answers, or repairs it
-# (a small model writes its query best right after the question).
+# schema in the prompt as in a single-turn sample; the model writes its query as the turn's text, runs it in
+# the same turn, then answers or repairs it (a small model writes its query best right after the question).
 TOOL_STYLES = ("explore", "check")
 
 
@@ -181,9 +181,9 @@ def tool_call_sample(pair: dict, toolbox: ToolBox, answer: str, answer_kind: str
     messages = tool_prompt_messages(pair["question"], pair.get("evidence", ""), schema_text)
     counter = iter(range(1, 100))
 
-    def turn(calls: list[tuple[str, dict]], learned: bool = True) -> None:
+    def turn(calls: list[tuple[str, dict]], learned: bool = True, content: str = "") -> None:
         ids = [f"call_{next(counter)}" for _ in calls]
-        messages.append({"role": "assistant", "content": "", "tool_calls": [
+        messages.append({"role": "assistant", "content": content, "tool_calls": [
             {"id": i, "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
             for i, (name, args) in zip(ids, calls)], **({} if learned else {"train": False})})
         for i, (name, args) in zip(ids, calls):
@@ -194,9 +194,10 @@ def tool_call_sample(pair: dict, toolbox: ToolBox, answer: str, answer_kind: str
         turn([("list_tables", {})])
         turn([("describe_table", {"table": t}) for t in tables])
         turn([("sample_rows", {"table": tables[0], "limit": SAMPLE_ROWS})])
+    # Style check writes its query as the turn's text first (where a single-turn answer stands), then runs it.
     if near_miss is not None:
-        turn([("execute_sql", {"sql": near_miss})], learned=False)
-    turn([("execute_sql", {"sql": answer})])
+        turn([("execute_sql", {"sql": near_miss})], learned=False, content=near_miss if schema_text else "")
+    turn([("execute_sql", {"sql": answer})], content=answer if schema_text else "")
     messages.append({"role": "assistant", "content": answer})
     return {
         "messages": messages,

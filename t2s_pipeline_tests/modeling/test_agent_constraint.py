@@ -43,12 +43,19 @@ def test_queries_follow_the_rules_and_the_rest_of_a_tool_call_goes_free(tool_mod
     # First token: opening a tool call stays a choice beside the query the rules allow; other words do not.
     _, out = step("", {opener: 5.0, select: 4.0, describe: 3.0})
     assert out[0, opener] == 5.0 and out[0, select] == 4.0 and out[0, describe] == float("-inf")
+    # A tool call may also open where the turn's query may end, not inside a string.
+    _, out = step("SELECT name FROM singer", {opener: 5.0, describe: 4.0})
+    assert out[0, opener] == 5.0 and out[0, describe] == float("-inf")
+    _, out = step("SELECT name FROM singer WHERE country = 'Fr", {opener: 5.0})
+    assert out[0, opener] == float("-inf")
+    _, out = step("SELECT name FROM singer<tool_", {one("call"): 5.0})  # and goes on once begun
+    assert out[0, one("call")] == 5.0
     # A tool call's JSON is not checked.
     scores, out = step('<tool_call>\n{"name": "', {describe: 5.0, z: 4.0})
     assert torch.equal(out, scores)
     # A final reply, and the query of an execute_sql call: a string literal comes from the question (France).
     query = "SELECT name FROM singer WHERE country = '"
-    for written in (query, EXECUTE_SQL_OPENER + query):
+    for written in (query, EXECUTE_SQL_OPENER + query, "SELECT 1" + EXECUTE_SQL_OPENER + query):
         _, out = step(written, {z: 5.0, france: 4.0})
         assert out[0].argmax() == france and out[0, z] == float("-inf"), written
     # Once the call's query is closed, or in another tool's call, nothing is checked.

@@ -138,11 +138,12 @@ def test_a_check_conversation_shows_the_schema_and_runs_the_query_at_once(tmp_pa
     assert messages[1]["content"] == user_prompt("CREATE TABLE singer (...)", PAIR["question"])
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "assistant"]
     assert json.loads(messages[2]["tool_calls"][0]["function"]["arguments"]) == {"sql": PAIR["gold_sql"]}
+    assert messages[2]["content"] == PAIR["gold_sql"]  # written where a single-turn answer stands, then run
     assert json.loads(messages[3]["content"])["rows"] == [["Bob"], ["Dee"]]
     assert messages[-1] == {"role": "assistant", "content": PAIR["gold_sql"]}
     # A repair of style check: the near miss runs first (shown, not learned), then the gold.
     repair = tool_call_sample(PAIR, ToolBox(db, schema), PAIR["gold_sql"], "sql", near_miss="SELECT 1",
                               schema_text="CREATE TABLE singer (...)")["messages"]
     assert [m["role"] for m in repair] == ["system", "user", "assistant", "tool", "assistant", "tool", "assistant"]
-    assert repair[2]["train"] is False and "train" not in repair[4]
+    assert repair[2]["train"] is False and "train" not in repair[4] and repair[2]["content"] == "SELECT 1"
     assert tool_call_sample(PAIR, ToolBox(db, schema), PIPE, "pipe")["meta"]["tool_style"] == "explore"
