@@ -98,6 +98,8 @@ class LocalBackend:
             options = dict(max_new_tokens=self.max_new_tokens, do_sample=False, eos_token_id=stops,
                            pad_token_id=tok.pad_token_id, use_cache=True,
                            repetition_penalty=1.0)  # greedy, whatever the hub's generation_config asks
+            if not tools:  # a check turn: its query is run by the loop, the call the model would go on to write is not
+                options.update(stop_strings=[TOOL_CALL_OPENER], tokenizer=tok)
             if self.rules and questions:
                 options["logits_processor"] = self._rules_processor(questions[i:i + self.batch_size],
                                                                     batch["input_ids"].shape[1])

@@ -128,13 +128,14 @@ def test_a_valid_call_as_json_text_gives_the_same_text_as_a_dict(tmp_path):
 
 
 def test_a_check_conversation_shows_the_schema_and_runs_the_query_at_once(tmp_path):
-    from t2s_pipeline.samples.prompts import user_prompt
+    from t2s_pipeline.samples.prompts import SYSTEM_PROMPT, user_prompt
 
     db = make_music_db(tmp_path / "music.sqlite")
     schema = read_sqlite_schema(db, "music")
     sample = tool_call_sample(PAIR, ToolBox(db, schema), PAIR["gold_sql"], "sql", schema_text="CREATE TABLE singer (...)")
     messages = sample["messages"]
-    assert sample["meta"]["tool_style"] == "check"
+    assert sample["meta"]["tool_style"] == "check" and sample["tools"] is None  # the single-turn prompt, no tools block
+    assert messages[0]["content"] == SYSTEM_PROMPT
     assert messages[1]["content"] == user_prompt("CREATE TABLE singer (...)", PAIR["question"])
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "assistant"]
     assert json.loads(messages[2]["tool_calls"][0]["function"]["arguments"]) == {"sql": PAIR["gold_sql"]}
