@@ -158,6 +158,8 @@ def main() -> None:
     parser.add_argument("--large-vocab", type=int, default=32000, help="also time on a BPE this large (0: skip)")
     parser.add_argument("--per-db", type=int, default=10, help="gold queries per database to time masks over")
     parser.add_argument("--show", type=int, default=20, help="refused queries to list")
+    parser.add_argument("--variants", type=int, default=3, help="grammar variants to replay (1: the default alone)")
+    parser.add_argument("--costs", type=int, default=1, help="0: skip the hand rules, linking and engine timings")
     args = parser.parse_args()
     records = spider_records(Path(args.spider))
     texts = [r["query"] for r in records] + [r["question"] for r in records]
@@ -167,7 +169,8 @@ def main() -> None:
     else:
         tokenizer = train_tokenizer(texts, 2048)
 
-    for literals, name in ((False, "linked values"), (True, "linked values, literals from the question")):
+    for literals, name in ((False, "linked values"), (True, "linked values, literals from the question"))[
+            :args.variants]:
         start = time.perf_counter()
         refused = grammar_coverage(records, tokenizer, literals)
         seconds = time.perf_counter() - start
@@ -176,6 +179,8 @@ def main() -> None:
               f"{seconds / len(records) * 1000:.0f} ms a query (grammar + matcher + replay)")
         for r in refused[:args.show]:
             print(f"  refused [{r['db_id']}] {r['question']}\n      {r['query']}")
+    if not args.costs:
+        return
     contexts = sql_contexts([r["question"] for r in records], [r["db_path"] for r in records])
     blocked = sum(blocked_at(c, r["query"]) is not None for c, r in zip(contexts, records))
     print(f"hand rules (modeling/constrained.py, same records): {len(records) - blocked} of {len(records)} "

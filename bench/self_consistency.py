@@ -1,13 +1,14 @@
 """Self-consistency against greedy decoding on the embedded default (a script, not a timed test).
 
     python bench/self_consistency.py [--samples 5] [--temperature 1.0] [--adapter sft|rl|best] [--storage DIR]
-                                     [--unconstrained]
+                                     [--constraint default|grammar|rules|grammar+rules|none]
 
 Reads the artifacts of a `make demo` run (base_model, lora_adapter, rl_adapter, trajectories,
 raw_benchmarks, eval_report in $T2S_STORAGE, default ./.t2s_storage) and scores the same held-out
 questions twice with the same adapter: greedy decoding (the baseline, measured in the same run), and
 self-consistency (the greedy query plus samples - 1 sampled ones, the answer voted by execution
-result). Both decode under eval_report's constraint unless --unconstrained. Prints execution accuracy,
+result). Both decode under the same constraint (--constraint; default: the base model folder's, as
+eval_report decodes). Prints execution accuracy,
 EX on unseen SQL and the seconds of each, and their ratio.
 """
 
@@ -28,13 +29,15 @@ def main() -> None:
                         help="which adapter: the SFT one, the RL one, or the one eval_report found best")
     parser.add_argument("--storage", default=os.environ.get("T2S_STORAGE", ".t2s_storage"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--unconstrained", action="store_true", help="decode freely (eval_report's constrained: false)")
+    parser.add_argument("--constraint", default="default", help="the constraint both decode under "
+                        "(modeling/constraint.py); default: the base model folder's")
     args = parser.parse_args()
 
     import torch
 
     from t2s_pipeline.sql.judge_many import judge_many
-    from t2s_pipeline.modeling.sql_context import sql_contexts
+    from t2s_pipeline.modeling.constraint import constraint_contexts
+    from t2s_pipeline.modeling.decoding import resolve_constraint
     from t2s_pipeline.evaluation.report import (
         _prediction_row, _question_and_evidence, load_test_samples, predict, summarize,
     )
@@ -49,9 +52,10 @@ def main() -> None:
     samples = load_test_samples(version("trajectories"))
     raw = version("raw_benchmarks")
     db_paths = [raw / "databases" / f"{s['meta']['db_id']}.sqlite" for s in samples]
-    contexts = None if args.unconstrained else sql_contexts([_question_and_evidence(s) for s in samples], db_paths)
+    constraint = resolve_constraint(args.constraint, version("base_model"))
+    contexts = constraint_contexts(constraint, [_question_and_evidence(s) for s in samples], db_paths)
     print(f"{len(samples)} held-out questions; adapter {adapter} ({adapter_dir}); {args.samples} samples at "
-          f"temperature {args.temperature}; {'un' if contexts is None else ''}constrained")
+          f"temperature {args.temperature}; constraint {constraint}")
     figures = {}
     for name, n in (("greedy", 1), (f"self-consistency@{args.samples}", args.samples)):
         torch.manual_seed(args.seed)

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Optional
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from t2s_pipeline.assets.common import log_to, rl_was_run, scratch_dir
 from t2s_pipeline.evaluation.report import evaluate
-from t2s_pipeline.modeling.decoding import default_constrained
+from t2s_pipeline.modeling.constraint import check_constraint
 from t2s_pipeline.resources.storage import DirectoryIOManager, list_versions, version_path
 
 REGRESSION_TOLERANCE = 0.0  # a drop in fine-tuned execution accuracy larger than this warns
@@ -53,22 +53,24 @@ class EvalReportConfig(dg.Config):
                             "about 3x greedy decoding per model (43 s against 13-16 s on the demo's 182 questions; "
                             "decoder-only models).")
     agent: AgentEvalConfig = Field(default=AgentEvalConfig(), description="The agent evaluation (off by default).")
-    constrained: Optional[bool] = Field(
-        default=None, description="Constrained decoding for every model (decoder-only, and encoder-decoder with its "
-        "beams: the constraint reads the decoder's tokens): string and number literals must be spans the question "
-        "(or its evidence) states, other words SQL keywords, aliases, or tables and columns of the question's "
-        "database (modeling/constrained.py). Empty: the base model's default (modeling/decoding.py): on for the "
-        "tiny models built here, off for hub models, which decode as their published EX figures do (greedy, or "
-        "beams for T5, unconstrained). report.json names the decoding.")
-    constraint: Optional[str] = Field(  # Dagster config takes no Literal: checked by modeling/constraint.py
-        default=None, description="Which constraint, overriding `constrained` when set: grammar (the SQLite SELECT "
-        "grammar of the question's database through llguidance, a column the question states values of compared "
-        "only with them: modeling/sql_grammar.py, docs/grammar-decoding.md), rules (the hand rules: "
-        "modeling/constrained.py), grammar+rules (both), none.")
+    constraint: str = Field(  # Dagster config takes no Literal: checked by modeling/constraint.py
+        default="default", description="The constraint every model decodes under (decoder-only, and encoder-decoder "
+        "with its beams): grammar (the SQLite SELECT grammar of the question's database through llguidance, a "
+        "column the question states values of compared only with them: modeling/sql_grammar.py, "
+        "docs/grammar-decoding.md), rules (the hand rules: string and number literals are spans the question "
+        "states, other words SQL keywords, aliases, or names of its database: modeling/constrained.py), "
+        "grammar+rules (both), none, or default / empty: the base model folder's default (modeling/decoding.py: "
+        "rules for the tiny models built here; none for hub models, which decode as their published EX figures "
+        "do). report.json names the decoding.")
+
+    @field_validator("constraint")
+    @classmethod
+    def _constraint(cls, value):
+        return check_constraint(value, allow_default=True)
 
 
 @dg.asset(
-    code_version="6",
+    code_version="7",
     group_name="evaluation",
     kinds={"sqlite", "markdown"},
     description="Execution accuracy (on the original database and on its test suite), exact match, record F1, "
@@ -85,8 +87,7 @@ def eval_report(context: dg.AssetExecutionContext, config: EvalReportConfig, lor
     report = evaluate(base_model, lora_adapter / "adapter", trajectories, raw_benchmarks, out, suite_dir=test_suites,
                       rl_adapter_dir=rl, n_samples=config.n_samples, temperature=config.temperature,
                       sampled_ex=config.sampled_ex,
-                      constrained=default_constrained(base_model) if config.constrained is None
-                      else config.constrained, constraint=config.constraint,
+                      constraint=config.constraint,
                       limit=config.limit or None, batch_size=config.batch_size,
                       max_new_tokens=config.max_new_tokens, timeout_s=config.timeout_s, log=log_to(context),
                       protocol=config.protocol, num_beams=config.num_beams, incremental=config.incremental,

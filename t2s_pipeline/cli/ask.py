@@ -7,8 +7,9 @@ or encoder-decoder (T5: the schema and question go to the encoder, with beam sea
 prompt is the one the model was trained on: the database's schema (read from the file) and the
 question. The SQL runs in the read-only sandbox (timeout, row cap); pipe SQL is read back first.
 With --samples N (self-consistency) the model writes N queries (the greedy one, then N - 1 sampled) and
-the answer is the query whose result most of them agree on. Decoding is the model folder's default unless
---constrained or --unconstrained says otherwise: constrained for the tiny model, free for hub models.
+the answer is the query whose result most of them agree on. Decoding is under the model folder's default
+constraint unless --constraint says otherwise (grammar, rules, grammar+rules, none): the hand rules for the
+tiny model, free for hub models.
 With --agent the model answers as an agent (modeling/agent.py): it calls the training tools (list_tables,
 describe_table, sample_rows, execute_sql, in the read-only sandbox) until it replies with its query; the
 whole conversation is printed. --server URL asks an OpenAI-compatible server (`t2s serve`) instead of
@@ -22,7 +23,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from t2s_pipeline.modeling.constraint import CONSTRAINTS
+from t2s_pipeline.modeling.constraint import CHOICES, DEFAULT
 
 
 def format_table(columns: list[str], rows: list[tuple], max_rows: int = 20, width: int = 40) -> str:
@@ -44,16 +45,15 @@ def format_table(columns: list[str], rows: list[tuple], max_rows: int = 20, widt
 
 def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = None, evidence: str = "",
         max_new_tokens: int = 256, num_beams: int = 0, timeout_s: float = 5.0, max_rows: int = 1000,
-        samples: int = 1, temperature: float = 1.0, votes: dict | None = None, constrained: bool | None = None,
-        constraint: str | None = None):
+        samples: int = 1, temperature: float = 1.0, votes: dict | None = None,
+        constraint: str = "default"):
     """(sql, ExecResult): the model's SQL for the question and its sandboxed result. num_beams 0 picks by model
     family (5 for an encoder-decoder model such as T5, else greedy). samples > 1 votes over that many queries
-    by execution result; `votes`, when given, receives the vote's figures. constrained: decode as eval_report
-    does, literals from the question and names from the database (modeling/constrained.py; decoder-only); None
-    decodes as the model folder's default (modeling/decoding.py: the tiny model constrained, hub models not).
-    constraint: grammar, rules, grammar+rules or none (modeling/constraint.py), overriding `constrained`."""
+    by execution result; `votes`, when given, receives the vote's figures. constraint: grammar, rules,
+    grammar+rules or none (modeling/constraint.py), as eval_report decodes; default: the model folder's
+    (modeling/decoding.py: the tiny model under the hand rules, hub models free)."""
     from t2s_pipeline.modeling.constraint import constraint_contexts
-    from t2s_pipeline.modeling.decoding import default_constrained
+    from t2s_pipeline.modeling.decoding import resolve_constraint
     from t2s_pipeline.modeling.generate import default_num_beams, generate_sql, load_model
     from t2s_pipeline.sql.judge import prepare_sql
     from t2s_pipeline.samples.prompts import prompt_messages
@@ -63,9 +63,7 @@ def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = N
     schema = schema_text(read_sqlite_schema(db_path))
     model, tokenizer = load_model(model_dir, adapter_dir)
     conversation = prompt_messages(schema, question, evidence)
-    if constrained is None:
-        constrained = default_constrained(model_dir)
-    contexts = constraint_contexts(constraint or ("rules" if constrained else "none"),
+    contexts = constraint_contexts(resolve_constraint(constraint, model_dir),
                                    [f"{question}\n\n{evidence}".strip()], [db_path])
     [sql] = generate_sql(model, tokenizer, [conversation], batch_size=1, max_new_tokens=max_new_tokens,
                          num_beams=num_beams or default_num_beams(model), contexts=contexts)
@@ -133,7 +131,7 @@ def run_ask(args: argparse.Namespace) -> int:
     votes: dict = {}
     sql, result = ask(args.model, args.db, args.question, args.adapter, args.evidence, args.max_new_tokens,
                       args.num_beams, args.timeout, max(args.rows, 1000), args.samples, args.temperature, votes,
-                      False if args.unconstrained else True if args.constrained else None, args.constraint)
+                      args.constraint)
     print("SQL:")
     print(sql or "(empty)")
     if votes:
@@ -187,13 +185,9 @@ def add_parser(sub) -> None:
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature for --samples")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds the query may run")
     p.add_argument("--rows", type=int, default=20, help="rows to print")
-    p.add_argument("--constraint", choices=CONSTRAINTS, help="decode under the database's SQL grammar, the hand "
-                   "rules, both, or none (overrides --constrained / --unconstrained)")
-    p.add_argument("--constrained", action="store_true", help="constrain decoding to the question's literals and the "
-                                                              "database's names (the tiny model's default)")
-    p.add_argument("--unconstrained", action="store_true", help="decode freely: no constraint to the question's "
-                                                                  "literals and the database's names (hub models' "
-                                                                  "default)")
+    p.add_argument("--constraint", choices=CHOICES, default=DEFAULT, help="decode under the database's SQL "
+                   "grammar, the hand rules (the question's literals, the database's names), both, or none; "
+                   "default: the model folder's (the hand rules for the tiny model, none for hub models)")
     p.add_argument("--agent", action="store_true", help="answer as an agent that calls the database tools; "
                                                          "prints the conversation")
     p.add_argument("--server", help="with --agent: an OpenAI-compatible base URL (t2s serve), e.g. "

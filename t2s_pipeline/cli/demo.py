@@ -103,9 +103,11 @@ def print_summary(report: dict, model: str = "tiny") -> None:
                   f"p = {vs['p_value']})  {a['tool_calls_per_question']} tool calls a question, first query wrong "
                   f"{a['first_query_wrong']}, repaired {a['repairs']} (repair share {a['repair_share']:.3f})")
     if model != "tiny":
+        from t2s_pipeline.modeling.decoding import report_constraint
+
         settings = report["settings"]
         print(f"  {report['architecture']}, {settings['num_beams']} beam(s), "
-              f"{'' if settings['constrained'] else 'un'}constrained; SFT record F1 {report['fine_tuned']['record_f1']:.3f}")
+              f"constraint {report_constraint(settings)}; SFT record F1 {report['fine_tuned']['record_f1']:.3f}")
 
 
 def _quiet_libraries() -> None:

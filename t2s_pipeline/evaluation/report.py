@@ -40,7 +40,7 @@ from t2s_pipeline.modeling.generate import (
     masked_losses,
     sample_sql,
 )
-from t2s_pipeline.modeling.decoding import decoding_name, sampled_decoding_name
+from t2s_pipeline.modeling.decoding import decoding_name, resolve_constraint, sampled_decoding_name
 from t2s_pipeline.records import read_jsonl, write_json, write_jsonl
 from t2s_pipeline.samples.prompts import sample_template
 from t2s_pipeline.samples.trajectories import WHOLE_QUERY_KINDS
@@ -134,8 +134,8 @@ def evaluate(
     limit: int | None = None, batch_size: int = 16, max_new_tokens: int = 128, timeout_s: float = 5.0, log=print,
     protocol: str = SPIDER, num_beams: int = 0, incremental: bool = False, workers: int | None = None,
     loss_log: str | Path | None = None, plots: bool = True, suite_dir: str | Path | None = None,
-    rl_adapter_dir=None, n_samples: int = 1, temperature: float = 1.0, constrained: bool = False,
-    sampled_ex: int = 0, agent=None, constraint: str | None = None,
+    rl_adapter_dir=None, n_samples: int = 1, temperature: float = 1.0, constraint: str = "none",
+    sampled_ex: int = 0, agent=None,
 ) -> dict:
     """Score the base model, base + SFT adapter and (given rl_adapter_dir) base + RL adapter on the test
     split; write the report files to out_dir. n_samples > 1 votes each answer by execution result.
@@ -143,9 +143,9 @@ def evaluate(
     num_beams 0 picks the model family's default: 5 beams for an encoder-decoder model (T5), else greedy.
     suite_dir: a test_suites folder; each prediction is then judged on its original database and on the
     suite's variants of it (sql/judge.py), and the report gives EX on both.
-    constrained: decode every model under the same constraint (constrained.py: literals the question
-    states, names of the database; decoder-only and encoder-decoder models, with their beams).
-    constraint: grammar, rules, grammar+rules or none (modeling/constraint.py), overriding `constrained`.
+    constraint: every model decodes under the same one (modeling/constraint.py): grammar, rules, grammar+rules,
+    none, or default (the base model folder's: modeling/decoding.py); decoder-only and encoder-decoder models,
+    with their beams.
     sampled_ex > 0: also score that many queries per question sampled at `temperature` and report the share
     correct (`sampled_execution_accuracy`: pass@1 estimated from k samples), what RL raises in expectation.
     agent: an agent_eval.AgentSettings to also score every model as an agent that calls the database tools
@@ -172,10 +172,11 @@ def evaluate(
                          f"in the {samples[0].get('format')!r} format")
     db_paths = {s["meta"]["db_id"]: Path(raw_dir) / "databases" / f"{s['meta']['db_id']}.sqlite" for s in samples}
 
-    from t2s_pipeline.modeling.constraint import check_constraint, constraint_contexts
-    constraint = check_constraint(constraint or ("rules" if constrained else "none"))
+    from t2s_pipeline.modeling.constraint import constraint_contexts
+    constraint = resolve_constraint(constraint, base_model_dir)
     contexts = constraint_contexts(constraint, [_question_and_evidence(s) for s in samples],
-                                   [db_paths[s["meta"]["db_id"]] for s in samples])
+                                   [db_paths[s["meta"]["db_id"]] for s in samples],
+                                   pipe=samples[0]["meta"]["kind"] == "pipe_whole_query")
     models = [("base", None), ("fine_tuned", adapter_dir)] + ([("rl", rl_adapter_dir)] if rl_adapter_dir else [])
     names = [name for name, _ in models]
     predicted, losses, gen_seconds = {}, {}, {}
@@ -199,9 +200,8 @@ def evaluate(
               "settings": {"batch_size": batch_size, "max_new_tokens": max_new_tokens, "num_beams": num_beams,
                            "incremental": incremental, "timeout_s": timeout_s, "limit": limit,
                            "n_samples": n_samples, "sampled_ex": sampled_ex, "constraint": constraint,
-                           "constrained": contexts is not None,
                            "temperature": temperature if n_samples > 1 or sampled_ex else None,
-                           "decoding": decoding_name(num_beams, contexts is not None, incremental, n_samples)},
+                           "decoding": decoding_name(num_beams, constraint, incremental, n_samples)},
               "suite": {"dir": str(suite_dir), "databases_per_question": round(
                   sum(len(d) for d in databases) / len(databases), 2)} if suite_dir else None}
     predictions = []
@@ -221,7 +221,7 @@ def evaluate(
             judged = judge_many([(databases[k], s["meta"]["gold_sql"], sql) for k, s in enumerate(samples)
                                  for sql in drawn[k]], timeout_s=timeout_s, protocol=protocol, workers=workers)
             report[name]["sampled_execution_accuracy"] = rate([v["correct"] for v in judged])
-            report[name]["sampled_decoding"] = sampled_decoding_name(temperature, sampled_ex, contexts is not None)
+            report[name]["sampled_decoding"] = sampled_decoding_name(temperature, sampled_ex, constraint)
             log(f"{name}: sampled EX {report[name]['sampled_execution_accuracy']:.4f} ({sampled_ex} queries a "
                 f"question at temperature {temperature})")
     report["ex_gain"] = round(report["fine_tuned"]["execution_accuracy"] - report["base"]["execution_accuracy"], 4)

@@ -6,23 +6,32 @@
   64 tokens checked in Python.
 - `grammar+rules`: both, the hand rules filtering what the grammar allows.
 - `none`: free decoding.
+- `default` (or empty): the model folder's default (decoding.py: `t2s_decoding.json`, written by the tiny
+  bases; a hub model decodes freely).
 Used by eval_report, `t2s ask`, self-consistency, sampled EX and GRPO sampling alike.
 """
 
 from __future__ import annotations
 
 CONSTRAINTS = ("grammar", "rules", "grammar+rules", "none")
+DEFAULT = "default"
+CHOICES = (DEFAULT,) + CONSTRAINTS  # what a config or a command line may ask for
 
 
-def check_constraint(constraint: str) -> str:
-    if constraint not in CONSTRAINTS:
-        raise ValueError(f"constraint must be one of {', '.join(CONSTRAINTS)}; got {constraint!r}")
+def check_constraint(constraint: str, allow_default: bool = False) -> str:
+    """The constraint, or a clear error naming the allowed ones. allow_default: `default` (and empty) pass too."""
+    allowed = CHOICES if allow_default else CONSTRAINTS
+    if allow_default and constraint in (None, ""):
+        return DEFAULT
+    if constraint not in allowed:
+        raise ValueError(f"constraint must be one of {', '.join(allowed)}; got {constraint!r}")
     return constraint
 
 
-def constraint_contexts(constraint: str, questions: list[str], db_paths: list) -> list | None:
+def constraint_contexts(constraint: str, questions: list[str], db_paths: list, pipe: bool = False) -> list | None:
     """One context per question for the constraint (None: decode freely). questions: the text literals are
-    linked from (the question with its evidence)."""
+    linked from (the question with its evidence). pipe: the answers are pipe SQL (the grammar's pipe form; the
+    hand rules read both)."""
     if check_constraint(constraint) == "none":
         return None
     from t2s_pipeline.modeling.sql_context import sql_contexts
@@ -31,8 +40,8 @@ def constraint_contexts(constraint: str, questions: list[str], db_paths: list) -
     if constraint == "rules":
         return sql_contexts(questions, db_paths)
     if constraint == "grammar":
-        return grammar_contexts(questions, db_paths)
-    return list(zip(grammar_contexts(questions, db_paths), sql_contexts(questions, db_paths)))
+        return grammar_contexts(questions, db_paths, pipe=pipe)
+    return list(zip(grammar_contexts(questions, db_paths, pipe=pipe), sql_contexts(questions, db_paths)))
 
 
 def constraint_processor(tokenizer, contexts: list, prompt_width: int, rows_per_context: int, stop_ids: list[int],
@@ -53,12 +62,20 @@ def constraint_processor(tokenizer, contexts: list, prompt_width: int, rows_per_
 
 
 class StackedConstraint:
-    """Processors applied in turn (a LogitsProcessorList inside another one is refused by transformers)."""
+    """Processors applied in turn (a LogitsProcessorList inside another one is refused by transformers). A row
+    that a later processor leaves with nothing allowed keeps what the earlier ones allowed: the hand rules and the
+    grammar can disagree (a value the rules require that the grammar's scoping refuses), and a row with every
+    score -inf would write any token, out of both."""
 
     def __init__(self, processors: list):
         self.processors = processors
 
     def __call__(self, input_ids, scores):
+        import torch
+
         for processor in self.processors:
+            before = scores.clone()
             scores = processor(input_ids, scores)
+            emptied = ~torch.isfinite(scores).any(dim=1) & torch.isfinite(before).any(dim=1)
+            scores[emptied] = before[emptied]
         return scores

@@ -199,6 +199,19 @@ SPACE = r"[ \t]{1,12}|[ \t]{0,4}\n[ \t]{0,16}"
 
 def render(grammar: Grammar, dialect: str) -> str:
     """The grammar as Lark (llguidance) or GBNF (xgrammar) text; leading and trailing whitespace allowed."""
+    return render_rules(grammar, dialect) + terminal_lines(grammar.terminals, dialect)
+
+
+def terminal_lines(terminals: dict[str, Terminal], dialect: str) -> str:
+    """The terminals' definitions, the last lines of a rendered grammar."""
+    if dialect == "lark":
+        return "".join(f"{name}: {t.lark}\n" for name, t in terminals.items())
+    return "".join(f"{name.lower().replace('_', '-')}-t ::= {t.gbnf}\n" for name, t in terminals.items())
+
+
+def render_rules(grammar: Grammar, dialect: str) -> str:
+    """The rendered grammar up to its terminals' definitions (which depend only on the terminals' word edges: a
+    grammar whose terminals have the same names and edges renders the same rules)."""
     if dialect not in ("lark", "gbnf"):
         raise ValueError(f"grammar dialect must be 'lark' or 'gbnf', got {dialect!r}")
     lark = dialect == "lark"
@@ -217,10 +230,8 @@ def render(grammar: Grammar, dialect: str) -> str:
             for name, body in renderer.out.items()]
     if lark:
         out += [f"{OPTIONAL_SPACE}: {REQUIRED_SPACE}?", f"{REQUIRED_SPACE}: /{SPACE}/"]
-        out += [f"{name}: {t.lark}" for name, t in grammar.terminals.items()]
     else:
         out += ["ows ::= rws?", "rws ::= [ \\t]{1,12} | [ \\t]{0,4} \"\\n\" [ \\t]{0,16}"]
-        out += [f"{name.lower().replace('_', '-')}-t ::= {t.gbnf}" for name, t in grammar.terminals.items()]
     return "\n".join(out) + "\n"
 
 

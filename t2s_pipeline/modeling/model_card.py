@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from t2s_pipeline.modeling.decoding import CONSTRAINT_WORDS, report_constraint
+
 LABELS = {"base": "base", "fine_tuned": "SFT", "rl": "RL"}
 
 
@@ -53,9 +55,10 @@ def model_card(report: dict, merged: str, lineage: dict[str, str], base_model_di
                _fmt(s.get("exact_match"))] + ([_fmt((agent.get(n) or {}).get("execution_accuracy"))] if agent else [])
         lines.append("| " + " | ".join(row) + " |")
     settings = report.get("settings", {})
+    constraint = report_constraint(settings)
     decoding = (f"{settings.get('num_beams', 1)} beam(s)" if settings.get("num_beams", 1) > 1 else "greedy") + (
         f", self-consistency over {settings['n_samples']} queries" if settings.get("n_samples", 1) > 1 else "") + (
-        ", constrained to the question's literals and the database's names" if settings.get("constrained") else "") + (
+        f", constrained to {CONSTRAINT_WORDS[constraint]}" if constraint in CONSTRAINT_WORDS else "") + (
         ", one pipe operator at a time" if settings.get("incremental") else "") + (
         f", at most {settings.get('max_new_tokens')} new tokens")
     lines += ["", f"Decoding: {decoding}."]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MAX_SPAN_WORDS = 8
+CLOSERS = (")", "+")  # a span may end with one after its last word: 'amc hornet sportabout (sw)', blood type 'AB+'
 
 
 def column_values(db_path: str | Path, tables: dict[str, list[str]], per_column: int = 5000,
@@ -45,7 +46,7 @@ def question_spans(question: str, max_words: int = MAX_SPAN_WORDS) -> dict[str, 
     spans: dict[str, set[str]] = {}
     for i, first in enumerate(words):
         for last in words[i:i + max_words]:
-            ends = [last.end()] + ([last.end() + 1] if question[last.end():last.end() + 1] == ")" else [])
+            ends = [last.end()] + ([last.end() + 1] if question[last.end():last.end() + 1] in CLOSERS else [])
             ends += [last.end() - cut for cut in (1, 2, 3) if last.end() - cut - last.start() >= 3]
             for end in ends:
                 text = question[first.start():end]
@@ -85,12 +86,13 @@ class QuestionLiterals:
     patterns: tuple[str, ...]
     numbers: tuple[str, ...]
     refused_words: tuple[str, ...] = ()
+    values_stated: bool = False  # strings are the values the question states (else any of its spans)
 
 
 def question_literals(question: str, values: dict[str, dict[str, set[str]]]) -> QuestionLiterals:
     """The question's literals, with the database's text values (column_values) for value linking."""
     words = list(re.finditer(r"\w+", question))
-    ends = {w.end() for w in words} | {w.end() + 1 for w in words if question[w.end():w.end() + 1] == ")"}
+    ends = {w.end() for w in words} | {w.end() + 1 for w in words if question[w.end():w.end() + 1] in CLOSERS}
     spans = set()
     for i, first in enumerate(words):
         last = words[min(i + MAX_SPAN_WORDS, len(words)) - 1].end() + 1
@@ -105,13 +107,20 @@ def question_literals(question: str, values: dict[str, dict[str, set[str]]]) -> 
              "any": lambda s: (f"%{s}%", s)}
     patterns = {}
     for s in spans:
-        if s.lower() not in FUNCTION_WORDS:
+        if s.lower() not in FUNCTION_WORDS or s in anchored:  # "starts with A": 'A%', though "a" is a word
             for kind in ([anchored[s]] if s in anchored else forms):
                 pattern, probe = forms[kind](s)
                 patterns[pattern] = probe
     matching = sorted(p for p, probe in patterns.items() if probe in lines) or sorted(patterns)
     numbers = set(re.findall(r"\d+(?:\.\d+)?", question)) | {"0", "1"}
     numbers |= {d for w, d in NUMBER_WORDS.items() if re.search(rf"\b{w}\b", question, re.I)}
+    # "at least 3" is also written `> 2`, "at most 3" `< 4` (one off only there: a small model given n - 1 and n + 1
+    # everywhere wrote `< 1919` for "under 1920")
+    for m in re.finditer(r"\bat (least|most) (\w+)", question, re.I):
+        n = NUMBER_WORDS.get(m.group(2).lower(), m.group(2))
+        if n.isdigit():
+            numbers.add(str(int(n) + (-1 if m.group(1).lower() == "least" else 1)))
     asc, desc = (re.search(rf"\b{w}\b", question, re.I) is not None for w in ("ascending", "descending"))
     refused = ("asc",) if desc and not asc else ("desc",) if asc and not desc else ()
-    return QuestionLiterals(tuple(sorted(value_spans or spans)), tuple(matching), tuple(sorted(numbers)), refused)
+    return QuestionLiterals(tuple(sorted(value_spans or spans)), tuple(matching), tuple(sorted(numbers)), refused,
+                            bool(value_spans))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -104,14 +105,16 @@ def context_reader(constraint: str = "rules"):
     """A callable from prompt rows to their constraint contexts, each built once (a database's names and values
     are read once too)."""
     from t2s_pipeline.modeling.constraint import constraint_contexts
+    from t2s_pipeline.training.reward import PIPE
 
     built: dict[str, object] = {}
 
     def contexts(rows: list[dict]) -> list:
-        new = {r["id"]: r for r in rows if r["id"] not in built}
-        if new:
-            built.update(zip(new, constraint_contexts(constraint, [r["question"] for r in new.values()],
-                                                      [r["databases"][0] for r in new.values()])))
+        for pipe in (False, True):  # pipe answers decode under the pipe grammar
+            new = {r["id"]: r for r in rows if r["id"] not in built and (r.get("answer_format") == PIPE) == pipe}
+            if new:
+                built.update(zip(new, constraint_contexts(constraint, [r["question"] for r in new.values()],
+                                                          [r["databases"][0] for r in new.values()], pipe=pipe)))
         return [built[r["id"]] for r in rows]
 
     return contexts
@@ -173,6 +176,7 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
     from transformers import AutoTokenizer, set_seed
     from trl import GRPOConfig
 
+    from t2s_pipeline.modeling.decoding import resolve_constraint
     from t2s_pipeline.modeling.generate import masked_losses
     from t2s_pipeline.modeling.tokenize import CHAT_TEMPLATE_KWARGS
     from t2s_pipeline.training.callbacks import GuardState, make_guard_callback, quiet_stdout
@@ -194,6 +198,10 @@ def grpo(run: dict, cfg: RLConfig, pipes) -> dict:
         raise ValueError(problem)
     if not cfg.init_from:
         raise ValueError("init_from is empty: GRPO continues an SFT adapter")
+    cfg = dataclasses.replace(cfg, constraint=resolve_constraint(cfg.constraint, run["model_dir"]))
+    if cfg.constraint != "none" and cfg.generation == "vllm":
+        raise ValueError(f"the base model's default constraint is {cfg.constraint!r}: constrained sampling runs in "
+                         "model.generate, so generation must be hf or auto, got 'vllm'")
     cuda = torch.cuda.is_available()
     precision = resolve_precision(cfg, cuda, cuda and torch.cuda.is_bf16_supported())
     attention = resolve_attention(cfg, cuda)

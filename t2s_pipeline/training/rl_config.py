@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 
-from t2s_pipeline.modeling.constraint import CONSTRAINTS
+from t2s_pipeline.modeling.constraint import CHOICES, DEFAULT
 from t2s_pipeline.training.config import read_preset
 from t2s_pipeline.training.config_fields import StageFields
 from t2s_pipeline.training.config_fields import described as _f
@@ -68,9 +68,10 @@ class RLConfig(StageFields):
                                   "unseen literals are where a small model still fails. 0: the questions alone.")
     constraint: str = _f("none", "Sample completions under a constraint, as eval_report decodes: 'grammar' (the "
                                  "database's SQL grammar through llguidance: modeling/sql_grammar.py), 'rules' (the "
-                                 "hand rules: modeling/constrained.py) or 'none', so the rewards judge the choices the "
-                                 "constraint leaves to the model. Runs in model.generate: needs generation hf (auto "
-                                 "picks hf).")
+                                 "hand rules: modeling/constrained.py), 'grammar+rules', 'none', or 'default' (the "
+                                 "base model folder's: rules for the tiny models, none for hub models), so the rewards "
+                                 "judge the choices the constraint leaves to the model. Runs in model.generate: needs "
+                                 "generation hf (auto picks hf).")
     generation: str = _f("auto", "Who samples completions: 'hf' (model.generate), 'vllm' (TRL's colocated vLLM; "
                                  "needs vllm and a GPU), or 'auto' (vllm when installed on a GPU, else hf).")
     vllm_gpu_memory_utilization: float = _f(0.3, "Share of GPU memory vLLM may take in colocate mode.")
@@ -118,9 +119,9 @@ class RLConfig(StageFields):
         if self.hardest_of and self.literal_variants:
             p.append("hardest_of scores the questions' own gold answers; literal_variants adds copies with other "
                      "answers: use one or the other")
-        if self.constraint not in CONSTRAINTS:
-            p.append(f"constraint must be one of {', '.join(CONSTRAINTS)}, got {self.constraint!r}")
-        elif self.constraint != "none" and self.generation == "vllm":
+        if self.constraint not in CHOICES:
+            p.append(f"constraint must be one of {', '.join(CHOICES)}, got {self.constraint!r}")
+        elif self.constraint not in ("none", DEFAULT) and self.generation == "vllm":
             p.append("constrained sampling runs in model.generate: generation must be hf or auto, got 'vllm'")
         try:
             self.reward_config()

@@ -253,7 +253,7 @@ def build_tiny_t5(documents: list[str], out_dir: str | Path, cfg: TinyT5Config |
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     # Built here, like the tiny Llama: decoded under the constraint by default (hub models are not).
-    write_decoding_default(out_dir, constrained=True, why="a tiny model built here: eval_report constrains it")
+    write_decoding_default(out_dir, constraint="rules", why="a tiny model built here: eval_report constrains it")
     return {
         "parameters": sum(p.numel() for p in model.parameters()),
         "vocab_size": len(tokenizer),

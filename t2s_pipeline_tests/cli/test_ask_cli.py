@@ -157,7 +157,7 @@ def test_ask_constrains_decoding_to_the_question_and_database_unless_told_not_to
                         lambda model, tokenizer, conversations, **kwargs: seen.append(kwargs["contexts"]) or
                         ["SELECT COUNT(*) FROM singer"])
     assert main(["ask", "--model", str(tiny_base_dir), "--db", str(db), "Who sings from France?"]) == 0
-    assert main(["ask", "--model", str(tiny_base_dir), "--db", str(db), "--unconstrained", "Who?"]) == 0
+    assert main(["ask", "--model", str(tiny_base_dir), "--db", str(db), "--constraint", "none", "Who?"]) == 0
     assert main(["ask", "--model", str(tiny_base_dir), "--db", str(db), "--constraint", "grammar",
                  "Who sings from France?"]) == 0
     [context], unconstrained, [grammar] = seen
@@ -175,8 +175,15 @@ def test_ask_decodes_a_hub_model_unconstrained_unless_told_to_constrain(stand_in
                         ["SELECT COUNT(*) FROM singer"])
     folder = str(stand_in("qwen2.5-coder-7b"))
     assert main(["ask", "--model", folder, "--db", str(db), "Who sings from France?"]) == 0
-    assert main(["ask", "--model", folder, "--db", str(db), "--constrained", "Who sings from France?"]) == 0
+    assert main(["ask", "--model", folder, "--db", str(db), "--constraint", "rules", "Who sings from France?"]) == 0
     assert seen[0] is None and seen[1][0].question == "Who sings from France?"
+
+
+def test_ask_refuses_an_unknown_constraint_naming_the_allowed(tiny_base_dir, db, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["ask", "--model", str(tiny_base_dir), "--db", str(db), "--constraint", "strict", "Who?"])
+    assert exit_.value.code == 2
+    assert "'default', 'grammar', 'rules', 'grammar+rules', 'none'" in capsys.readouterr().err
 
 
 def test_ask_as_an_agent_prints_the_conversation(tool_model, capsys):

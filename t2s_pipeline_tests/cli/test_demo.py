@@ -50,7 +50,7 @@ def _figures(ex: float) -> dict:
 
 
 def test_the_t5_summary_has_the_default_lines_and_one_more_with_record_f1(capsys):
-    report = {"questions": 182, "architecture": "encoder-decoder", "settings": {"num_beams": 5, "constrained": True},
+    report = {"questions": 182, "architecture": "encoder-decoder", "settings": {"num_beams": 5, "constraint": "rules"},
               "base": _figures(0.0), "fine_tuned": _figures(0.25)}
     print_summary(report, "tiny")
     default = capsys.readouterr().out.splitlines()
@@ -58,4 +58,4 @@ def test_the_t5_summary_has_the_default_lines_and_one_more_with_record_f1(capsys
     t5 = capsys.readouterr().out.splitlines()
     assert t5[:-1] == default and len(default) == 4  # questions, base, SFT, RL switched off
     assert default[2].startswith("  SFT   execution accuracy 0.250 on the test suite")
-    assert t5[-1] == "  encoder-decoder, 5 beam(s), constrained; SFT record F1 0.350"
+    assert t5[-1] == "  encoder-decoder, 5 beam(s), constraint rules; SFT record F1 0.350"

@@ -175,8 +175,9 @@ def test_evaluate_constrains_an_encoder_decoder_models_beams(tmp_path, tiny_t5_d
     monkeypatch.setattr(generate, "_complete_seq2seq",
                         lambda *a: seen.append((a[5], a[6])) or original(*a))  # (num_beams, contexts)
     report = evaluate(tiny_t5_dir, tiny_t5_dir, trajectories_dir, raw_dir, tmp_path / "report", max_new_tokens=4,
-                      log=lambda m: None, plots=False, constrained=True, num_beams=2)
-    assert report["architecture"] == "encoder-decoder" and report["settings"]["constrained"] is True
+                      log=lambda m: None, plots=False, constraint="default", num_beams=2)
+    # default: the tiny T5 folder's own (t2s_decoding.json says rules)
+    assert report["architecture"] == "encoder-decoder" and report["settings"]["constraint"] == "rules"
     assert len(seen) == 2 and all(beams == 2 and len(c) == 2 and "singer" in c[0].tables for beams, c in seen)
 
 
@@ -217,6 +218,19 @@ def test_a_pipe_only_test_split_is_scored_on_its_whole_pipe_queries(tmp_path, ti
                       max_new_tokens=8, log=lambda m: None, plots=False)
     assert report["scored_kind"] == "pipe_whole_query" and report["questions"] == 2
     assert report["fine_tuned"]["loss"] > 0
+
+
+def test_pipe_answers_decode_under_the_pipe_grammar(tmp_path, tiny_base_dir, lora_adapter_dir, raw_dir, monkeypatch):
+    from t2s_pipeline.modeling import generate
+
+    seen = []
+    original = generate._complete
+    monkeypatch.setattr(generate, "_complete", lambda *a, **k: seen.append(k.get("contexts")) or original(*a, **k))
+    report = evaluate(tiny_base_dir, lora_adapter_dir / "adapter", _pipe_trajectories(tmp_path / "pipe", False),
+                      raw_dir, tmp_path / "report", max_new_tokens=8, log=lambda m: None, plots=False,
+                      constraint="grammar")
+    assert report["scored_kind"] == "pipe_whole_query" and seen
+    assert all('"|>"' in c.grammar for contexts in seen for c in contexts)
 
 
 def test_sampled_ex_is_the_share_correct_of_the_drawn_queries(tmp_path, tiny_base_dir, lora_adapter_dir,
@@ -378,10 +392,11 @@ def test_evaluate_judges_on_the_suite(tmp_path, tiny_base_dir, lora_adapter_dir,
 def test_the_report_names_the_decoding_of_each_figure(tmp_path, tiny_base_dir, lora_adapter_dir, trajectories_dir,
                                                       raw_dir):
     report = evaluate(tiny_base_dir, lora_adapter_dir / "adapter", trajectories_dir, raw_dir, tmp_path / "report",
-                      max_new_tokens=4, log=lambda m: None, plots=False, constrained=True, sampled_ex=2,
+                      max_new_tokens=4, log=lambda m: None, plots=False, constraint="rules", sampled_ex=2,
                       temperature=0.7)
-    assert report["settings"]["decoding"] == "greedy, constrained"
-    assert [report[m]["decoding"] for m in ("base", "fine_tuned")] == ["greedy, constrained"] * 2
-    assert report["fine_tuned"]["sampled_decoding"] == "sampled at temperature 0.7, 2 queries a question, constrained"
-    assert ("Decoding: greedy, constrained; sampled EX: sampled at temperature 0.7, 2 queries a question, "
-            "constrained.") in (tmp_path / "report" / "report.md").read_text()
+    assert report["settings"]["decoding"] == "greedy, constrained (rules)"
+    assert [report[m]["decoding"] for m in ("base", "fine_tuned")] == ["greedy, constrained (rules)"] * 2
+    assert report["fine_tuned"]["sampled_decoding"] == ("sampled at temperature 0.7, 2 queries a question, "
+                                                        "constrained (rules)")
+    assert ("Decoding: greedy, constrained (rules); sampled EX: sampled at temperature 0.7, 2 queries a question, "
+            "constrained (rules).") in (tmp_path / "report" / "report.md").read_text()

@@ -37,6 +37,23 @@ def test_the_processor_follows_the_contexts_and_stacks_both_grammar_first(singer
     assert torch.isinf(both(torch.tensor([[]], dtype=torch.long), scores)).any()
 
 
+def test_a_stacked_processor_that_allows_nothing_leaves_the_earlier_ones_mask():
+    from t2s_pipeline.modeling.constraint import StackedConstraint
+
+    def keep(ids):
+        def processor(input_ids, scores):
+            out = torch.full_like(scores, float("-inf"))
+            out[:, ids] = scores[:, ids]
+            return out
+        return processor
+
+    scores = torch.arange(6, dtype=torch.float).repeat(2, 1)
+    agree = StackedConstraint([keep([1, 2, 3]), keep([2, 5])])(None, scores.clone())
+    assert torch.isfinite(agree[0]).nonzero().flatten().tolist() == [2]  # both: their intersection
+    disagree = StackedConstraint([keep([1, 2]), keep([4, 5])])(None, scores.clone())
+    assert torch.isfinite(disagree[0]).nonzero().flatten().tolist() == [1, 2]  # none in common: the first's
+
+
 def test_generate_runs_under_each_constraint(singer_db, tiny_base_dir):
     """Through generate_sql as eval_report calls it: a stacked pair is a processor generate accepts."""
     from t2s_pipeline.modeling.generate import generate_sql, load_model

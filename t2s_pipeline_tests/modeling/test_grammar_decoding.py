@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from t2s_pipeline.modeling.generate import load_model, stop_token_ids
-from t2s_pipeline.modeling.grammar_decoding import (GrammarConstraint, GrammarContext, engine_tokenizer,
+from t2s_pipeline.modeling.grammar_decoding import (GrammarConstraint, GrammarContext, alias_scope, engine_tokenizer,
                                                     grammar_contexts, new_matcher)
 from t2s_pipeline.modeling.sql_grammar import grammar_text
 
@@ -83,3 +83,46 @@ def test_contexts_link_each_question_to_its_database_values(tmp_path):
     conn.close()
     linked, free = grammar_contexts(["Singers from France?", "How many singers?"], [db, db])
     assert "'France'" in linked.grammar and "'France'" not in free.grammar
+
+
+def test_alias_scope_reads_the_table_an_alias_is_bound_to_so_far():
+    tables = tuple((t, tuple(c)) for t, c in TABLES.items())
+    assert alias_scope("SELECT T1.name FROM singer AS T1 JOIN concert AS T2 ON T2.co", tables) == (
+        "co", ("concert_id", "year"))
+    assert alias_scope("SELECT singer.na", tables) == ("na", tuple(TABLES["singer"]))  # a table's own name
+    assert alias_scope("SELECT T1.", tables) is None  # not bound yet: the grammar's any column
+    assert alias_scope("SELECT * FROM singer AS T1 WHERE name = 'T1.", tables) is None  # inside a string
+
+
+def _allowed_texts(tokenizer, constraint, text: str) -> set[str]:
+    written = tokenizer.encode(text, add_special_tokens=False)
+    scores = constraint(torch.tensor([written]), torch.zeros(1, len(tokenizer)))
+    return {tokenizer.decode([t]) for t in torch.isfinite(scores[0]).nonzero().flatten().tolist()}
+
+
+def test_after_a_bound_alias_only_its_tables_columns_go_on_and_without_scoping_any_column(model_and_tokenizer):
+    _, tokenizer = model_and_tokenizer
+    tables = tuple((t, tuple(c)) for t, c in TABLES.items())
+    context = GrammarContext(grammar_text(TABLES), tables)
+    text = "SELECT T1.name FROM singer AS T1 JOIN concert AS T2 ON T2."
+    scoped = _allowed_texts(tokenizer, GrammarConstraint(tokenizer, [context], 0, keep_numbers=False), text)
+    free = _allowed_texts(tokenizer, GrammarConstraint(tokenizer, [context], 0, scope_aliases=False,
+                                                       keep_numbers=False), text)
+    bare = {t for t in scoped if t[:1] not in '"`['}  # quoted names are left to the grammar
+    assert bare and all(any(c.startswith(t.lower()) for c in TABLES["concert"]) for t in bare), scoped
+    assert any(t.lower().startswith("n") for t in free - scoped)  # `name` (singer's) only without scoping
+
+
+def test_where_the_model_means_a_number_it_keeps_to_numbers_the_grammar_allows(model_and_tokenizer):
+    _, tokenizer = model_and_tokenizer
+    context = GrammarContext(grammar_text(TABLES), ())
+    written = tokenizer.encode("SELECT name FROM singer WHERE age >", add_special_tokens=False)
+    digit = next(t for t in range(len(tokenizer)) if tokenizer.decode([t]).strip()[:1].isdigit())
+    scores = torch.zeros(1, len(tokenizer))
+    scores[0, digit] = 5.0  # the model's first choice starts a number
+    kept = GrammarConstraint(tokenizer, [context], 0)(torch.tensor([written]), scores.clone())
+    texts = [tokenizer.decode([t]) for t in torch.isfinite(kept[0]).nonzero().flatten().tolist()]
+    assert texts and all(t.strip()[:1].isdigit() for t in texts), texts
+    unkept = GrammarConstraint(tokenizer, [context], 0, keep_numbers=False)(torch.tensor([written]), scores.clone())
+    assert any(not tokenizer.decode([t]).strip()[:1].isdigit() for t in torch.isfinite(unkept[0]).nonzero().flatten()
+               .tolist())  # a name, a subquery... where the model did not mean a number

@@ -57,6 +57,7 @@ def test_the_grammar_takes_the_select_language_spider_bird_and_synsql_use(tokeni
     "SELECT name FROM singer WHERE age > 3 UNION SELECT",
     "SELECT name FROM singer AS " + "t" * 41,  # a free name is bounded: a model cannot loop on one
     "SELECT sum(age, 2) FROM singer",  # an aggregate of one argument
+    "SELECT beds.name FROM singer AS beds",  # an alias qualifier has at most 3 characters (T1): no stray name
 ])
 def test_the_grammar_refuses_unknown_names_unbalanced_parentheses_and_unfinished_queries(tokenizer, sql):
     assert not ok(tokenizer, sql)
@@ -73,6 +74,8 @@ def test_a_column_the_question_links_values_to_is_compared_only_with_them(tokeni
     assert ok(tokenizer, "SELECT name FROM singer WHERE name = 'Spain' AND country LIKE '%an%'", linked)
     assert ok(tokenizer, "SELECT name FROM singer WHERE country = name OR country IN (SELECT name FROM singer)",
               linked)
+    # as stored, as the question writes it, or in lower case; not in a case of the model's own
+    assert not ok(tokenizer, "SELECT name FROM singer WHERE country = 'FrAnce'", linked)
 
 
 def test_both_dialects_define_every_rule_they_name():
@@ -105,4 +108,29 @@ def test_with_question_literals_strings_and_numbers_are_the_questions_and_the_re
     assert not ok_literals("SELECT name FROM singer WHERE name = 'Spain'")
     assert not ok_literals("SELECT name FROM singer WHERE age > 31")
     assert not ok_literals("SELECT name FROM singer ORDER BY age ASC")
+    assert not ok_literals("SELECT name FROM singer WHERE country LIKE 'France'")  # LIKE takes a pattern
+    assert not ok_literals("SELECT name FROM singer WHERE country = '%Fr%'")  # and `=` a string
+    assert ok_literals("SELECT name FROM singer WHERE age BETWEEN 1 AND 30 OR age BETWEEN age AND 30")
+    assert not ok_literals("SELECT name FROM singer WHERE age BETWEEN 30 AND 30")  # the bounds differ
+    assert ok_literals('SELECT name FROM singer WHERE name = "T" AND country LIKE \'%fr%\'')  # "..." is not checked
     assert ok(tokenizer, "SELECT name FROM singer WHERE age > 31 ORDER BY age ASC")  # without: free
+
+
+
+def test_the_pipe_grammar_takes_pipe_sql_and_refuses_what_the_sql_grammar_refuses(tokenizer):
+    def ok_pipe(sql: str) -> bool:
+        return accepts(engine_tokenizer(tokenizer), grammar_text(TABLES, pipe=True),
+                       tokenizer.encode(sql, add_special_tokens=False))
+
+    assert ok_pipe("FROM singer\n|> WHERE age > (FROM singer |> AGGREGATE AVG(age) AS avg_age)\n|> SELECT name")
+    assert ok_pipe("FROM singer AS T1\n|> JOIN singer_in_concert AS T2 ON T1.singer_id = T2.singer_id\n"
+                   "|> AGGREGATE COUNT(*) AS count_all DESC GROUP BY T1.singer_id, T1.name\n|> LIMIT 1\n|> SELECT name")
+    assert ok_pipe("FROM singer\n|> WHERE country = 'France'\n|> SELECT name\n"
+                   "|> UNION DISTINCT (SELECT name FROM singer WHERE age > 3)")
+    assert ok_pipe("FROM concert |> AGGREGATE COUNT(*) AS count_all GROUP BY year |> WHERE count_all >= 2 "
+                   "|> SELECT year |> DISTINCT")
+    assert not ok_pipe("FROM singers |> SELECT name")  # no such table
+    assert not ok_pipe("FROM singer |> SELECT height")  # no such column (nor a name AGGREGATE gives)
+    assert not ok_pipe("SELECT name FROM singer |> WHERE age > 3")  # a pipe query starts with FROM
+    assert not ok_pipe("FROM singer |> WHERE (age > 3")
+    assert not ok(tokenizer, "FROM singer |> SELECT name")  # the SQL grammar takes no pipe

@@ -40,5 +40,10 @@ def test_question_literals_are_the_stated_values_patterns_numbers_and_order(tmp_
     assert lits.strings == ("France",)  # the question states a value: strings are its values
     assert "E%" in lits.patterns and "%E" not in lits.patterns  # "starts with E", and a value starts so
     assert set(lits.numbers) == {"0", "1", "2"} and lits.refused_words == ("asc",)
+    assert "2" in question_literals("Who has at least 3?", values).numbers  # "at least 3" is also `> 2`
+    assert lits.values_stated
+    blood = {"blood_type": {"a+": {"A+"}, "ab+": {"AB+"}}, "name": {"ann": {"Ann"}}}
+    assert question_literals("Patients with blood type AB+?", blood).strings == ("AB+",)  # a span may end in +
+    assert "A%" in question_literals("Names that start with A?", blood).patterns  # "a" is a word, anchored a letter
     free = question_literals("Singers named Joe Sharp?", values)
     assert "Joe Sharp" in free.strings and "Singers named" in free.strings  # no value stated: any span

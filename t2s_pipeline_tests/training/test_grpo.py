@@ -81,6 +81,16 @@ def test_contexts_are_built_once_per_prompt_with_the_database_names_and_values(t
     assert contexts([rows[1]])[0] is first[2]  # built once, reused by later batches
 
 
+def test_pipe_prompts_get_the_pipe_grammar_and_sql_prompts_the_sql_one(tmp_path):
+    db = tmp_path / "music.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE singer (singer_id INTEGER, name TEXT, age INTEGER, country TEXT)")
+    rows = [{"id": "p", "question": "Who?", "databases": [str(db)], "answer_format": "pipe"},
+            {"id": "s", "question": "Who?", "databases": [str(db)], "answer_format": "sql"}]
+    pipe, sql = context_reader("grammar")(rows)
+    assert '"|>"' in pipe.grammar and '"|>"' not in sql.grammar
+
+
 def test_sampled_verdicts_judge_each_prompts_group_as_training_samples_it(tmp_path, monkeypatch):
     import t2s_pipeline.modeling.generate as generate
 

@@ -53,7 +53,7 @@ def test_every_field_has_a_description():
     ({"hardest_of": 100, "max_prompts": 100}, "max_prompts must be between 1 and 99"),
     ({"hardest_of": 100, "max_prompts": 20, "literal_variants": 2}, "use one or the other"),
     ({"constraint": "grammar", "generation": "vllm"}, "constrained sampling runs in model.generate"),
-    ({"constraint": "yes"}, "constraint must be one of grammar, rules"),
+    ({"constraint": "yes"}, "constraint must be one of default, grammar, rules"),
     ({"reward": {"executes": 2.0}}, "reward"),
     ({"reward": {"timeout": 1}}, "unknown reward config key"),
     ({"debug_inject_nan_at_step": 5, "max_steps": 3}, "debug_inject_nan_at_step"),
