@@ -17,7 +17,7 @@ report.json "agent": {"settings", <model>: {"execution_accuracy", "single_turn_e
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from t2s_pipeline.evaluation.metrics import paired_comparison, rate
@@ -37,8 +37,8 @@ class AgentSettings:
     max_new_tokens: int = 256
     batch_size: int = 16
     show_rows: bool = False  # incremental mode: show what the query so far returned in the next prompt
-    # Final replies under the hand rules, tool calls free (modeling/agent_constraint.py): set by the evaluation
-    # when its constraint has the rules, so the agent and the single-turn answers are decoded alike.
+    # Its queries under the hand rules, the rest of a tool call free (modeling/agent_constraint.py): set by the
+    # evaluation unless its constraint is none (the grammar's matcher is not wired into tool conversations).
     rules: bool = False
     # explore or check (samples/tools.TOOL_STYLES): the style of the tool conversations the model was trained on,
     # set by the evaluation from trajectories (check: the schema in the prompt, as single-turn).
@@ -74,10 +74,13 @@ def agent_questions(samples: list[dict], raw_dir: str | Path, tool_style: str = 
 def evaluate_agents(base_model_dir, models: list[tuple[str, object]], samples: list[dict], raw_dir,
                     databases: list, single_turn: dict[str, tuple[list[bool], list[str]]], out_dir,
                     settings: AgentSettings, protocol: str, timeout_s: float, workers: int | None = None,
-                    log=print) -> dict:
+                    log=print, constraint: str = "none", trajectories_dir=None) -> dict:
     """Run and judge the agent for each (name, adapter) model; write conversations.jsonl; return report["agent"].
     databases: the judge's databases per sample (original first, then suite variants); single_turn: per model,
-    (verdicts, queries) of its single-turn answers in sample order."""
+    (verdicts, queries) of its single-turn answers in sample order. constraint: the single-turn one (the agent's
+    queries go under the hand rules unless it is none); trajectories_dir: where the tool style is read from."""
+    settings = replace(settings, rules=constraint != "none",
+                       tool_style=trained_tool_style(trajectories_dir) if trajectories_dir else settings.tool_style)
     from t2s_pipeline.modeling.agent_backends import LocalBackend
     from t2s_pipeline.modeling.generate import load_model
 
