@@ -166,9 +166,8 @@ def _take_turn(run: AgentRun, reply: dict, toolbox: ToolBox) -> None:
 def _take_check_turn(run: AgentRun, reply: dict, toolbox: ToolBox) -> None:
     """Style check: the reply's text is a query; run it as the turn's execute_sql call (whatever call the model
     went on to write) and accept it when it returns rows."""
-    from t2s_pipeline.modeling.generate import extract_sql
-
     from t2s_pipeline.modeling.agent_constraint import TOOL_CALL_OPENER
+    from t2s_pipeline.modeling.generate import extract_sql
 
     text = (reply.get("content") or "").split(TOOL_CALL_OPENER)[0]
     sql = extract_sql(text)

@@ -16,9 +16,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from t2s_pipeline.modeling.agent import renderable
+from t2s_pipeline.modeling.agent_constraint import TOOL_CALL_OPENER
 from t2s_pipeline.modeling.tokenize import CHAT_TEMPLATE_KWARGS
 
-TOOL_CALL_OPENER = "<tool_call>"
 
 
 def response_template_for(tokenizer) -> dict | None:

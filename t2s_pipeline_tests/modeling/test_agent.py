@@ -124,7 +124,7 @@ def test_limits_must_be_positive():
 
 
 def test_check_style_runs_each_query_accepts_rows_and_asks_again_after_nothing(db):
-    from t2s_pipeline.samples.prompts import user_prompt
+    from t2s_pipeline.samples.prompts import SYSTEM_PROMPT, user_prompt
 
     schema = read_sqlite_schema(db, "music")
     ask = lambda text: AgentQuestion(id=text, question=text, db_path=str(db), schema=schema, schema_text="CREATE ...")
@@ -136,12 +136,12 @@ def test_check_style_runs_each_query_accepts_rows_and_asks_again_after_nothing(d
 
     class Check(Scripted):
         def reply(self, conversations, tools, questions=None):
-            assert tools is None  # the single-turn user turn, no tools block
+            assert tools is None  # the single-turn prompt, no tools block
             return [self.scripts[c[1]["content"]][sum(m["role"] == "assistant" for m in c)] for c in conversations]
 
     repaired, at_once, never = run_agent([ask("Who is singer 1?"), ask("Who is singer one?"), ask("Who is singer 99?")],
                                          Check(scripts), AgentLimits(max_turns=2))
-    assert repaired.messages[:2] == [{"role": "system", "content": TOOL_SYSTEM_PROMPT},
+    assert repaired.messages[:2] == [{"role": "system", "content": SYSTEM_PROMPT},
                                      {"role": "user", "content": user_prompt("CREATE ...", "Who is singer 1?")}]
     assert [m["role"] for m in repaired.messages] == ["system", "user", "assistant", "tool", "assistant", "tool"]
     assert repaired.messages[2]["content"] == nothing  # the call the model went on to write is not kept

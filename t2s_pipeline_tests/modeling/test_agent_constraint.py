@@ -74,3 +74,14 @@ def test_the_agent_under_the_rules_still_calls_its_tools_and_answers(tool_model)
     assert all(r.tool_calls > 0 for r in ruled)
     # Trained questions come out right freely; the rules allow those same queries.
     assert [r.sql for r in ruled] == [r.sql for r in free] == [sql for _, sql in tiny.QUESTIONS[:TRAIN_QUESTIONS]]
+
+
+def test_single_turn_rules_let_a_trained_tool_call_open_and_the_answer_is_the_text_before_it(tool_model):
+    """A model trained on check conversations may go on from its answer to run it; single-turn decoding under the
+    rules lets the call open (instead of cutting it into junk SQL) and the answer is the text before it."""
+    from t2s_pipeline.modeling.generate import _constraint
+
+    folder, db, _ = tool_model
+    tok = AutoTokenizer.from_pretrained(folder)
+    [processor] = _constraint(tok, sql_contexts(["Which singers?"], [db]), 1, 1, {})
+    assert isinstance(processor, AgentReplyConstraint)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from t2s_pipeline.samples.tools import TOOL_SYSTEM_PROMPT, TOOLS, ToolBox, selected_for_tools, tables_used, tool_call_sample
+from t2s_pipeline.samples.tools import TOOLS, ToolBox, selected_for_tools, tables_used, tool_call_sample
 from t2s_pipeline.sql.schema import read_sqlite_schema
 from t2s_pipeline_tests.sql.test_pipe import make_music_db
 
@@ -135,7 +135,7 @@ def test_a_check_conversation_shows_the_schema_and_runs_the_query_at_once(tmp_pa
     sample = tool_call_sample(PAIR, ToolBox(db, schema), PAIR["gold_sql"], "sql", schema_text="CREATE TABLE singer (...)")
     messages = sample["messages"]
     assert sample["meta"]["tool_style"] == "check" and sample["tools"] is None  # the single-turn prompt, no tools block
-    assert messages[0]["content"] == TOOL_SYSTEM_PROMPT != SYSTEM_PROMPT  # tells a check conversation from single-turn
+    assert messages[0]["content"] == SYSTEM_PROMPT  # the single-turn prompt: its first query is its single-turn answer
     assert messages[1]["content"] == user_prompt("CREATE TABLE singer (...)", PAIR["question"])
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "assistant"]
     assert json.loads(messages[2]["tool_calls"][0]["function"]["arguments"]) == {"sql": PAIR["gold_sql"]}

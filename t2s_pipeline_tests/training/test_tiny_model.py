@@ -110,9 +110,7 @@ def test_packed_rows_of_empty_documents_is_an_error_not_a_hang():
         next(packed_rows([[], []], 8, random.Random(0)))
 
 
-def test_tool_conversations_train_the_tokenizer_and_a_few_join_pretraining(tmp_path):
-    import sqlite3
-
+def test_tool_conversations_train_the_tokenizer_and_a_few_join_pretraining(tmp_path, tmp_path_factory):
     from transformers import AutoTokenizer
 
     from t2s_pipeline.modeling.tokenize import render
@@ -120,11 +118,7 @@ def test_tool_conversations_train_the_tokenizer_and_a_few_join_pretraining(tmp_p
     from t2s_pipeline.sql.schema import read_sqlite_schema
     from t2s_pipeline.training.tiny_model import TinyModelConfig, build_tiny_base
 
-    db = tmp_path / "music.sqlite"
-    with sqlite3.connect(db) as conn:
-        conn.execute(tiny.SCHEMA.rstrip(";"))
-        conn.executemany("INSERT INTO singer VALUES (?, ?, ?, ?)", tiny.SINGERS)
-    conn.close()
+    db = tiny.music_databases(tmp_path_factory) / "music.sqlite"
     toolbox = ToolBox(db, read_sqlite_schema(db, "music"))
     conversations = [tool_call_sample({"id": str(i), "db_id": "music", "benchmark": "mini", "question": q,
                                        "gold_sql": sql}, toolbox, sql, "sql") for i, (q, sql) in enumerate(tiny.QUESTIONS)]
