@@ -35,6 +35,11 @@ class TrajectoriesConfig(dg.Config):
     tool_share: float = Field(default=0.0, ge=0.0, le=1.0,
                               description="Share of pairs that also give a tool-calling sample (list_tables, "
                                           "describe_table, sample_rows, execute_sql with real results).")
+    tool_style: Literal["explore", "check"] = Field(
+        default="explore", description="How tool and repair conversations go. explore: the question alone; the "
+        "model lists the tables, describes those it needs, samples rows, runs its query and answers. check: the "
+        "schema in the prompt as in a single-turn sample; the model runs its query at once, then answers or repairs "
+        "it (a small model writes its query best right after the question: the demo's tiny model).")
     repair_share: float = Field(default=0.0, ge=0.0, le=1.0,
                                 description="Share of pairs (drawn apart from tool_share) that also give a repair "
                                             "conversation: its first execute_sql runs a near miss of the gold (a "
@@ -81,7 +86,7 @@ def trajectories(context: dg.AssetExecutionContext, config: TrajectoriesConfig, 
                  "dev": config.dev_fraction, "test": config.test_fraction}
     stats = build_trajectories(golden_pairs, raw_benchmarks, out, fractions=fractions, seed=config.seed,
                                target=config.target, tool_share=config.tool_share,
-                               repair_share=config.repair_share,
+                               repair_share=config.repair_share, tool_style=config.tool_style,
                                mix=mix_sources(raw_benchmarks, config.mix),
                                schema_token_budget=config.schema_token_budget,
                                values_per_column=config.values_per_column,

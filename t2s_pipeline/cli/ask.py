@@ -23,6 +23,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from t2s_pipeline.samples.tools import TOOL_STYLES
 from t2s_pipeline.modeling.constraint import CHOICES, DEFAULT
 
 
@@ -80,12 +81,16 @@ def ask(model_dir: str, db_path: str, question: str, adapter_dir: str | None = N
 
 
 def ask_agent(model_dir: str, db_path: str, question: str, adapter_dir: str | None = None, evidence: str = "",
-              max_new_tokens: int = 256, server: str | None = None, max_turns: int = 8, timeout_s: float = 5.0):
-    """The agent's run (modeling/agent.AgentRun) on the question: in-process, or through the server's URL."""
+              max_new_tokens: int = 256, server: str | None = None, max_turns: int = 8, timeout_s: float = 5.0,
+              tool_style: str = "explore", constraint: str = "default"):
+    """The agent's run (modeling/agent.AgentRun) on the question: in-process, or through the server's URL.
+    tool_style: the style the model's tool conversations were trained in (samples/tools.TOOL_STYLES); in-process,
+    its queries go under the hand rules unless the constraint resolves to none (as eval_report's agent)."""
     from t2s_pipeline.modeling.agent import AgentLimits, AgentQuestion, run_agent
     from t2s_pipeline.modeling.agent_backends import LocalBackend, OpenAIBackend, response_template_for
+    from t2s_pipeline.modeling.decoding import resolve_constraint
     from t2s_pipeline.modeling.generate import load_model
-    from t2s_pipeline.sql.schema import read_sqlite_schema
+    from t2s_pipeline.sql.schema import read_sqlite_schema, schema_text
 
     if server:
         from transformers import AutoTokenizer
@@ -94,8 +99,11 @@ def ask_agent(model_dir: str, db_path: str, question: str, adapter_dir: str | No
         backend = OpenAIBackend(server, str(model_dir), max_new_tokens, template)
     else:
         model, tokenizer = load_model(model_dir, adapter_dir)
-        backend = LocalBackend(model, tokenizer, batch_size=1, max_new_tokens=max_new_tokens)
-    questions = [AgentQuestion("ask", question, db_path, read_sqlite_schema(db_path), evidence)]
+        backend = LocalBackend(model, tokenizer, batch_size=1, max_new_tokens=max_new_tokens,
+                               rules=resolve_constraint(constraint, model_dir) != "none")
+    schema = read_sqlite_schema(db_path)
+    questions = [AgentQuestion("ask", question, db_path, schema, evidence,
+                               schema_text(schema) if tool_style == "check" else "")]
     [run] = run_agent(questions, backend, AgentLimits(max_turns=max_turns, tool_timeout_s=timeout_s))
     return run
 
@@ -152,7 +160,7 @@ def _run_agent(args: argparse.Namespace) -> int:
     from t2s_pipeline.sql.execute import execute_sql
 
     run = ask_agent(args.model, args.db, args.question, args.adapter, args.evidence, args.max_new_tokens,
-                    args.server, args.max_turns, args.timeout)
+                    args.server, args.max_turns, args.timeout, args.tool_style, args.constraint)
     print(format_conversation(run.messages))
     print(f"\n(status {run.status}{': ' + run.error if run.error else ''}; {run.turns} turns, "
           f"{run.tool_calls} tool calls, {run.seconds:.1f} s)")
@@ -193,4 +201,6 @@ def add_parser(sub) -> None:
     p.add_argument("--server", help="with --agent: an OpenAI-compatible base URL (t2s serve), e.g. "
                                     "http://127.0.0.1:8000/v1; --model is the folder it serves")
     p.add_argument("--max-turns", type=int, default=8, help="with --agent: assistant turns before giving up")
+    p.add_argument("--tool-style", choices=TOOL_STYLES, default="explore", help="with --agent: the style of the "
+                   "model's tool conversations (trajectories tool_style; the demo's model: check)")
     p.set_defaults(func=run_ask)

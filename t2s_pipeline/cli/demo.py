@@ -14,12 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-# The run config of each embedded model (ops only; the default demo's is empty). The tiny T5: its base's 1,000
+# The run config of each embedded model (ops only; the default demo's: configs/run/demo.yaml). The tiny T5: its base's 1,000
 # packed pretraining steps and the tiny-t5 preset's 1,000 full fine-tuning steps (the best of 4 selection evals
 # on dev kept), greedy decoding under the constraint (5 beams scored 0.330 where greedy scored 0.418, in 11x the
 # time: docs/t5.md), and no RL (GRPO trains decoder-only models). 5 min 56 s from a fresh clone (one thread).
 DEMO_MODELS = {
-    "tiny": {},
+    "tiny": "configs/run/demo.yaml",  # tool and repair conversations, the agent evaluation
     "tiny-t5": {"base_model": {"config": {"model": "tiny-t5"}},
                 "lora_adapter": {"config": {"preset": "tiny-t5"}},
                 "rl_adapter": {"config": {"enabled": False}},
@@ -32,6 +32,12 @@ def demo_run_config(model: str, verbose: bool) -> dict:
     if model not in DEMO_MODELS:
         raise ValueError(f"no demo for model {model!r}: pick one of {', '.join(DEMO_MODELS)}")
     ops = DEMO_MODELS[model]
+    if isinstance(ops, str):
+        import yaml
+
+        from t2s_pipeline.training.config import PRESETS_DIR
+
+        ops = yaml.safe_load((PRESETS_DIR / ops.removeprefix("configs/")).read_text())["ops"]
     return {**({"ops": ops} if ops else {}), **({} if verbose else {"loggers": {"progress": {}}})}
 
 
@@ -89,6 +95,14 @@ def print_summary(report: dict, model: str = "tiny") -> None:
               f"  exact match {s['exact_match']:.3f}  loss {s['loss']}")
     if "rl" not in report:
         print("  RL    switched off: rl_adapter passed the SFT adapter through")
+    for name, label in (("base", "base"), ("fine_tuned", "SFT"), ("rl", "RL")):
+        if name in report.get("agent", {}):
+            a = report["agent"][name]
+            vs = a["vs_single_turn"]
+            print(f"  {label:<5} as an agent: execution accuracy {a['execution_accuracy']:.3f} (single-turn "
+                  f"{a['single_turn_execution_accuracy']:.3f}; {vs['fixed']} fixed, {vs['broken']} broken, sign test "
+                  f"p = {vs['p_value']})  {a['tool_calls_per_question']} tool calls a question, first query wrong "
+                  f"{a['first_query_wrong']}, repaired {a['repairs']} (repair share {a['repair_share']:.3f})")
     if model != "tiny":
         from t2s_pipeline.modeling.decoding import report_constraint
 

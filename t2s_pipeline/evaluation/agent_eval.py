@@ -17,7 +17,7 @@ report.json "agent": {"settings", <model>: {"execution_accuracy", "single_turn_e
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from t2s_pipeline.evaluation.metrics import paired_comparison, rate
@@ -37,6 +37,12 @@ class AgentSettings:
     max_new_tokens: int = 256
     batch_size: int = 16
     show_rows: bool = False  # incremental mode: show what the query so far returned in the next prompt
+    # Its queries under the hand rules, the rest of a tool call free (modeling/agent_constraint.py): set by the
+    # evaluation unless its constraint is none (the grammar's matcher is not wired into tool conversations).
+    rules: bool = False
+    # explore or check (samples/tools.TOOL_STYLES): the style of the tool conversations the model was trained on,
+    # set by the evaluation from trajectories (check: the schema in the prompt, as single-turn).
+    tool_style: str = "explore"
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -44,37 +50,49 @@ class AgentSettings:
         AgentLimits(self.max_turns, self.wall_s, self.tool_timeout_s)  # refuses bad limits
 
 
-def agent_questions(samples: list[dict], raw_dir: str | Path) -> list[AgentQuestion]:
-    """One agent question per test sample: its question and evidence, its database and that database's schema."""
+def trained_tool_style(trajectories_dir) -> str:
+    """The style of the tool conversations trajectories made (its stats.json), explore when it says none."""
+    stats = Path(trajectories_dir) / "stats.json"
+    return read_json(stats).get("tool_style", "explore") if stats.is_file() else "explore"
+
+
+def agent_questions(samples: list[dict], raw_dir: str | Path, tool_style: str = "explore") -> list[AgentQuestion]:
+    """One agent question per test sample: its question and evidence, its database and that database's schema
+    (and, for style check, the sample's prompt schema)."""
     schemas = read_json(Path(raw_dir) / "schemas.json")
     out = []
     for s in samples:
         meta = s["meta"]
-        text = [m for m in s["messages"] if m["role"] == "user"][-1]["content"].rsplit("Question: ", 1)[-1]
+        prompt, _, text = [m for m in s["messages"] if m["role"] == "user"][-1]["content"].rpartition("Question: ")
         question, _, evidence = text.partition("\n\nEvidence: ")
+        schema_text = prompt.removeprefix("Database schema:\n").rstrip("\n") if tool_style == "check" else ""
         out.append(AgentQuestion(meta["id"], question, str(Path(raw_dir) / "databases" / f"{meta['db_id']}.sqlite"),
-                                 schemas[meta["db_id"]], evidence))
+                                 schemas[meta["db_id"]], evidence, schema_text))
     return out
 
 
 def evaluate_agents(base_model_dir, models: list[tuple[str, object]], samples: list[dict], raw_dir,
                     databases: list, single_turn: dict[str, tuple[list[bool], list[str]]], out_dir,
                     settings: AgentSettings, protocol: str, timeout_s: float, workers: int | None = None,
-                    log=print) -> dict:
+                    log=print, constraint: str = "none", trajectories_dir=None) -> dict:
     """Run and judge the agent for each (name, adapter) model; write conversations.jsonl; return report["agent"].
     databases: the judge's databases per sample (original first, then suite variants); single_turn: per model,
-    (verdicts, queries) of its single-turn answers in sample order."""
+    (verdicts, queries) of its single-turn answers in sample order. constraint: the single-turn one (the agent's
+    queries go under the hand rules unless it is none); trajectories_dir: where the tool style is read from."""
+    settings = replace(settings, rules=constraint != "none",
+                       tool_style=trained_tool_style(trajectories_dir) if trajectories_dir else settings.tool_style)
     from t2s_pipeline.modeling.agent_backends import LocalBackend
     from t2s_pipeline.modeling.generate import load_model
 
-    questions = agent_questions(samples, raw_dir)
+    questions = agent_questions(samples, raw_dir, settings.tool_style)
     limits = AgentLimits(settings.max_turns, settings.wall_s, settings.tool_timeout_s)
     report: dict = {"settings": asdict(settings)}
     rows = []
     for name, adapter in models:
         start = time.monotonic()
         model, tokenizer = load_model(str(base_model_dir), str(adapter) if adapter else None)
-        backend = LocalBackend(model, tokenizer, settings.batch_size, settings.max_new_tokens)
+        backend = LocalBackend(model, tokenizer, settings.batch_size, settings.max_new_tokens,
+                               rules=settings.rules and settings.mode == "tools")
         if settings.mode == "incremental":
             from t2s_pipeline.modeling.agent_incremental import run_incremental
 

@@ -143,12 +143,11 @@ def evaluate(
     suite_dir: a test_suites folder; each prediction is then judged on its original database and on the
     suite's variants of it (sql/judge.py), and the report gives EX on both.
     constraint: every model decodes under the same one (modeling/constraint.py): grammar, rules, grammar+rules,
-    none, or default (the base model folder's: modeling/decoding.py); decoder-only and encoder-decoder models,
-    with their beams.
+    none, or default (the base model folder's: modeling/decoding.py); any model family, with its beams.
     sampled_ex > 0: also score that many queries per question sampled at `temperature` and report the share
     correct (`sampled_execution_accuracy`: pass@1 estimated from k samples), what RL raises in expectation.
-    agent: an agent_eval.AgentSettings to also score every model as an agent that calls the database tools
-    (report["agent"], conversations.jsonl; decoder-only models)."""
+    agent: an agent_eval.AgentSettings to also score every model as an agent (report["agent"], conversations.jsonl;
+    decoder-only models), its queries under the hand rules unless constraint is none."""
     if n_samples > 1 and (incremental or num_beams > 1):
         raise ValueError("n_samples > 1 (self-consistency) samples whole queries: not with incremental or num_beams")
     if sampled_ex and incremental:
@@ -237,7 +236,7 @@ def evaluate(
     if agent is not None:
         report["agent"] = evaluate_agents(base_model_dir, models, samples, raw_dir, databases,
                                           {name: (verdict_of(name), predicted[name]) for name in names}, out_dir,
-                                          agent, protocol, timeout_s, workers, log)
+                                          agent, protocol, timeout_s, workers, log, constraint, trajectories_dir)
     report["best_adapter"] = best_adapter(report)
     report["judge_seconds"] = round(judge_seconds, 2)
     log(f"judged {len(items)} predictions in {judge_seconds:.2f} s")

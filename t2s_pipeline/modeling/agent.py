@@ -49,6 +49,7 @@ class AgentQuestion:
     db_path: str
     schema: dict  # read_sqlite_schema's dict: what list_tables and describe_table show
     evidence: str = ""
+    schema_text: str = ""  # shown in the prompt for conversations of style check (samples/tools.TOOL_STYLES)
 
 
 @dataclass
@@ -72,14 +73,17 @@ class AgentRun:
 class Backend(Protocol):
     batch_size: int
 
-    def reply(self, conversations: list[list[dict]], tools: list[dict]) -> list[dict]:
+    def reply(self, conversations: list[list[dict]], tools: list[dict], questions: list | None = None) -> list[dict]:
         """One assistant turn per conversation: {"content", "tool_calls"?: [{"function": {"name", "arguments"}}],
         "error"?: why there is no usable turn}."""
 
 
 def run_agent(questions: list[AgentQuestion], backend: Backend, limits: AgentLimits | None = None,
               log=None) -> list[AgentRun]:
-    """Every question's run, in order."""
+    """Every question's run, in order. A question with schema_text runs in style check: the single-turn prompt;
+    each reply's query is run (as the execute_sql call the check conversations teach) and accepted when it
+    returns rows; when it errors or returns nothing the model sees that and writes another, up to max_turns
+    (execution-guided, as Wang et al. 2018 decode; the last query written is the answer)."""
     limits = limits or AgentLimits()
     runs: list[AgentRun] = []
     size = max(1, int(getattr(backend, "batch_size", 1)))
@@ -91,14 +95,15 @@ def run_agent(questions: list[AgentQuestion], backend: Backend, limits: AgentLim
 
 
 def _run_chunk(questions: list[AgentQuestion], backend: Backend, limits: AgentLimits) -> list[AgentRun]:
-    runs = [AgentRun(q.id, messages=tool_prompt_messages(q.question, q.evidence)) for q in questions]
+    runs = [AgentRun(q.id, messages=tool_prompt_messages(q.question, q.evidence, q.schema_text)) for q in questions]
     toolboxes = [ToolBox(q.db_path, q.schema, limits.tool_timeout_s) for q in questions]
     start = time.monotonic()
     active = list(range(len(questions)))
     while active:
         began = time.monotonic()
         try:
-            replies = backend.reply([runs[i].messages for i in active], TOOLS)
+            tools = None if questions[active[0]].schema_text else TOOLS  # check conversations carry no tools block
+            replies = backend.reply([runs[i].messages for i in active], tools, [questions[i] for i in active])
         except Exception as e:  # noqa: BLE001 - a failing backend ends these questions, not the evaluation
             replies = [{"error": f"{type(e).__name__}: {e}"}] * len(active)
         share = (time.monotonic() - began) / len(active)
@@ -107,12 +112,14 @@ def _run_chunk(questions: list[AgentQuestion], backend: Backend, limits: AgentLi
             run = runs[i]
             run.generate_s += share
             run.turns += 1
-            _take_turn(run, reply, toolboxes[i])
+            (_take_check_turn if questions[i].schema_text else _take_turn)(run, reply, toolboxes[i])
             run.seconds = time.monotonic() - start
             if run.status:
                 continue
             if run.seconds > limits.wall_s:
                 run.status, run.error = TIMEOUT, f"no answer within {limits.wall_s:g} s"
+            elif run.turns >= limits.max_turns and questions[i].schema_text:
+                run.status = SUCCESS  # check: no query of max_turns returned rows; the last one is the answer
             elif run.turns >= limits.max_turns:
                 run.status, run.error = NO_PREDICTION, f"still calling tools after {limits.max_turns} turns"
             else:
@@ -145,7 +152,7 @@ def _take_turn(run: AgentRun, reply: dict, toolbox: ToolBox) -> None:
         turn.append({"id": f"call_{run.tool_calls}", "type": "function", "function": {
             "name": str(function.get("name", "")),
             "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)}})
-    run.messages.append({"role": "assistant", "content": "", "tool_calls": turn})
+    run.messages.append({"role": "assistant", "content": reply.get("content") or "", "tool_calls": turn})
     for call in turn:
         name, arguments = call["function"]["name"], call["function"]["arguments"]
         began = time.monotonic()
@@ -154,6 +161,33 @@ def _take_turn(run: AgentRun, reply: dict, toolbox: ToolBox) -> None:
         run.messages.append({"role": "tool", "tool_call_id": call["id"], "name": name, "content": content})
         if name == "execute_sql" and run.first_sql is None:
             run.first_sql = _argument(arguments, "sql")
+
+
+def _take_check_turn(run: AgentRun, reply: dict, toolbox: ToolBox) -> None:
+    """Style check: the reply's text is a query; run it as the turn's execute_sql call (whatever call the model
+    went on to write) and accept it when it returns rows."""
+    from t2s_pipeline.modeling.agent_constraint import TOOL_CALL_OPENER
+    from t2s_pipeline.modeling.generate import extract_sql
+
+    text = (reply.get("content") or "").split(TOOL_CALL_OPENER)[0]
+    sql = extract_sql(text)
+    if not sql:
+        run.messages.append({"role": "assistant", "content": text})
+        run.status, run.error = (ERROR, reply["error"]) if reply.get("error") else (NO_PREDICTION, "no query")
+        return
+    run.tool_calls += 1
+    call = {"id": f"call_{run.tool_calls}", "type": "function",
+            "function": {"name": "execute_sql", "arguments": json.dumps({"sql": sql}, ensure_ascii=False)}}
+    run.messages.append({"role": "assistant", "content": sql, "tool_calls": [call]})
+    began = time.monotonic()
+    content = toolbox.run("execute_sql", {"sql": sql})
+    run.tools_s += time.monotonic() - began
+    run.messages.append({"role": "tool", "tool_call_id": call["id"], "name": "execute_sql", "content": content})
+    run.first_sql = sql if run.first_sql is None else run.first_sql
+    run.sql = sql
+    result = json.loads(content) if content.startswith("{") else {}
+    if result.get("rows"):
+        run.status = SUCCESS
 
 
 def _argument(arguments: str, key: str) -> str | None:

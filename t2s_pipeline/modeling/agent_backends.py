@@ -16,9 +16,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from t2s_pipeline.modeling.agent import renderable
+from t2s_pipeline.modeling.agent_constraint import TOOL_CALL_OPENER
 from t2s_pipeline.modeling.tokenize import CHAT_TEMPLATE_KWARGS
 
-TOOL_CALL_OPENER = "<tool_call>"
 
 
 def response_template_for(tokenizer) -> dict | None:
@@ -67,7 +67,7 @@ class LocalBackend:
     the template's end-of-turn token, as the single-turn evaluation generates."""
 
     def __init__(self, model, tokenizer, batch_size: int = 16, max_new_tokens: int = 256,
-                 response_template: dict | None = None):
+                 response_template: dict | None = None, rules: bool = False):
         from t2s_pipeline.modeling.generate import is_seq2seq
 
         if is_seq2seq(model):
@@ -75,8 +75,11 @@ class LocalBackend:
         self.model, self.tokenizer = model, tokenizer
         self.batch_size, self.max_new_tokens = batch_size, max_new_tokens
         self.response_template = response_template or response_template_for(tokenizer)
+        # rules: final replies decoded under the hand rules, tool calls freely (agent_constraint.py)
+        self.rules, self._opener_ids, self._token_texts, self._contexts = rules, None, {}, {}
 
-    def reply(self, conversations: list[list[dict]], tools: list[dict]) -> list[dict]:
+    def reply(self, conversations: list[list[dict]], tools: list[dict], questions: list | None = None) -> list[dict]:
+        """questions: each conversation's AgentQuestion, which the rules take literals and names from."""
         import torch
 
         from t2s_pipeline.modeling.generate import stop_token_ids
@@ -95,6 +98,11 @@ class LocalBackend:
             options = dict(max_new_tokens=self.max_new_tokens, do_sample=False, eos_token_id=stops,
                            pad_token_id=tok.pad_token_id, use_cache=True,
                            repetition_penalty=1.0)  # greedy, whatever the hub's generation_config asks
+            if not tools:  # a check turn: its query is run by the loop, the call the model would go on to write is not
+                options.update(stop_strings=[TOOL_CALL_OPENER], tokenizer=tok)
+            if self.rules and questions:
+                options["logits_processor"] = self._rules_processor(questions[i:i + self.batch_size],
+                                                                    batch["input_ids"].shape[1])
             with torch.no_grad():
                 generated = self.model.generate(**batch, **options)
             for prompt, row in zip(chunk, generated[:, batch["input_ids"].shape[1]:].tolist()):
@@ -102,6 +110,22 @@ class LocalBackend:
                 plain = tok.decode(row[:end], skip_special_tokens=True)
                 replies.append(parse_reply(tok.decode(row[:end]), self.response_template, prompt, tools, plain))
         return replies
+
+
+    def _rules_processor(self, questions: list, prompt_width: int):
+        from transformers import LogitsProcessorList
+
+        from t2s_pipeline.modeling.agent_constraint import AgentReplyConstraint, tool_call_opener_ids
+        from t2s_pipeline.modeling.sql_context import sql_contexts
+
+        if self._opener_ids is None:
+            self._opener_ids = tool_call_opener_ids(self.tokenizer)
+        texts = [q.question + (f"\n\nEvidence: {q.evidence}" if q.evidence else "") for q in questions]
+        new = [(t, q.db_path) for t, q in zip(texts, questions) if (t, q.db_path) not in self._contexts]
+        self._contexts.update(zip(new, sql_contexts([t for t, _ in new], [p for _, p in new])))  # once a question
+        contexts = [self._contexts[t, q.db_path] for t, q in zip(texts, questions)]
+        return LogitsProcessorList([AgentReplyConstraint(self.tokenizer, contexts, prompt_width, self._opener_ids,
+                                                         self._token_texts)])
 
 
 class OpenAIBackend:
@@ -119,7 +143,8 @@ class OpenAIBackend:
         self.batch_size = batch_size  # conversations sent at once (threads)
         self.parsed_by_server = self.parsed_here = 0
 
-    def reply(self, conversations: list[list[dict]], tools: list[dict]) -> list[dict]:
+    def reply(self, conversations: list[list[dict]], tools: list[dict], questions: list | None = None) -> list[dict]:
+        """questions: unused (a server decodes freely)."""
         if self.batch_size <= 1:
             return [self._one(c, tools) for c in conversations]
         with ThreadPoolExecutor(self.batch_size) as pool:

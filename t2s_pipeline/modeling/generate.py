@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 
 from t2s_pipeline.modeling.model_folder import is_full_model
+from t2s_pipeline.modeling.agent_constraint import TOOL_CALL_OPENER
 from t2s_pipeline.modeling.tokenize import CHAT_TEMPLATE_KWARGS
 
 _SQL_BLOCK = re.compile(r"```(?:sqlite|sql)?\s*(.*?)(?:```|$)", re.DOTALL | re.IGNORECASE)
@@ -32,9 +33,9 @@ def strip_thinking(text: str) -> str:
 
 
 def extract_sql(text: str) -> str:
-    """The SQL in a reply (its <think> block stripped first): the content of a markdown code block when there is
-    one, else the text."""
-    text = strip_thinking(text)
+    """The SQL in a reply (its <think> block stripped first, and any tool call it goes on to: a model trained on
+    check conversations runs its answer): the content of a markdown code block when there is one, else the text."""
+    text = strip_thinking(text).split(TOOL_CALL_OPENER, 1)[0]
     match = _SQL_BLOCK.search(text)
     sql = match.group(1) if match else text
     return sql.strip().rstrip(";").strip()
@@ -132,6 +133,13 @@ def _constraint(tokenizer, contexts: list, prompt_width: int, rows_per_context: 
                                                          end_ids or stop_token_ids(tokenizer),
                                                          {"token_texts": token_texts})])
 
+    if rows_per_context == 1 and end_ids is None and TOOL_CALL_OPENER in str(tokenizer.chat_template or ""):
+        # A chat model that may have learned to run its answer (check conversations): a tool call may open where
+        # the query may end, instead of being cut into junk SQL by the rules; extract_sql keeps the text before it.
+        from t2s_pipeline.modeling.agent_constraint import AgentReplyConstraint, tool_call_opener_ids
+
+        return LogitsProcessorList([AgentReplyConstraint(tokenizer, contexts, prompt_width,
+                                                         tool_call_opener_ids(tokenizer), token_texts)])
     from t2s_pipeline.modeling.constrained import SqlConstraint
 
     return LogitsProcessorList([SqlConstraint(tokenizer, contexts, prompt_width, rows_per_context,

@@ -153,44 +153,60 @@ def result_text(result) -> str:
     return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str)
 
 
-def tool_prompt_messages(question: str, evidence: str = "") -> list[dict]:
-    """The system and user turns a tool conversation starts with (no schema: the tools show it)."""
-    user = f"Question: {question}"
-    if evidence:
-        user += f"\n\nEvidence: {evidence}"
+# How a tool conversation goes. explore: the question alone; the model lists the tables, describes the ones it
+# needs, samples rows, runs its query and answers (a model that reads a whole conversation well). check: the
+# single-turn prompt, without a tools block (execute_sql is the one tool); the model writes its query as the
+# turn's text, runs it in the same turn, then answers or repairs it. A small model writes its query best right
+# after the question, and with the single-turn prompt its first query is its single-turn answer.
+TOOL_STYLES = ("explore", "check")
+
+
+def tool_prompt_messages(question: str, evidence: str = "", schema_text: str = "") -> list[dict]:
+    """The system and user turns a tool conversation starts with: the question alone (style explore), or with
+    schema_text (style check) the single-turn prompt itself, so that the model's first query is its single-turn
+    answer (with the tool system prompt instead, 24 of 182 demo answers came out otherwise, and the agent lost)."""
+    from t2s_pipeline.samples.prompts import prompt_messages
+
+    if schema_text:
+        return prompt_messages(schema_text, question, evidence)
+    user = f"Question: {question}" + (f"\n\nEvidence: {evidence}" if evidence else "")
     return [{"role": "system", "content": TOOL_SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
 def tool_call_sample(pair: dict, toolbox: ToolBox, answer: str, answer_kind: str,
-                     near_miss: str | None = None) -> dict:
+                     near_miss: str | None = None, schema_text: str = "") -> dict:
     """The agent conversation for one pair, ending in `answer` (its validated SQL or pipe SQL). With near_miss
     (a repair, samples/repairs.py), the first query run is that one, its turn marked "train": false (shown,
-    not learned), and then the answer is run."""
-    messages = tool_prompt_messages(pair["question"], pair.get("evidence", ""))
+    not learned), and then the answer is run. With schema_text, the conversation is of style check (the schema
+    in the prompt, no looking around), else explore."""
+    messages = tool_prompt_messages(pair["question"], pair.get("evidence", ""), schema_text)
     counter = iter(range(1, 100))
 
-    def turn(calls: list[tuple[str, dict]], learned: bool = True) -> None:
+    def turn(calls: list[tuple[str, dict]], learned: bool = True, content: str = "") -> None:
         ids = [f"call_{next(counter)}" for _ in calls]
-        messages.append({"role": "assistant", "content": "", "tool_calls": [
+        messages.append({"role": "assistant", "content": content, "tool_calls": [
             {"id": i, "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
             for i, (name, args) in zip(ids, calls)], **({} if learned else {"train": False})})
         for i, (name, args) in zip(ids, calls):
             messages.append({"role": "tool", "tool_call_id": i, "name": name, "content": toolbox.run(name, args)})
 
-    tables = tables_used(pair["gold_sql"], toolbox.schema) or toolbox.list_tables()[:1]
-    turn([("list_tables", {})])
-    turn([("describe_table", {"table": t}) for t in tables])
-    turn([("sample_rows", {"table": tables[0], "limit": SAMPLE_ROWS})])
+    if not schema_text:
+        tables = tables_used(pair["gold_sql"], toolbox.schema) or toolbox.list_tables()[:1]
+        turn([("list_tables", {})])
+        turn([("describe_table", {"table": t}) for t in tables])
+        turn([("sample_rows", {"table": tables[0], "limit": SAMPLE_ROWS})])
+    # Style check writes its query as the turn's text first (where a single-turn answer stands), then runs it.
     if near_miss is not None:
-        turn([("execute_sql", {"sql": near_miss})], learned=False)
-    turn([("execute_sql", {"sql": answer})])
+        turn([("execute_sql", {"sql": near_miss})], learned=False, content=near_miss if schema_text else "")
+    turn([("execute_sql", {"sql": answer})], content=answer if schema_text else "")
     messages.append({"role": "assistant", "content": answer})
     return {
         "messages": messages,
-        "tools": TOOLS,
+        "tools": None if schema_text else TOOLS,  # check: no tools block, the prompt stays the single-turn one
         "meta": {
             "id": pair["id"], "db_id": pair["db_id"], "benchmark": pair["benchmark"],
             "difficulty": pair.get("difficulty"), "gold_sql": pair["gold_sql"], "pipe_sql": pair.get("pipe_sql"),
             "kind": "tool_call" if near_miss is None else "repair", "answer": answer_kind, "step": 1, "steps": 1,
+            "tool_style": "check" if schema_text else "explore",
         },
     }

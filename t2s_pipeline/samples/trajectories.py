@@ -38,6 +38,7 @@ from t2s_pipeline.samples.mixing import MixSource, mix_pairs
 from t2s_pipeline.samples.prompts import FORMATS, cot_answer, prompt_messages
 from t2s_pipeline.samples.splits import SPLITS, leakage, split_by_question, text_keys
 from t2s_pipeline.samples.steps import pipe_step_samples, pipe_whole_query_sample
+from t2s_pipeline.samples.tools import TOOL_STYLES
 from t2s_pipeline.samples.schema_prompt import fit_schema
 from t2s_pipeline.sql.schema import sample_values, schema_text
 
@@ -111,6 +112,7 @@ def build_trajectories(
     prompt_format: str = "chat",
     cot: bool = False,
     literal_variants: int = 0,
+    tool_style: str = "explore",
 ) -> dict:
     """Write train.jsonl, dev.jsonl, test.jsonl and stats.json; returns the stats.
 
@@ -121,12 +123,15 @@ def build_trajectories(
     prompt_format: `chat` or `alpaca` (prompts.py); cot: answer with the chain of thought when a pair has one.
     literal_variants: literal-swapped copies of each train pair (literal_swap.py; standard-SQL target only),
     never one that writes a dev or test question or query.
+    tool_style: how tool and repair conversations go (tools.TOOL_STYLES): explore or check.
     """
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
     for name, share in (("tool_share", tool_share), ("repair_share", repair_share)):
         if not 0.0 <= share <= 1.0:
             raise ValueError(f"{name} must be within [0, 1], got {share}")
+    if tool_style not in TOOL_STYLES:
+        raise ValueError(f"tool_style must be one of {TOOL_STYLES}, got {tool_style!r}")
     if prompt_format not in FORMATS:
         raise ValueError(f"prompt_format must be one of {FORMATS}, got {prompt_format!r}")
     for name, share in (("tool_share", tool_share), ("repair_share", repair_share)):
@@ -148,7 +153,7 @@ def build_trajectories(
     leaks = split_leakage(light, assignment, fractions, seed)
     mixed, mix_stats = mix_pairs([p for p in light if assignment[p["id"]] == "train"], mix or {}, seed)
     times_in_train = Counter(p["id"] for p in mixed)
-    tools = _ToolSamples(Path(raw_dir), schemas, target, tool_share, seed, timeout_s, repair_share)
+    tools = _ToolSamples(Path(raw_dir), schemas, target, tool_share, seed, timeout_s, repair_share, tool_style)
     swaps = _LiteralSwaps(pairs_path, light, assignment, literal_variants, seed)
     out = _SplitFiles(out_dir)
     try:
@@ -158,11 +163,12 @@ def build_trajectories(
             times = times_in_train[pair["id"]] if split == "train" else 1
             if not times:
                 continue  # a train question the mix left out
-            samples = pair_samples(pair, prompts.text(pair, gold_tables=split == "train"), target, cot)
+            schema_prompt = prompts.text(pair, gold_tables=split == "train")
+            samples = pair_samples(pair, schema_prompt, target, cot)
             for sample in samples:
                 if prompt_format != "chat":
                     sample["format"] = prompt_format
-            tool_samples = [s for s in (tools.sample(pair), tools.repair(pair)) if s is not None]
+            tool_samples = [s for s in (tools.sample(pair, schema_prompt), tools.repair(pair, schema_prompt)) if s]
             for _ in range(times):
                 for sample in samples:
                     out.write(split, sample)
@@ -185,6 +191,7 @@ def build_trajectories(
         "prompt_format": prompt_format,
         "cot_answers": out.cot_answers,
         "tool_share": tool_share,
+        "tool_style": tool_style,
         "tool_samples": tools.made,
         "repair_share": repair_share,
         "repairs": tools.repair_stats(),
@@ -311,14 +318,15 @@ class _ToolSamples:
     salt), one connection per database."""
 
     def __init__(self, raw_dir: Path, schemas: dict, target: str, share: float, seed: int, timeout_s: float,
-                 repair_share: float = 0.0):
-        self.raw_dir, self.schemas, self.target = raw_dir, schemas, target
+                 repair_share: float = 0.0, style: str = "explore"):
+        self.raw_dir, self.schemas, self.target, self.style = raw_dir, schemas, target, style
         self.share, self.seed, self.timeout_s, self.repair_share = share, seed, timeout_s, repair_share
         self.connections: dict = {}
         self.made = self.repairs_drawn = self.repairs_made = 0
         self.near_misses = None
 
-    def sample(self, pair: dict, near_miss: str | None = None) -> dict | None:
+    def sample(self, pair: dict, schema_text: str, near_miss: str | None = None) -> dict | None:
+        """schema_text: the pair's prompt schema, which a conversation of style check shows."""
         from t2s_pipeline.samples.tools import selected_for_tools, tool_call_sample
 
         if near_miss is None and not selected_for_tools(pair["id"], self.share, self.seed):
@@ -326,9 +334,10 @@ class _ToolSamples:
         pipe = self.target in ("pipe", "both") and pair.get("pipe_sql")
         answer, kind = (pair["pipe_sql"], "pipe") if pipe else (pair["gold_sql"], "sql")
         self.made += near_miss is None
-        return tool_call_sample(pair, self._toolbox(pair), answer, kind, near_miss)
+        return tool_call_sample(pair, self._toolbox(pair), answer, kind, near_miss,
+                                schema_text if self.style == "check" else "")
 
-    def repair(self, pair: dict) -> dict | None:
+    def repair(self, pair: dict, schema_text: str) -> dict | None:
         """A repair conversation when the pair is drawn and one of its gold's mutants is judged wrong."""
         from t2s_pipeline.samples.repairs import NearMisses
         from t2s_pipeline.samples.tools import selected_for_tools
@@ -342,7 +351,7 @@ class _ToolSamples:
         if found is None:
             return None
         self.repairs_made += 1
-        sample = self.sample(pair, near_miss=found[0])
+        sample = self.sample(pair, schema_text, near_miss=found[0])
         sample["meta"].update(near_miss=found[0], near_miss_why=found[1])
         return sample
 

@@ -6,6 +6,7 @@ import random
 import shutil
 from pathlib import Path
 
+from t2s_pipeline.records import read_jsonl
 from t2s_pipeline.samples.literal_swap import pair_keys, string_literals, swap_literals
 from t2s_pipeline.samples.prompts import SYSTEM_PROMPT
 from t2s_pipeline.samples.trajectories import held_out_pair_keys, whole_query_samples
@@ -43,6 +44,12 @@ def pretraining_documents(trajectories_dir: str | Path, literal_variants: int = 
     return [SYSTEM_PROMPT, *schemas.values(), *(f"Question: {q}\nSQL: {sql}" for q, sql in pairs + swapped)]
 
 
+def tool_conversations(trajectories_dir: str | Path) -> list[dict]:
+    """The train split's tool-calling and repair conversations (none unless trajectories made them)."""
+    path = Path(trajectories_dir) / "train.jsonl"
+    return [s for s in read_jsonl(path) if s["meta"]["kind"] in ("tool_call", "repair")] if path.is_file() else []
+
+
 def prepare_base_model(source: str, trajectories_dir: str | Path, out_dir: str | Path,
                        tiny: TinyModelConfig | None = None, log=print, tiny_t5=None) -> dict:
     """Write a Hugging Face model folder into out_dir and describe it. Decoder-only and encoder-decoder
@@ -51,7 +58,7 @@ def prepare_base_model(source: str, trajectories_dir: str | Path, out_dir: str |
     if source == TINY:
         tiny = tiny or TinyModelConfig()
         documents = pretraining_documents(trajectories_dir, tiny.literal_variants, tiny.seed)
-        stats = build_tiny_base(documents, out_dir, tiny, log=log)
+        stats = build_tiny_base(documents, out_dir, tiny, log=log, conversations=tool_conversations(trajectories_dir))
         return {"source": TINY, "architecture": architecture(out_dir), **stats}
     if source == TINY_T5:
         from t2s_pipeline.training.tiny_t5 import TinyT5Config, build_tiny_t5

@@ -23,7 +23,14 @@ def test_the_t5_demo_builds_the_tiny_t5_with_its_preset_and_no_rl():
     assert ops["base_model"]["config"]["model"] == "tiny-t5"
     assert ops["lora_adapter"]["config"]["preset"] == "tiny-t5"
     assert ops["rl_adapter"]["config"]["enabled"] is False
-    assert "ops" not in demo_run_config("tiny", verbose=True)  # the default demo runs on the defaults
+
+
+
+def test_the_default_demo_trains_tool_and_repair_conversations_and_evaluates_the_agent():
+    ops = demo_run_config("tiny", verbose=True)["ops"]
+    assert ops["trajectories"]["config"]["tool_share"] > 0 and ops["trajectories"]["config"]["repair_share"] > 0
+    assert ops["eval_report"]["config"]["agent"]["enabled"] is True
+    assert ops["tokenized_splits"]["config"]["max_length"] >= 2048  # a repair conversation fits
 
 
 def test_the_model_flag_defaults_to_tiny_and_refuses_others():

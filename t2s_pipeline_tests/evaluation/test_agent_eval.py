@@ -75,6 +75,21 @@ def test_agent_questions_carry_the_question_evidence_and_schema(trajectories_dir
     questions = agent_questions(samples, music_raw)
     assert questions[0].question == "Name the youngest singer." and questions[0].evidence == "age is in years"
     assert questions[0].db_path.endswith("databases/music.sqlite") and questions[0].schema["tables"][0]["name"] == "singer"
+    assert questions[0].schema_text == ""  # style explore: the tools show the schema
+    # Style check: the agent's prompt is the test sample's own single-turn prompt, schema first.
+    from t2s_pipeline.samples.tools import tool_prompt_messages
+
+    [checked] = agent_questions(samples[:1], music_raw, "check")
+    user = tool_prompt_messages(checked.question, checked.evidence, checked.schema_text)[1]["content"]
+    assert user == samples[0]["messages"][-2]["content"] and checked.schema_text.startswith("CREATE TABLE")
+
+
+def test_the_trained_tool_style_is_read_from_trajectories(tmp_path, trajectories_dir):
+    from t2s_pipeline.evaluation.agent_eval import trained_tool_style
+
+    assert trained_tool_style(tmp_path) == "explore"  # no stats.json
+    write_json(tmp_path / "stats.json", {"tool_style": "check"})
+    assert trained_tool_style(tmp_path) == "check"
 
 
 def test_bad_agent_settings_are_refused():

@@ -21,6 +21,7 @@ from t2s_pipeline.modeling.generate import extract_sql
     ("  SELECT name FROM singer ;  ", "SELECT name FROM singer"),
     ("SELECT name FROM singer", "SELECT name FROM singer"),
     ("", ""),
+    ('SELECT 1<tool_call>\n{"name": "execute_sql", "arguments": {"sql": "SELECT 1"}}\n</tool_call>', "SELECT 1"),
 ])
 def test_extract_sql(reply, sql):
     assert extract_sql(reply) == sql

@@ -25,7 +25,7 @@ class Scripted:
         self.scripts, self.batch_size, self.pause_s = scripts, batch_size, pause_s
         self.batches: list[int] = []
 
-    def reply(self, conversations, tools):
+    def reply(self, conversations, tools, questions=None):
         import time
 
         assert tools == TOOLS
@@ -111,7 +111,7 @@ def test_a_failing_backend_ends_its_questions_with_an_error(db):
     class Broken:
         batch_size = 2
 
-        def reply(self, conversations, tools):
+        def reply(self, conversations, tools, questions=None):
             raise ConnectionError("server went away")
 
     runs = run_agent([question(db, "a"), question(db, "b")], Broken())
@@ -121,3 +121,33 @@ def test_a_failing_backend_ends_its_questions_with_an_error(db):
 def test_limits_must_be_positive():
     with pytest.raises(ValueError, match="max_turns"):
         AgentLimits(max_turns=0)
+
+
+def test_check_style_runs_each_query_accepts_rows_and_asks_again_after_nothing(db):
+    from t2s_pipeline.samples.prompts import SYSTEM_PROMPT, user_prompt
+
+    schema = read_sqlite_schema(db, "music")
+    ask = lambda text: AgentQuestion(id=text, question=text, db_path=str(db), schema=schema, schema_text="CREATE ...")
+    nothing, right = "SELECT name FROM singer WHERE singer_id = 99", "SELECT name FROM singer WHERE singer_id = 1"
+    scripts = {user_prompt("CREATE ...", "Who is singer 1?"): [{"content": nothing + '<tool_call>\n{"na'},
+                                                               {"content": right}],
+               user_prompt("CREATE ...", "Who is singer one?"): [{"content": right}],
+               user_prompt("CREATE ...", "Who is singer 99?"): [{"content": nothing}, {"content": nothing}]}
+
+    class Check(Scripted):
+        def reply(self, conversations, tools, questions=None):
+            assert tools is None  # the single-turn prompt, no tools block
+            return [self.scripts[c[1]["content"]][sum(m["role"] == "assistant" for m in c)] for c in conversations]
+
+    repaired, at_once, never = run_agent([ask("Who is singer 1?"), ask("Who is singer one?"), ask("Who is singer 99?")],
+                                         Check(scripts), AgentLimits(max_turns=2))
+    assert repaired.messages[:2] == [{"role": "system", "content": SYSTEM_PROMPT},
+                                     {"role": "user", "content": user_prompt("CREATE ...", "Who is singer 1?")}]
+    assert [m["role"] for m in repaired.messages] == ["system", "user", "assistant", "tool", "assistant", "tool"]
+    assert repaired.messages[2]["content"] == nothing  # the call the model went on to write is not kept
+    assert json.loads(repaired.messages[2]["tool_calls"][0]["function"]["arguments"]) == {"sql": nothing}
+    assert json.loads(repaired.messages[3]["content"])["rows"] == []
+    assert (repaired.status, repaired.first_sql, repaired.sql, repaired.turns) == (SUCCESS, nothing, right, 2)
+    assert (at_once.status, at_once.sql, at_once.turns, at_once.tool_calls) == (SUCCESS, right, 1, 1)
+    # Turns ran out without rows: the last query written is the answer.
+    assert (never.status, never.sql, never.turns) == (SUCCESS, nothing, 2)

@@ -20,7 +20,7 @@ class Steps:
     def __init__(self, script: list[str]):
         self.script, self.prompts = script, []
 
-    def reply(self, conversations, tools):
+    def reply(self, conversations, tools, questions=None):
         assert tools is None
         self.prompts += conversations
         out = []

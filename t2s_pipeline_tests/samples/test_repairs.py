@@ -86,3 +86,19 @@ def test_a_query_with_nothing_to_mutate_gives_no_near_miss(tmp_path):
     finder = NearMisses(seed=0)
     assert finder.find("SELECT 1", db, read_sqlite_schema(db, "music")) is None
     assert finder.stats()["why"] == {}
+
+
+def test_check_style_repairs_show_the_single_turn_prompt_and_refuse_unknown_styles(tmp_path, built):
+    _, samples, _, _ = built
+    out = tmp_path / "check"
+    build_trajectories(tmp_path / "pairs", tmp_path / "raw", out, tool_share=0.3, repair_share=0.6, seed=1,
+                       tool_style="check")
+    checked = [s for split in ("train", "dev", "test") for s in read_jsonl(out / f"{split}.jsonl")]
+    prompts = {s["meta"]["id"]: s["messages"][1]["content"] for s in checked if s["meta"]["kind"] == "whole_query"}
+    conversations = [s for s in checked if s["meta"]["kind"] in ("tool_call", "repair")]
+    # The same pairs are drawn in either style; a check conversation's user turn is its single-turn prompt.
+    assert len(conversations) == sum(s["meta"]["kind"] in ("tool_call", "repair") for s in samples) > 0
+    assert all(s["messages"][1]["content"] == prompts[s["meta"]["id"]] for s in conversations)
+    assert all(s["meta"]["tool_style"] == "check" for s in conversations)
+    with pytest.raises(ValueError, match="tool_style must be one of"):
+        build_trajectories(tmp_path / "pairs", tmp_path / "raw", tmp_path / "bad", tool_style="browse")

@@ -125,3 +125,26 @@ def test_a_valid_call_as_json_text_gives_the_same_text_as_a_dict(tmp_path):
     assert toolbox.run("sample_rows", '{"table": "singer", "limit": 2}') == as_dict
     assert len(json.loads(as_dict)["rows"]) == 2
     assert json.loads(toolbox.run("list_tables", "")) == ["stadium", "singer", "concert", "performs"]
+
+
+def test_a_check_conversation_shows_the_schema_and_runs_the_query_at_once(tmp_path):
+    from t2s_pipeline.samples.prompts import SYSTEM_PROMPT, user_prompt
+
+    db = make_music_db(tmp_path / "music.sqlite")
+    schema = read_sqlite_schema(db, "music")
+    sample = tool_call_sample(PAIR, ToolBox(db, schema), PAIR["gold_sql"], "sql", schema_text="CREATE TABLE singer (...)")
+    messages = sample["messages"]
+    assert sample["meta"]["tool_style"] == "check" and sample["tools"] is None  # the single-turn prompt, no tools block
+    assert messages[0]["content"] == SYSTEM_PROMPT  # the single-turn prompt: its first query is its single-turn answer
+    assert messages[1]["content"] == user_prompt("CREATE TABLE singer (...)", PAIR["question"])
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "assistant"]
+    assert json.loads(messages[2]["tool_calls"][0]["function"]["arguments"]) == {"sql": PAIR["gold_sql"]}
+    assert messages[2]["content"] == PAIR["gold_sql"]  # written where a single-turn answer stands, then run
+    assert json.loads(messages[3]["content"])["rows"] == [["Bob"], ["Dee"]]
+    assert messages[-1] == {"role": "assistant", "content": PAIR["gold_sql"]}
+    # A repair of style check: the near miss runs first (shown, not learned), then the gold.
+    repair = tool_call_sample(PAIR, ToolBox(db, schema), PAIR["gold_sql"], "sql", near_miss="SELECT 1",
+                              schema_text="CREATE TABLE singer (...)")["messages"]
+    assert [m["role"] for m in repair] == ["system", "user", "assistant", "tool", "assistant", "tool", "assistant"]
+    assert repair[2]["train"] is False and "train" not in repair[4] and repair[2]["content"] == "SELECT 1"
+    assert tool_call_sample(PAIR, ToolBox(db, schema), PIPE, "pipe")["meta"]["tool_style"] == "explore"

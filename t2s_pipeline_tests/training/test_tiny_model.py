@@ -108,3 +108,27 @@ def test_packed_rows_are_full_and_each_pass_holds_every_document_once():
 def test_packed_rows_of_empty_documents_is_an_error_not_a_hang():
     with pytest.raises(ValueError, match="empty"):
         next(packed_rows([[], []], 8, random.Random(0)))
+
+
+def test_tool_conversations_train_the_tokenizer_and_a_few_join_pretraining(tmp_path, tmp_path_factory):
+    from transformers import AutoTokenizer
+
+    from t2s_pipeline.modeling.tokenize import render
+    from t2s_pipeline.samples.tools import ToolBox, tool_call_sample
+    from t2s_pipeline.sql.schema import read_sqlite_schema
+    from t2s_pipeline.training.tiny_model import TinyModelConfig, build_tiny_base
+
+    db = tiny.music_databases(tmp_path_factory) / "music.sqlite"
+    toolbox = ToolBox(db, read_sqlite_schema(db, "music"))
+    conversations = [tool_call_sample({"id": str(i), "db_id": "music", "benchmark": "mini", "question": q,
+                                       "gold_sql": sql}, toolbox, sql, "sql") for i, (q, sql) in enumerate(tiny.QUESTIONS)]
+    cfg = TinyModelConfig(vocab_size=600, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64,
+                          pretrain_steps=0, pretrain_conversations=2)
+    lengths = {}
+    for name, extra in (("without", []), ("with", conversations)):
+        stats = build_tiny_base(tiny.documents(), tmp_path / name, cfg, log=lambda *_: None, conversations=extra)
+        assert stats["tokenizer_conversations"] == len(extra)
+        assert stats["pretrain_documents"] == len(tiny.documents()) + min(2, len(extra))
+        tok = AutoTokenizer.from_pretrained(tmp_path / name)
+        lengths[name] = len(tok(render(tok, conversations[0]["messages"], conversations[0]["tools"])[0])["input_ids"])
+    assert lengths["with"] < lengths["without"] * 0.75, lengths
