@@ -79,9 +79,20 @@ def test_the_agent_under_the_rules_still_calls_its_tools_and_answers(tool_model)
 def test_single_turn_rules_let_a_trained_tool_call_open_and_the_answer_is_the_text_before_it(tool_model):
     """A model trained on check conversations may go on from its answer to run it; single-turn decoding under the
     rules lets the call open (instead of cutting it into junk SQL) and the answer is the text before it."""
-    from t2s_pipeline.modeling.generate import _constraint
+    from t2s_pipeline.modeling.generate import _constraint, extract_sql
 
     folder, db, _ = tool_model
     tok = AutoTokenizer.from_pretrained(folder)
     [processor] = _constraint(tok, sql_contexts(["Which singers?"], [db]), 1, 1, {})
-    assert isinstance(processor, AgentReplyConstraint)
+    # After `... id <` the model goes on to `tool` (a call) rather than to `1`: the rules alone would refuse `tool`
+    # (not a name of the database) and write `< 1`, junk SQL in place of the call.
+    written = torch.tensor([tok("x SELECT name FROM singer WHERE id <", add_special_tokens=False)["input_ids"]])
+    tool, one = (tok(t, add_special_tokens=False)["input_ids"][0] for t in ("tool", "1"))
+    scores = torch.full((1, len(tok)), -10.0)
+    scores[0, tool], scores[0, one] = 5.0, 4.0
+    assert processor(written, scores.clone())[0].argmax() == tool
+    from t2s_pipeline.modeling.constrained import SqlConstraint
+
+    rules = SqlConstraint(tok, sql_contexts(["Which singers?"], [db]), 1)
+    assert rules(written, scores.clone())[0].argmax() == one
+    assert extract_sql('SELECT name FROM singer<tool_call>\n{"name": "execute_sql"') == "SELECT name FROM singer"
