@@ -14,10 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-# The run config of each embedded model (ops only; the default demo's: configs/run/demo.yaml). The tiny T5: its base's 1,000
-# packed pretraining steps and the tiny-t5 preset's 1,000 full fine-tuning steps (the best of 4 selection evals
-# on dev kept), greedy decoding under the constraint (5 beams scored 0.330 where greedy scored 0.418, in 11x the
-# time: docs/t5.md), and no RL (GRPO trains decoder-only models). 5 min 56 s from a fresh clone (one thread).
+# The run config of each embedded model (ops, or the run-config file that holds them: the default demo's). The
+# tiny T5: its base's 1,000 packed pretraining steps and the tiny-t5 preset's 1,000 full fine-tuning steps (the
+# best of 4 selection evals on dev kept), greedy decoding under the constraint (5 beams scored 0.330 where greedy
+# scored 0.418, in 11x the time: docs/t5.md), and no RL (GRPO trains decoder-only models). 5 min 56 s from a
+# fresh clone (one thread).
 DEMO_MODELS = {
     "tiny": "configs/run/demo.yaml",  # tool and repair conversations, the agent evaluation
     "tiny-t5": {"base_model": {"config": {"model": "tiny-t5"}},

@@ -20,7 +20,6 @@ from t2s_pipeline.modeling.agent_constraint import TOOL_CALL_OPENER
 from t2s_pipeline.modeling.tokenize import CHAT_TEMPLATE_KWARGS
 
 
-
 def response_template_for(tokenizer) -> dict | None:
     """The response template that splits this tokenizer's replies into content and tool calls: its own, TRL's for
     its family's chat template, or Qwen's for a ChatML template that writes `<tool_call>` JSON; None if unknown."""
@@ -75,8 +74,8 @@ class LocalBackend:
         self.model, self.tokenizer = model, tokenizer
         self.batch_size, self.max_new_tokens = batch_size, max_new_tokens
         self.response_template = response_template or response_template_for(tokenizer)
-        # rules: final replies decoded under the hand rules, tool calls freely (agent_constraint.py)
-        self.rules, self._opener_ids, self._token_texts, self._contexts = rules, None, {}, {}
+        # rules: the agent's queries under the hand rules, the rest of a tool call free (agent_constraint.py)
+        self.rules, self._token_texts, self._contexts = rules, {}, {}
 
     def reply(self, conversations: list[list[dict]], tools: list[dict], questions: list | None = None) -> list[dict]:
         """questions: each conversation's AgentQuestion, which the rules take literals and names from."""
@@ -111,21 +110,18 @@ class LocalBackend:
                 replies.append(parse_reply(tok.decode(row[:end]), self.response_template, prompt, tools, plain))
         return replies
 
-
     def _rules_processor(self, questions: list, prompt_width: int):
         from transformers import LogitsProcessorList
 
         from t2s_pipeline.modeling.agent_constraint import AgentReplyConstraint, tool_call_opener_ids
         from t2s_pipeline.modeling.sql_context import sql_contexts
 
-        if self._opener_ids is None:
-            self._opener_ids = tool_call_opener_ids(self.tokenizer)
         texts = [q.question + (f"\n\nEvidence: {q.evidence}" if q.evidence else "") for q in questions]
         new = [(t, q.db_path) for t, q in zip(texts, questions) if (t, q.db_path) not in self._contexts]
         self._contexts.update(zip(new, sql_contexts([t for t, _ in new], [p for _, p in new])))  # once a question
         contexts = [self._contexts[t, q.db_path] for t, q in zip(texts, questions)]
-        return LogitsProcessorList([AgentReplyConstraint(self.tokenizer, contexts, prompt_width, self._opener_ids,
-                                                         self._token_texts)])
+        return LogitsProcessorList([AgentReplyConstraint(self.tokenizer, contexts, prompt_width,
+                                                         tool_call_opener_ids(self.tokenizer), self._token_texts)])
 
 
 class OpenAIBackend:
