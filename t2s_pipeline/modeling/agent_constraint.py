@@ -12,6 +12,8 @@ closing quote (where the tokenizer merges the opener's last quote with the query
 
 from __future__ import annotations
 
+import weakref
+
 TOOL_CALL_OPENER = "<tool_call>"  # how ChatML templates (Qwen, the tiny model) open a tool call
 EXECUTE_SQL_OPENER = TOOL_CALL_OPENER + '\n{"name": "execute_sql", "arguments": {"sql": "'
 
@@ -21,18 +23,18 @@ def opens_tool_call(text: str) -> bool:
     return bool(text) and (TOOL_CALL_OPENER.startswith(text) or text.startswith(TOOL_CALL_OPENER))
 
 
-_OPENER_IDS: dict[tuple, dict[int, list[int]]] = {}
+# Per tokenizer object, dropped with it (an id() key could be reused by the next tokenizer loaded).
+_OPENER_IDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def tool_call_opener_ids(tokenizer) -> dict[int, list[int]]:
     """For each k < len(TOOL_CALL_OPENER), the tokens that go on from its first k characters towards a tool call
     (worked out once per tokenizer: a hub vocabulary takes a second)."""
-    key = (id(tokenizer), len(tokenizer))
-    if key not in _OPENER_IDS:
+    if tokenizer not in _OPENER_IDS:
         texts = tokenizer.batch_decode([[t] for t in range(len(tokenizer))])
-        _OPENER_IDS[key] = {k: [t for t, text in enumerate(texts) if opens_tool_call(TOOL_CALL_OPENER[:k] + text)]
-                            for k in range(len(TOOL_CALL_OPENER))}
-    return _OPENER_IDS[key]
+        _OPENER_IDS[tokenizer] = {k: [t for t, text in enumerate(texts) if opens_tool_call(TOOL_CALL_OPENER[:k] + text)]
+                                  for k in range(len(TOOL_CALL_OPENER))}
+    return _OPENER_IDS[tokenizer]
 
 
 class AgentReplyConstraint:
